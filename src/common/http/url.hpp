@@ -1,0 +1,25 @@
+// Request-target helpers: splitting path and query, percent-decoding, query parameters.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sg::http {
+
+struct Target {
+  std::string_view path;   // before '?'
+  std::string_view query;  // after '?', without it; empty when absent
+};
+Target split_target(std::string_view target);
+
+// Percent-decodes `in` ('+' is a space in query components). nullopt when an escape is
+// malformed or decodes to a NUL byte.
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
+
+// Decoded key/value pairs in order; nullopt when any component is malformed.
+std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
+
+}  // namespace sg::http

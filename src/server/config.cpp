@@ -1,0 +1,194 @@
+#include "server/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+
+#include "common/log.hpp"
+
+namespace sg::server {
+namespace {
+
+// Fills options the command line and environment left unset from a YAML mapping.
+std::string apply_yaml(CLI::App& app, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return "config file '" + path + "': " + e.what();
+  }
+  if (root.IsNull()) return {};
+  if (!root.IsMap()) return "config file '" + path + "': the top level must be a mapping of keys";
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>();
+    std::string flag = key;
+    for (char& c : flag) {
+      if (c == '_') c = '-';
+    }
+    CLI::Option* opt = nullptr;
+    for (CLI::Option* o : app.get_options()) {
+      for (const auto& l : o->get_lnames()) {
+        if (l == flag) opt = o;
+      }
+    }
+    if (opt == nullptr || flag == "config" || flag == "help") {
+      return "config file '" + path + "': unknown key '" + key + "' (see --help)";
+    }
+    if (opt->count() > 0) continue;  // flags and environment win
+    try {
+      if (kv.second.IsSequence()) {
+        for (const auto& item : kv.second) opt->add_result(item.as<std::string>());
+      } else if (kv.second.IsScalar()) {
+        opt->add_result(kv.second.as<std::string>());
+      } else {
+        return "config file '" + path + "': key '" + key + "' must be a scalar or a list";
+      }
+      opt->run_callback();
+    } catch (const std::exception& e) {
+      return "config file '" + path + "': key '" + key + "': " + e.what();
+    }
+  }
+  return {};
+}
+
+std::string validate(ServerConfig& c) {
+  if (!split_host_port(c.listen, c.listen_host, c.listen_port)) {
+    return "--listen '" + c.listen + "' must be HOST:PORT (e.g. 127.0.0.1:9090)";
+  }
+  if (c.version_label.empty() || c.version_label.size() > 64)
+    return "--version-label must be 1..64 characters";
+  if (!(c.storage.starts_with("sqlite:") || c.storage.starts_with("postgresql://") ||
+        c.storage.starts_with("postgres://"))) {
+    return "--storage '" + c.storage + "' must be sqlite:PATH or postgresql://...";
+  }
+  if (!(c.cache == "memory" || c.cache.starts_with("redis://"))) {
+    return "--cache '" + c.cache + "' must be memory or redis://HOST:PORT";
+  }
+  if (c.media_dir.empty()) return "--media-dir must not be empty";
+  for (const auto& t : c.api_tokens) {
+    if (t.size() < 8 || t.size() > 256) return "--api-token values must be 8..256 characters";
+  }
+  if (!(c.drain_delay_seconds >= 0 && c.drain_delay_seconds <= 3600))
+    return "--drain-delay must be 0..3600 seconds";
+  if (!(c.grace_period_seconds >= 0 && c.grace_period_seconds <= 3600))
+    return "--grace-period must be 0..3600 seconds";
+  if (!(c.chaos_error_rate >= 0 && c.chaos_error_rate <= 1))
+    return "--chaos-error-rate must be between 0 and 1";
+  if (c.chaos_latency_ms < 0 || c.chaos_latency_ms > 60000)
+    return "--chaos-latency-ms must be 0..60000";
+  log::Level level;
+  if (!log::parse_level(c.log_level, level))
+    return "--log-level must be debug, info, warn or error";
+  if (c.max_body_bytes < 1024 || c.max_body_bytes > (64ULL << 20))
+    return "--max-body-bytes must be 1 KiB..64 MiB";
+  if (c.max_media_bytes < 1 || c.max_media_bytes > (1ULL << 40))
+    return "--max-media-bytes must be 1 B..1 TiB";
+  if (c.header_timeout_seconds < 1 || c.idle_timeout_seconds < 1)
+    return "timeouts must be at least 1 second";
+  if (c.db_pool_size < 1 || c.db_pool_size > 256) return "--db-pool-size must be 1..256";
+  if (c.threads > 256) return "--threads must be 0..256";
+  return {};
+}
+
+}  // namespace
+
+bool split_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size()) return false;
+  host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned p = 0;
+  const char* b = text.data() + colon + 1;
+  const char* e = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(b, e, p);
+  if (ec != std::errc() || ptr != e || p > 65535) return false;
+  port = static_cast<std::uint16_t>(p);
+  return !host.empty();
+}
+
+ConfigOutcome parse_server_config(int argc, const char* const* argv) {
+  ConfigOutcome out;
+  ServerConfig& c = out.config;
+  CLI::App app{
+      "streamgate-server: the StreamGate content service.\n"
+      "Precedence: flags > environment > YAML file (--config).",
+      "streamgate-server"};
+  // A repeated flag takes its last value (wrappers append overrides); tokens accumulate.
+  app.option_defaults()->always_capture_default()->multi_option_policy(
+      CLI::MultiOptionPolicy::TakeLast);
+  std::string config_file;
+  app.add_option("--config", config_file, "YAML file whose keys are the long flag names")
+      ->envname("STREAMGATE_CONFIG");
+  app.add_option("--listen", c.listen, "HOST:PORT to serve on")->envname("STREAMGATE_LISTEN");
+  app.add_option("--version-label", c.version_label,
+                 "Version reported in X-StreamGate-Version and metrics")
+      ->envname("STREAMGATE_VERSION_LABEL");
+  app.add_option("--storage", c.storage, "sqlite:PATH or postgresql://USER@HOST:PORT/DB")
+      ->envname("STREAMGATE_STORAGE");
+  app.add_option("--cache", c.cache, "memory or redis://HOST:PORT")->envname("STREAMGATE_CACHE");
+  app.add_option("--media-dir", c.media_dir, "Directory of media files, shared by all replicas")
+      ->envname("STREAMGATE_MEDIA_DIR");
+  app.add_option("--api-token", c.api_tokens, "Bearer token allowed to write (repeatable)")
+      ->envname("STREAMGATE_API_TOKENS")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->always_capture_default(false);
+  app.add_option("--drain-delay", c.drain_delay_seconds,
+                 "Seconds to keep accepting after SIGTERM while readiness is false")
+      ->envname("STREAMGATE_DRAIN_DELAY");
+  app.add_option("--grace-period", c.grace_period_seconds,
+                 "Seconds in-flight requests get to finish once accepting stops")
+      ->envname("STREAMGATE_GRACE_PERIOD");
+  app.add_option("--chaos-error-rate", c.chaos_error_rate,
+                 "DRILL ONLY: fraction (0..1) of /api/ requests answered 500")
+      ->envname("STREAMGATE_CHAOS_ERROR_RATE");
+  app.add_option("--chaos-latency-ms", c.chaos_latency_ms,
+                 "DRILL ONLY: delay added to every /api/ request")
+      ->envname("STREAMGATE_CHAOS_LATENCY_MS");
+  app.add_option("--threads", c.threads, "I/O threads (0 = one per core)")
+      ->envname("STREAMGATE_THREADS");
+  app.add_option("--log-level", c.log_level, "debug, info, warn or error")
+      ->envname("STREAMGATE_LOG_LEVEL");
+  app.add_option("--access-log", c.access_log, "Log one line per request (true/false)")
+      ->envname("STREAMGATE_ACCESS_LOG");
+  app.add_option("--max-body-bytes", c.max_body_bytes, "Largest JSON request body")
+      ->envname("STREAMGATE_MAX_BODY_BYTES");
+  app.add_option("--max-media-bytes", c.max_media_bytes, "Largest media upload")
+      ->envname("STREAMGATE_MAX_MEDIA_BYTES");
+  app.add_option("--header-timeout", c.header_timeout_seconds, "Seconds to receive a request head")
+      ->envname("STREAMGATE_HEADER_TIMEOUT");
+  app.add_option("--idle-timeout", c.idle_timeout_seconds,
+                 "Seconds a keep-alive connection may idle")
+      ->envname("STREAMGATE_IDLE_TIMEOUT");
+  app.add_option("--cache-ttl", c.cache_ttl_seconds, "Seconds a cached item lives")
+      ->envname("STREAMGATE_CACHE_TTL");
+  app.add_option("--db-pool-size", c.db_pool_size, "Database connections per replica")
+      ->envname("STREAMGATE_DB_POOL_SIZE");
+  app.set_version_flag("--version", SG_VERSION);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out.message = app.help();
+    return out;
+  } catch (const CLI::CallForVersion&) {
+    out.message = std::string(SG_VERSION) + "\n";
+    return out;
+  } catch (const CLI::ParseError& e) {
+    out.exit_code = 2;
+    out.message = std::string("streamgate-server: ") + e.what() + "\n";
+    return out;
+  }
+  std::string problem;
+  if (!config_file.empty()) problem = apply_yaml(app, config_file);
+  if (problem.empty()) problem = validate(c);
+  if (!problem.empty()) {
+    out.exit_code = 2;
+    out.message = "streamgate-server: " + problem + "\n";
+    return out;
+  }
+  out.run = true;
+  return out;
+}
+
+}  // namespace sg::server

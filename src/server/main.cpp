@@ -1,0 +1,156 @@
+// streamgate-server: wires configuration, storage, cache, media store, metrics and the HTTP
+// server together, and runs the graceful stop sequence on SIGTERM/SIGINT:
+//   readiness 503 at once -> keep serving for the drain delay -> stop accepting ->
+//   in-flight requests finish within the grace period -> exit 0.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include "common/http/http_server.hpp"
+#include "common/log.hpp"
+#include "common/process_metrics.hpp"
+#include "server/cache/cache.hpp"
+#include "server/config.hpp"
+#include "server/content_api.hpp"
+#include "server/media_store.hpp"
+#include "server/server_metrics.hpp"
+#include "server/storage/storage.hpp"
+
+namespace {
+
+using namespace sg;
+using namespace sg::server;
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
+}
+
+int run(const ServerConfig& cfg) {
+  log::Level level = log::Level::kInfo;
+  log::parse_level(cfg.log_level, level);
+  log::set_level(level);
+
+  metrics::Registry registry;
+  ServerMetrics server_metrics(registry, cfg.version_label);
+  metrics::register_process_metrics(registry);
+
+  StorageOptions storage_opts;
+  storage_opts.pool_size = cfg.db_pool_size;
+  auto storage = open_storage(cfg.storage, storage_opts);
+  if (!storage) {
+    log::error("cannot open storage",
+               {{"storage", cfg.storage}, {"error", storage.error().message}});
+    return 1;
+  }
+  auto instrumented = instrument_storage(std::move(*storage), server_metrics);
+  auto cache = open_cache(cfg.cache, CacheOptions{});
+  if (!cache) {
+    log::error("cannot open cache", {{"cache", cfg.cache}, {"error", cache.error().message}});
+    return 1;
+  }
+  MediaStore media(cfg.media_dir);
+  if (Status st = media.init(); !st) {
+    log::error("cannot use media dir", {{"error", st.error().message}});
+    return 1;
+  }
+
+  ApiOptions api_opts;
+  api_opts.version_label = cfg.version_label;
+  api_opts.api_tokens = cfg.api_tokens;
+  api_opts.chaos_error_rate = cfg.chaos_error_rate;
+  api_opts.chaos_latency = std::chrono::milliseconds(cfg.chaos_latency_ms);
+  api_opts.max_body_bytes = cfg.max_body_bytes;
+  api_opts.max_media_bytes = cfg.max_media_bytes;
+  api_opts.cache_ttl = std::chrono::seconds(cfg.cache_ttl_seconds);
+  api_opts.access_log = cfg.access_log;
+  ContentApi api(api_opts, *instrumented, **cache, media, server_metrics);
+
+  http::ServerOptions http_opts;
+  http_opts.host = cfg.listen_host;
+  http_opts.port = cfg.listen_port;
+  http_opts.threads = cfg.threads;
+  http_opts.header_timeout = std::chrono::seconds(cfg.header_timeout_seconds);
+  http_opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout_seconds);
+  http_opts.response_headers = {{"X-StreamGate-Version", cfg.version_label}};
+  http::HttpServer server(http_opts, api);
+  registry.add_collector([&server](std::string& out) {
+    out +=
+        "# HELP http_requests_in_flight Requests being served now.\n"
+        "# TYPE http_requests_in_flight gauge\n";
+    metrics::append_sample(out, "http_requests_in_flight", {}, {},
+                           static_cast<double>(server.in_flight()));
+  });
+  if (Status st = server.start(); !st) {
+    log::error("cannot start HTTP server", {{"error", st.error().message}});
+    return 1;
+  }
+  log::info("streamgate-server listening",
+            {{"listen", cfg.listen_host + ":" + std::to_string(server.port())},
+             {"version", cfg.version_label},
+             {"storage", (*instrumented).backend()},
+             {"cache", (**cache).backend()},
+             {"media_dir", cfg.media_dir},
+             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())}});
+
+  // Wait for SIGTERM/SIGINT on the main thread; a second signal skips the remaining drain.
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT);
+  int received = 0;
+  signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+    if (!ec) received = sig;
+  });
+  signals_io.run();
+  log::info("stopping: readiness is now false", {{"signal", received},
+                                                 {"drain_delay_s", cfg.drain_delay_seconds},
+                                                 {"grace_period_s", cfg.grace_period_seconds}});
+  api.set_draining(true);
+  signals_io.restart();
+  bool hurry = false;
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) hurry = true;
+  });
+  signals_io.run_for(to_ms(cfg.drain_delay_seconds));
+  server.stop_accepting();
+  const bool idle =
+      server.wait_idle(std::chrono::steady_clock::now() +
+                       (hurry ? std::chrono::milliseconds(0) : to_ms(cfg.grace_period_seconds)));
+  if (!idle) {
+    log::warn("grace period over with requests in flight; closing them",
+              {{"in_flight", server.in_flight()}, {"connections", server.connections()}});
+  }
+  server.stop();
+  log::info("stopped", {{"clean", idle}});
+  return 0;
+}
+
+// If the parent closed stdin/stdout/stderr, later sockets would take those numbers and logs
+// would be written into a database connection. Park /dev/null on any closed standard fd.
+void ensure_standard_fds() {
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) == -1) {
+      const int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd >= 0 && null_fd != fd) {
+        ::dup2(null_fd, fd);
+        ::close(null_fd);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ensure_standard_fds();
+  auto outcome = parse_server_config(argc, argv);
+  if (!outcome.run) {
+    std::fputs(outcome.message.c_str(), outcome.exit_code == 0 ? stdout : stderr);
+    return outcome.exit_code;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  return run(outcome.config);
+}

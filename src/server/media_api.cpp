@@ -1,0 +1,150 @@
+// Media upload (streamed to the MediaStore) and download (sendfile, Range) of ContentApi.
+#include <charconv>
+
+#include "common/http/url.hpp"
+#include "common/log.hpp"
+#include "server/content_api.hpp"
+#include "server/content_json.hpp"
+#include "server/range.hpp"
+
+namespace sg::server {
+namespace bhttp = http::bhttp;
+using http::Response;
+
+namespace {
+
+// A Content-Type worth recording: type/subtype with token characters and optional params,
+// bounded in size. Anything else is stored as application/octet-stream.
+std::string sanitize_content_type(std::string_view v) {
+  if (v.empty() || v.size() > 128 || v.find('/') == std::string_view::npos) {
+    return "application/octet-stream";
+  }
+  for (char c : v) {
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e) {
+      return "application/octet-stream";
+    }
+  }
+  return std::string(v);
+}
+
+}  // namespace
+
+// Streams one upload into a MediaUpload, then records it on the item.
+class MediaUploadSink final : public http::BodySink {
+ public:
+  MediaUploadSink(ContentApi& api, std::string id, std::string content_type,
+                  std::unique_ptr<MediaUpload> upload)
+      : api_(api),
+        id_(std::move(id)),
+        content_type_(std::move(content_type)),
+        upload_(std::move(upload)) {}
+
+  Status write(std::string_view chunk) override { return upload_->write(chunk); }
+
+  Response finish() override {
+    Response r = commit();
+    r.route = "/api/v1/content/{id}/media";
+    return r;
+  }
+
+ private:
+  Response commit() {
+    auto info = upload_->commit(content_type_);
+    if (!info) return http::error_response(info.error());
+    auto previous = api_.storage_.get(id_);
+    auto updated = api_.storage_.set_media(id_, *info, log::now_rfc3339());
+    if (!updated) {
+      api_.media_.remove(info->file);  // the item vanished meanwhile: keep no orphan
+      return http::error_response(updated.error());
+    }
+    if (previous && previous->media && previous->media->file != info->file) {
+      api_.media_.remove(previous->media->file);
+    }
+    api_.invalidate(id_);
+    api_.metrics_.media_bytes_received.inc(info->size);
+    return api_.item_response(*updated, bhttp::status::ok);
+  }
+
+  ContentApi& api_;
+  std::string id_;
+  std::string content_type_;
+  std::unique_ptr<MediaUpload> upload_;
+};
+
+std::variant<std::unique_ptr<http::BodySink>, Response> ContentApi::open_sink(
+    const http::RequestHeader& head, const http::RequestContext&) {
+  std::string_view id;
+  const auto route = match_route(http::split_target(head.target()).path, id);
+  auto fail = [&](Response r) {
+    r.route = route;
+    return r;
+  };
+  if (auto denied = check_write_auth(head)) return fail(std::move(*denied));
+  if (auto cl = head.find(bhttp::field::content_length); cl != head.end()) {
+    std::uint64_t n = 0;
+    auto v = cl->value();
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec == std::errc() && p == v.data() + v.size() && n > opts_.max_media_bytes) {
+      return fail(http::json_error(bhttp::status::payload_too_large, "too_large",
+                                   "media of " + std::to_string(n) +
+                                       " bytes exceeds the limit of " +
+                                       std::to_string(opts_.max_media_bytes)));
+    }
+  }
+  auto item = storage_.get(id);
+  if (!item) return fail(http::error_response(item.error()));
+  auto upload = media_.begin(id, opts_.max_media_bytes);
+  if (!upload) return fail(http::error_response(upload.error()));
+  return std::make_unique<MediaUploadSink>(*this, std::string(id),
+                                           sanitize_content_type(head[bhttp::field::content_type]),
+                                           std::move(*upload));
+}
+
+Response ContentApi::media_get(const http::Request& req, std::string_view id) {
+  auto item = storage_.get(id);
+  if (!item) return http::error_response(item.error());
+  if (!item->media) {
+    return http::json_error(bhttp::status::not_found, "not_found",
+                            "content " + std::string(id) + " has no media");
+  }
+  std::uint64_t size = 0;
+  auto fd = media_.open(item->media->file, size);
+  if (!fd) return http::error_response(fd.error());
+  const std::string etag = "\"" + item->media->sha256 + "\"";
+  Response r;
+  r.msg.set(bhttp::field::accept_ranges, "bytes");
+  r.msg.set(bhttp::field::etag, etag);
+  r.msg.set(bhttp::field::content_type, item->media->content_type);
+  if (auto inm = req.find(bhttp::field::if_none_match); inm != req.end() && inm->value() == etag) {
+    r.msg.result(bhttp::status::not_modified);
+    return r;
+  }
+  RangeDecision d;
+  if (auto range = req.find(bhttp::field::range); range != req.end()) {
+    auto if_range = req.find(bhttp::field::if_range);
+    // If-Range with another validator means the client's partial copy is stale: send all.
+    if (if_range == req.end() || if_range->value() == etag) d = decide_range(range->value(), size);
+  }
+  switch (d.kind) {
+    case RangeDecision::Kind::kUnsatisfiable: {
+      Response e = http::json_error(
+          bhttp::status::range_not_satisfiable, "range_not_satisfiable",
+          "requested range is outside the media of " + std::to_string(size) + " bytes");
+      e.msg.set(bhttp::field::content_range, "bytes */" + std::to_string(size));
+      return e;
+    }
+    case RangeDecision::Kind::kPartial:
+      r.msg.result(bhttp::status::partial_content);
+      r.msg.set(bhttp::field::content_range, "bytes " + std::to_string(d.range.first) + "-" +
+                                                 std::to_string(d.range.last) + "/" +
+                                                 std::to_string(size));
+      r.file = http::FileSlice{std::move(*fd), d.range.first, d.range.length()};
+      return r;
+    case RangeDecision::Kind::kFull:
+      r.file = http::FileSlice{std::move(*fd), 0, size};
+      return r;
+  }
+  return r;
+}
+
+}  // namespace sg::server

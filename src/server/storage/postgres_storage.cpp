@@ -1,0 +1,427 @@
+#include "server/storage/postgres_storage.hpp"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <pqxx/pqxx>
+#include <vector>
+
+#include "common/log.hpp"
+#include "server/storage/migrations.hpp"
+
+namespace sg::server {
+namespace {
+
+// Any constant works as long as every StreamGate version uses the same one.
+constexpr std::int64_t kMigrationLockKey = 0x53474d4947;  // "SGMIG"
+
+constexpr const char* kColumns =
+    "c.id, c.seq, c.revision, c.title, c.description, c.duration_seconds, c.metadata_json, "
+    "c.created_at, c.updated_at, c.media_size, c.media_sha256, c.media_content_type, "
+    "c.media_file, ARRAY(SELECT t.tag FROM content_tags t WHERE t.content_id = c.id "
+    "ORDER BY t.position)";
+
+struct Prepared {
+  const char* name;
+  std::string sql;
+};
+
+const std::vector<Prepared>& prepared_statements() {
+  static const std::vector<Prepared> kAll = {
+      {"sg_get", std::string("SELECT ") + kColumns + " FROM content c WHERE c.id = $1"},
+      {"sg_get_for_update",
+       std::string("SELECT ") + kColumns + " FROM content c WHERE c.id = $1 FOR UPDATE"},
+      {"sg_insert",
+       "INSERT INTO content (id, revision, title, description, duration_seconds, "
+       "metadata_json, created_at, updated_at, media_size, media_sha256, media_content_type, "
+       "media_file) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq"},
+      {"sg_tags_clear", "DELETE FROM content_tags WHERE content_id = $1"},
+      {"sg_tag_insert",
+       "INSERT INTO content_tags (content_id, content_seq, position, tag) "
+       "VALUES ($1, $2, $3, $4)"},
+      {"sg_list", std::string("SELECT ") + kColumns +
+                      " FROM content c WHERE c.seq > $1 ORDER BY c.seq LIMIT $2"},
+      {"sg_list_tag", std::string("SELECT ") + kColumns +
+                          " FROM (SELECT DISTINCT content_seq FROM content_tags WHERE tag = $1 AND "
+                          "content_seq > $2 ORDER BY content_seq LIMIT $3) m "
+                          "JOIN content c ON c.seq = m.content_seq ORDER BY c.seq"},
+      {"sg_update",
+       "UPDATE content SET title = $3, description = $4, duration_seconds = $5, "
+       "metadata_json = $6, updated_at = $7, revision = revision + 1 "
+       "WHERE id = $1 AND revision = $2 RETURNING seq"},
+      {"sg_revision", "SELECT revision FROM content WHERE id = $1"},
+      {"sg_delete", "DELETE FROM content WHERE id = $1 AND revision = $2"},
+      {"sg_set_media",
+       "UPDATE content SET media_size = $2, media_sha256 = $3, media_content_type = $4, "
+       "media_file = $5, updated_at = $6, revision = revision + 1 WHERE id = $1"},
+  };
+  return kAll;
+}
+
+// The URL without its password, for messages.
+std::string redact(const std::string& url) {
+  const auto scheme_end = url.find("://");
+  const auto at = url.find('@');
+  if (scheme_end == std::string::npos || at == std::string::npos) return url;
+  const auto colon = url.find(':', scheme_end + 3);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+// libpq waits forever for an unreachable host unless told otherwise; its unit is seconds.
+std::string with_connect_timeout(const std::string& url, std::chrono::milliseconds timeout) {
+  if (url.find("connect_timeout=") != std::string::npos) return url;
+  const auto seconds = std::max<std::int64_t>(2, (timeout.count() + 999) / 1000);
+  return url + (url.find('?') == std::string::npos ? "?" : "&") +
+         "connect_timeout=" + std::to_string(seconds);
+}
+
+std::string first_line(const char* text) {
+  std::string s(text);
+  const auto nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+Content read_row(const pqxx::row& r) {
+  Content c;
+  c.id = r[0].as<std::string>();
+  c.seq = r[1].as<std::int64_t>();
+  c.revision = r[2].as<std::int64_t>();
+  c.fields.title = r[3].as<std::string>();
+  c.fields.description = r[4].as<std::string>();
+  c.fields.duration_seconds = r[5].as<double>();
+  c.fields.metadata_json = r[6].as<std::string>();
+  c.created_at = r[7].as<std::string>();
+  c.updated_at = r[8].as<std::string>();
+  if (!r[12].is_null()) {
+    c.media = MediaInfo{static_cast<std::uint64_t>(r[9].as<std::int64_t>()),
+                        r[10].as<std::string>(), r[11].as<std::string>(), r[12].as<std::string>()};
+  }
+  pqxx::array_parser tags = r[13].as_array();
+  for (;;) {
+    auto [kind, value] = tags.get_next();
+    if (kind == pqxx::array_parser::done) break;
+    if (kind == pqxx::array_parser::string_value) c.fields.tags.push_back(std::move(value));
+  }
+  return c;
+}
+
+Error not_found(std::string_view id) {
+  return make_error(ErrorCode::kNotFound, "content '" + std::string(id) + "' not found");
+}
+
+Error revision_mismatch(std::string_view id, std::int64_t actual, std::int64_t expected) {
+  return make_error(ErrorCode::kPreconditionFailed,
+                    "content '" + std::string(id) + "' is at revision " + std::to_string(actual) +
+                        ", not the expected " + std::to_string(expected));
+}
+
+void write_tags(pqxx::work& w, const std::string& id, std::int64_t seq,
+                const std::vector<std::string>& tags) {
+  w.exec_prepared("sg_tags_clear", id);
+  for (std::size_t i = 0; i < tags.size(); ++i) {
+    w.exec_prepared("sg_tag_insert", id, seq, static_cast<std::int64_t>(i), tags[i]);
+  }
+}
+
+}  // namespace
+
+// Hands out up to pool_size connections, opening them lazily; broken ones are discarded on
+// release so their slot reconnects on next use. run() converts libpqxx exceptions to Errors.
+class PgPool {
+ public:
+  class Lease {
+   public:
+    Lease(PgPool* pool, std::unique_ptr<pqxx::connection> conn)
+        : pool_(pool), conn_(std::move(conn)) {}
+    Lease(Lease&&) noexcept = default;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease() {
+      if (conn_) pool_->release(std::move(conn_), broken_);
+    }
+    pqxx::connection& conn() const { return *conn_; }
+    void mark_broken() { broken_ = true; }
+
+   private:
+    PgPool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool broken_ = false;
+  };
+
+  PgPool(const std::string& url, const StorageOptions& options)
+      : url_(with_connect_timeout(url, options.acquire_timeout)),
+        shown_url_(redact(url)),
+        options_(options),
+        capacity_(std::max(1, options.pool_size)) {}
+
+  const std::string& shown_url() const { return shown_url_; }
+
+  Result<Lease> acquire() {
+    std::unique_lock lock(mu_);
+    const bool ready = cv_.wait_for(lock, options_.acquire_timeout,
+                                    [&] { return !idle_.empty() || open_ < capacity_; });
+    if (!ready) {
+      return make_error(ErrorCode::kUnavailable,
+                        "postgresql: no free connection to " + shown_url_ + " within " +
+                            std::to_string(options_.acquire_timeout.count()) + " ms (pool of " +
+                            std::to_string(capacity_) + ")");
+    }
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return Lease(this, std::move(conn));
+    }
+    ++open_;
+    lock.unlock();
+    auto conn = connect();
+    if (!conn) {
+      release(nullptr, true);
+      return conn.error();
+    }
+    return Lease(this, std::move(*conn));
+  }
+
+  // Runs fn(connection) -> Result<T> or Status on a pooled connection.
+  template <class F>
+  auto run(std::string_view what, F&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    try {
+      return fn(lease->conn());
+    } catch (const pqxx::broken_connection& e) {
+      lease->mark_broken();
+      return make_error(ErrorCode::kUnavailable, "postgresql: connection to " + shown_url_ +
+                                                     " lost during " + std::string(what) + ": " +
+                                                     first_line(e.what()));
+    } catch (const pqxx::in_doubt_error& e) {
+      lease->mark_broken();
+      return make_error(ErrorCode::kUnavailable, "postgresql: outcome of " + std::string(what) +
+                                                     " unknown, connection lost");
+    } catch (const pqxx::unique_violation& e) {
+      return make_error(ErrorCode::kConflict,
+                        "postgresql: " + std::string(what) + ": duplicate key");
+    } catch (const pqxx::sql_error& e) {
+      const bool timeout = e.sqlstate() == "57014";
+      return make_error(timeout ? ErrorCode::kTimeout : ErrorCode::kInternal,
+                        "postgresql: " + std::string(what) + " failed: " + first_line(e.what()));
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kInternal,
+                        "postgresql: " + std::string(what) + " failed: " + first_line(e.what()));
+    }
+  }
+
+ private:
+  Result<std::unique_ptr<pqxx::connection>> connect() {
+    try {
+      auto conn = std::make_unique<pqxx::connection>(url_);
+      {
+        pqxx::nontransaction n(*conn);
+        n.exec_params("SELECT set_config('statement_timeout', $1, false)",
+                      std::to_string(options_.busy_timeout.count()));
+      }
+      for (const Prepared& p : prepared_statements()) conn->prepare(p.name, p.sql);
+      return conn;
+    } catch (const std::exception& e) {
+      return make_error(ErrorCode::kUnavailable, "postgresql: cannot connect to " + shown_url_ +
+                                                     ": " + first_line(e.what()));
+    }
+  }
+
+  void release(std::unique_ptr<pqxx::connection> conn, bool broken) {
+    std::lock_guard lock(mu_);
+    if (broken || !conn || !conn->is_open()) {
+      --open_;
+    } else {
+      idle_.push_back(std::move(conn));
+    }
+    cv_.notify_one();
+  }
+
+  const std::string url_;
+  const std::string shown_url_;
+  const StorageOptions options_;
+  const int capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;
+};
+
+namespace {
+
+// Holds the session-level migration lock; released on destruction even after a failure.
+class MigrationLock {
+ public:
+  explicit MigrationLock(pqxx::connection& conn) : conn_(conn) {
+    pqxx::nontransaction n(conn_);
+    n.exec_params("SELECT pg_advisory_lock($1)", kMigrationLockKey);
+  }
+  MigrationLock(const MigrationLock&) = delete;
+  MigrationLock& operator=(const MigrationLock&) = delete;
+  ~MigrationLock() {
+    try {
+      pqxx::nontransaction n(conn_);
+      n.exec_params("SELECT pg_advisory_unlock($1)", kMigrationLockKey);
+    } catch (const std::exception& e) {
+      // The session ends with the connection, which frees the lock anyway.
+      log::warn("releasing the migration lock failed", {{"error", first_line(e.what())}});
+    }
+  }
+
+ private:
+  pqxx::connection& conn_;
+};
+
+Status migrate(pqxx::connection& conn, const std::string& shown_url) {
+  MigrationLock lock(conn);
+  pqxx::work w(conn);
+  w.exec(std::string(migrations::bootstrap_sql()));
+  std::vector<int> applied;
+  for (const auto& row : w.exec("SELECT version FROM schema_migrations")) {
+    applied.push_back(row[0].as<int>());
+  }
+  for (const auto& m : migrations::pending(migrations::Dialect::kPostgres, applied, shown_url)) {
+    w.exec(std::string(m.sql));
+    w.exec_params("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", m.version,
+                  log::now_rfc3339());
+    log::info("applied storage migration",
+              {{"backend", "postgresql"}, {"version", m.version}, {"description", m.description}});
+  }
+  w.commit();
+  return Status::ok();
+}
+
+std::optional<std::string> opt_text(const std::optional<MediaInfo>& m, std::string MediaInfo::*f) {
+  return m ? std::optional<std::string>((*m).*f) : std::nullopt;
+}
+
+}  // namespace
+
+PostgresStorage::PostgresStorage(std::unique_ptr<PgPool> pool) : pool_(std::move(pool)) {}
+PostgresStorage::~PostgresStorage() = default;
+
+Result<std::unique_ptr<Storage>> PostgresStorage::open(const std::string& url,
+                                                       const StorageOptions& options) {
+  auto pool = std::make_unique<PgPool>(url, options);
+  const std::string shown = pool->shown_url();
+  Status s = pool->run("migrating", [&](pqxx::connection& c) { return migrate(c, shown); });
+  if (!s) return make_error(s.error().code, "opening " + shown + ": " + s.error().message);
+  return std::unique_ptr<Storage>(new PostgresStorage(std::move(pool)));
+}
+
+Result<Content> PostgresStorage::create(const Content& item) {
+  auto out = pool_->run("creating content", [&](pqxx::connection& c) -> Result<Content> {
+    pqxx::work w(c);
+    const auto& m = item.media;
+    std::optional<std::int64_t> size;
+    if (m) size = static_cast<std::int64_t>(m->size);
+    pqxx::row r =
+        w.exec_prepared1("sg_insert", item.id, item.fields.title, item.fields.description,
+                         item.fields.duration_seconds, item.fields.metadata_json, item.created_at,
+                         item.updated_at, size, opt_text(m, &MediaInfo::sha256),
+                         opt_text(m, &MediaInfo::content_type), opt_text(m, &MediaInfo::file));
+    Content created = item;
+    created.seq = r[0].as<std::int64_t>();
+    created.revision = 1;
+    write_tags(w, created.id, created.seq, created.fields.tags);
+    w.commit();
+    return created;
+  });
+  if (!out && out.error().code == ErrorCode::kConflict) {
+    return make_error(ErrorCode::kConflict, "content '" + item.id + "' already exists");
+  }
+  return out;
+}
+
+Result<Content> PostgresStorage::get(std::string_view id) {
+  return pool_->run("reading content", [&](pqxx::connection& c) -> Result<Content> {
+    pqxx::read_transaction t(c);
+    pqxx::result r = t.exec_prepared("sg_get", std::string(id));
+    if (r.empty()) return not_found(id);
+    return read_row(r[0]);
+  });
+}
+
+Result<ListPage> PostgresStorage::list(const ListQuery& query) {
+  return pool_->run("listing content", [&](pqxx::connection& c) -> Result<ListPage> {
+    pqxx::read_transaction t(c);
+    // One row past the page tells whether another page follows.
+    const std::int64_t after = query.after_seq.value_or(0);
+    const std::int64_t limit = query.limit + 1;
+    pqxx::result r = query.tag ? t.exec_prepared("sg_list_tag", *query.tag, after, limit)
+                               : t.exec_prepared("sg_list", after, limit);
+    ListPage page;
+    for (const auto& row : r) page.items.push_back(read_row(row));
+    if (static_cast<int>(page.items.size()) > query.limit) {
+      page.items.resize(static_cast<std::size_t>(query.limit));
+      page.next_after_seq = page.items.back().seq;
+    }
+    return page;
+  });
+}
+
+Result<Content> PostgresStorage::update(std::string_view id, std::int64_t expected_revision,
+                                        const ContentFields& fields, std::string_view updated_at) {
+  return pool_->run("updating content", [&](pqxx::connection& c) -> Result<Content> {
+    const std::string key(id);
+    pqxx::work w(c);
+    pqxx::result r =
+        w.exec_prepared("sg_update", key, expected_revision, fields.title, fields.description,
+                        fields.duration_seconds, fields.metadata_json, std::string(updated_at));
+    if (r.empty()) {
+      pqxx::result current = w.exec_prepared("sg_revision", key);
+      if (current.empty()) return not_found(id);
+      return revision_mismatch(id, current[0][0].as<std::int64_t>(), expected_revision);
+    }
+    write_tags(w, key, r[0][0].as<std::int64_t>(), fields.tags);
+    Content item = read_row(w.exec_prepared1("sg_get", key));
+    w.commit();
+    return item;
+  });
+}
+
+Result<Content> PostgresStorage::remove(std::string_view id,
+                                        std::optional<std::int64_t> expected_revision) {
+  return pool_->run("deleting content", [&](pqxx::connection& c) -> Result<Content> {
+    const std::string key(id);
+    pqxx::work w(c);
+    pqxx::result r = w.exec_prepared("sg_get_for_update", key);
+    if (r.empty()) return not_found(id);
+    Content item = read_row(r[0]);
+    if (expected_revision && *expected_revision != item.revision) {
+      return revision_mismatch(id, item.revision, *expected_revision);
+    }
+    pqxx::result d = w.exec_prepared("sg_delete", key, item.revision);
+    if (d.affected_rows() != 1) {
+      return make_error(ErrorCode::kInternal,
+                        "postgresql: content '" + key + "' changed while being deleted");
+    }
+    w.commit();
+    return item;
+  });
+}
+
+Result<Content> PostgresStorage::set_media(std::string_view id, const MediaInfo& media,
+                                           std::string_view updated_at) {
+  return pool_->run("recording media", [&](pqxx::connection& c) -> Result<Content> {
+    const std::string key(id);
+    pqxx::work w(c);
+    pqxx::result r =
+        w.exec_prepared("sg_set_media", key, static_cast<std::int64_t>(media.size), media.sha256,
+                        media.content_type, media.file, std::string(updated_at));
+    if (r.affected_rows() == 0) return not_found(id);
+    Content item = read_row(w.exec_prepared1("sg_get", key));
+    w.commit();
+    return item;
+  });
+}
+
+Status PostgresStorage::ping() {
+  return pool_->run("ping", [](pqxx::connection& c) -> Status {
+    pqxx::nontransaction n(c);
+    n.exec("SELECT 1");
+    return Status::ok();
+  });
+}
+
+}  // namespace sg::server
