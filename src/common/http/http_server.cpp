@@ -21,7 +21,6 @@ using tcp = asio::ip::tcp;
 using asio::experimental::awaitable_operators::operator||;
 using error_code = boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
-constexpr std::size_t kUploadChunk = 256 * 1024;
 constexpr std::size_t kSendfileChunk = 4 * 1024 * 1024;
 
 bool is_parse_error(const error_code& ec) {
@@ -30,8 +29,14 @@ bool is_parse_error(const error_code& ec) {
          ec != bhttp::error::need_buffer;
 }
 
-// The answer to a failed read of a request, or nothing when the peer went away or timed out
-// (beast::tcp_stream closes the socket on timeout, so there is no one left to answer).
+struct InFlight {
+  explicit InFlight(std::atomic<std::int64_t>& c) : counter(c) { ++counter; }
+  ~InFlight() { --counter; }
+  std::atomic<std::int64_t>& counter;
+};
+
+}  // namespace
+
 std::optional<Response> read_error_response(const error_code& ec) {
   if (ec == bhttp::error::header_limit) {
     return json_error(bhttp::status::request_header_fields_too_large, "header_too_large",
@@ -48,13 +53,7 @@ std::optional<Response> read_error_response(const error_code& ec) {
   return std::nullopt;
 }
 
-struct InFlight {
-  explicit InFlight(std::atomic<std::int64_t>& c) : counter(c) { ++counter; }
-  ~InFlight() { --counter; }
-  std::atomic<std::int64_t>& counter;
-};
-
-}  // namespace
+thread_local unsigned t_current_worker = 0;
 
 struct ConnState {
   beast::tcp_stream* stream = nullptr;
@@ -71,7 +70,7 @@ struct HttpServer::Worker {
   std::thread thread;
 };
 
-class Session {
+class Session final : public ServerConnection {
  public:
   Session(HttpServer& server, HttpServer::Worker& worker, tcp::socket socket)
       : server_(server), worker_(worker), opts_(server.options_), stream_(std::move(socket)) {
@@ -107,136 +106,27 @@ class Session {
       const auto start = std::chrono::steady_clock::now();
       if (ec) {
         if (auto res = read_error_response(ec)) {
-          RequestContext ctx{request_id_for({}), start};
-          co_await send(std::move(*res), ctx, "", "", 11, false, false);
+          ExchangeHead head{RequestContext{request_id_for({}), start}, "", "", 11, false};
+          CompletedExchange done;
+          co_await send(std::move(*res), head, false, done);
+          server_.handler_.on_protocol_error(done);
         }
         co_return;
       }
       InFlight in_flight(server_.in_flight_);
-      if (!co_await exchange(head_parser, start)) {
+      if (!co_await server_.handler_.serve(*this, head_parser, start)) {
         co_await close_gracefully();
         co_return;
       }
     }
   }
 
- private:
-  asio::awaitable<bool> exchange(bhttp::request_parser<bhttp::empty_body>& head_parser,
-                                 std::chrono::steady_clock::time_point start) {
-    const RequestHeader& head = head_parser.get().base();
-    RequestContext ctx{request_id_for(head["X-Request-Id"]), start};
-    const std::string method(head.method_string());
-    const std::string target(head.target());
-    const unsigned version = head.version();
-    const bool wants_keep_alive = head_parser.get().keep_alive();
-    const bool head_only = head.method() == bhttp::verb::head;
+  beast::tcp_stream& stream() override { return stream_; }
+  beast::flat_buffer& buffer() override { return buffer_; }
+  const ServerOptions& options() const override { return opts_; }
+  bool closing() const override { return state_.close_requested || !server_.accepting_.load(); }
 
-    BodyPlan plan;
-    Response res;
-    bool must_close = false;
-    bool planned = true;
-    try {
-      plan = server_.handler_.plan_body(head);
-    } catch (const std::exception& e) {
-      log::error("handler failed", {{"error", e.what()}, {"request_id", ctx.request_id}});
-      planned = false;
-    }
-    if (!planned) {
-      res = json_error(bhttp::status::internal_server_error, "internal", "internal error");
-      must_close = true;
-    } else if (plan.mode == BodyPlan::Mode::kBuffered && head_parser.content_length() &&
-               *head_parser.content_length() > plan.limit) {
-      // Beast checks Content-Length against the limit only while parsing the head.
-      res = json_error(bhttp::status::payload_too_large, "too_large",
-                       "request body of " + std::to_string(*head_parser.content_length()) +
-                           " bytes exceeds the limit of " + std::to_string(plan.limit));
-      must_close = true;
-    } else if (plan.mode == BodyPlan::Mode::kBuffered) {
-      bhttp::request_parser<bhttp::string_body> parser(std::move(head_parser));
-      parser.body_limit(plan.limit);
-      bool ok = true;
-      if (!parser.is_done()) {
-        co_await maybe_continue(parser.get().base());
-        stream_.expires_after(opts_.body_timeout);
-        auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
-        if (ec) {
-          auto err = read_error_response(ec);
-          if (!err) co_return false;
-          res = std::move(*err);
-          must_close = true;
-          ok = false;
-        }
-      }
-      if (ok) {
-        Request req = parser.release();
-        try {
-          res = server_.handler_.handle(req, ctx);
-        } catch (const std::exception& e) {
-          log::error("handler failed", {{"error", e.what()}, {"request_id", ctx.request_id}});
-          res = json_error(bhttp::status::internal_server_error, "internal", "internal error");
-        }
-      }
-    } else {
-      bhttp::request_parser<bhttp::buffer_body> parser(std::move(head_parser));
-      parser.body_limit(plan.limit);
-      std::variant<std::unique_ptr<BodySink>, Response> opened;
-      try {
-        opened = server_.handler_.open_sink(parser.get().base(), ctx);
-      } catch (const std::exception& e) {
-        log::error("handler failed", {{"error", e.what()}, {"request_id", ctx.request_id}});
-        opened = json_error(bhttp::status::internal_server_error, "internal", "internal error");
-      }
-      if (auto* early = std::get_if<Response>(&opened)) {
-        res = std::move(*early);
-        must_close = !parser.is_done();
-      } else {
-        auto sink = std::move(std::get<std::unique_ptr<BodySink>>(opened));
-        std::optional<Response> failure = co_await stream_body(parser, *sink);
-        if (failure) {
-          res = std::move(*failure);
-          must_close = true;
-        } else {
-          try {
-            res = sink->finish();
-          } catch (const std::exception& e) {
-            log::error("upload commit failed",
-                       {{"error", e.what()}, {"request_id", ctx.request_id}});
-            res = json_error(bhttp::status::internal_server_error, "internal", "internal error");
-          }
-        }
-      }
-    }
-    const bool keep = wants_keep_alive && !must_close;
-    co_return co_await send(std::move(res), ctx, method, target, version, keep, head_only);
-  }
-
-  // Reads a streamed body into `sink`. Returns an error response on failure.
-  asio::awaitable<std::optional<Response>> stream_body(
-      bhttp::request_parser<bhttp::buffer_body>& parser, BodySink& sink) {
-    co_await maybe_continue(parser.get().base());
-    auto chunk = std::make_unique<char[]>(kUploadChunk);
-    const auto deadline = std::chrono::steady_clock::now() + opts_.upload_timeout;
-    while (!parser.is_done()) {
-      parser.get().body().data = chunk.get();
-      parser.get().body().size = kUploadChunk;
-      stream_.expires_at(std::min(std::chrono::steady_clock::now() + opts_.body_timeout, deadline));
-      auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, kTuple);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      const std::size_t got = kUploadChunk - parser.get().body().size;
-      if (got > 0) {
-        Status st = sink.write(std::string_view(chunk.get(), got));
-        if (!st) co_return error_response(st.error());
-      }
-      if (ec) {
-        if (auto err = read_error_response(ec)) co_return err;
-        co_return json_error(bhttp::status::bad_request, "incomplete_body",
-                             "the request body ended early: " + ec.message());
-      }
-    }
-    co_return std::nullopt;
-  }
-
-  asio::awaitable<void> maybe_continue(const RequestHeader& head) {
+  asio::awaitable<void> continue_if_expected(const RequestHeader& head) override {
     if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
       stream_.expires_after(opts_.write_timeout);
@@ -244,15 +134,14 @@ class Session {
     }
   }
 
-  // Sends `res`; returns true when the connection stays open for another request.
-  asio::awaitable<bool> send(Response res, const RequestContext& ctx, std::string_view method,
-                             std::string_view target, unsigned version, bool keep_alive,
-                             bool head_only) {
+  asio::awaitable<bool> send(Response res, const ExchangeHead& head, bool keep_alive,
+                             CompletedExchange& done) override {
+    const bool head_only = head.head_only;
     auto& msg = res.msg;
-    msg.version(version == 10 ? 10 : 11);
+    msg.version(head.version == 10 ? 10 : 11);
     for (const auto& [name, value] : opts_.response_headers) msg.set(name, value);
-    msg.set("X-Request-Id", ctx.request_id);
-    keep_alive = keep_alive && !state_.close_requested && server_.accepting_.load();
+    msg.set("X-Request-Id", head.ctx.request_id);
+    keep_alive = keep_alive && !closing();
     msg.keep_alive(keep_alive);
     const unsigned code = msg.result_int();
     const bool no_body = code == 204 || code == 304 || code < 200;
@@ -280,24 +169,19 @@ class Session {
     bool ok = !ec;
     if (ok && res.file && !head_only && !no_body) ok = co_await send_file(*res.file, sent);
     stream_.expires_never();
-    CompletedExchange done;
-    done.method = method;
-    done.target = target;
+    done.method = head.method;
+    done.target = head.target;
     done.route = res.route;
-    done.request_id = ctx.request_id;
+    done.request_id = head.ctx.request_id;
     done.status = code;
     done.latency_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - ctx.start).count();
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - head.ctx.start).count();
     done.body_bytes_sent = sent;
     done.completed = ok;
-    try {
-      server_.handler_.on_complete(done);
-    } catch (const std::exception& e) {
-      log::error("completion hook failed", {{"error", e.what()}});
-    }
     co_return ok&& keep_alive;
   }
 
+ private:
   asio::awaitable<bool> send_file(FileSlice& file, std::uint64_t& sent) {
     auto& sock = stream_.socket();
     error_code ec;
@@ -366,8 +250,15 @@ void log_coroutine_failure(std::exception_ptr e) {
 
 }  // namespace
 
-HttpServer::HttpServer(ServerOptions options, Handler& handler)
+unsigned current_worker() { return t_current_worker; }
+
+HttpServer::HttpServer(ServerOptions options, ConnectionHandler& handler)
     : options_(std::move(options)), handler_(handler) {}
+
+HttpServer::HttpServer(ServerOptions options, Handler& handler)
+    : options_(std::move(options)),
+      owned_handler_(make_handler_adapter(handler)),
+      handler_(*owned_handler_) {}
 
 HttpServer::~HttpServer() {
   stop();
@@ -403,11 +294,14 @@ Status HttpServer::start() {
   bound_port_ = acc.local_endpoint().port();
   accepting_ = true;
   asio::co_spawn(first->io, accept_loop(), log_coroutine_failure);
-  for (auto& wp : workers_) {
-    Worker* w = wp.get();
+  for (unsigned i = 0; i < workers_.size(); ++i) {
+    Worker* w = workers_[i].get();
     // Keeps idle workers running until stop().
     w->guard.emplace(w->io.get_executor());
-    w->thread = std::thread([w] { w->io.run(); });
+    w->thread = std::thread([w, i] {
+      t_current_worker = i;
+      w->io.run();
+    });
   }
   return Status::ok();
 }

@@ -1,5 +1,11 @@
 // HTTP/1.1 server on Boost.Asio + Beast with C++20 coroutines.
 //
+// Two kinds of applications plug in: a synchronous Handler (http_types.hpp; the server reads
+// bodies and writes responses for it), or a ConnectionHandler that drives each exchange
+// itself on the ServerConnection (a proxy streaming to and from an upstream). Either way the
+// server owns accepting, the keep-alive loop, head parsing with limits and timeouts,
+// connection tracking and the graceful stop.
+//
 // One io_context per worker thread; one listener hands accepted connections round-robin to
 // the workers. A connection lives on one worker thread, and the Handler is called there.
 // Keep-alive, pipelined requests answered in order, header/body size limits, an idle timeout
@@ -14,9 +20,12 @@
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,8 +50,63 @@ struct ServerOptions {
   std::vector<std::pair<std::string, std::string>> response_headers;
 };
 
+using HeadParser = bhttp::request_parser<bhttp::empty_body>;
+
+// What is known of a request when its response is sent.
+struct ExchangeHead {
+  RequestContext ctx;
+  std::string method;
+  std::string target;
+  unsigned version = 11;
+  bool head_only = false;  // HEAD: send the head, never a body
+};
+
+// One client connection as a ConnectionHandler sees it, valid during serve(). Lives on one
+// worker thread.
+class ServerConnection {
+ public:
+  virtual ~ServerConnection() = default;
+  virtual boost::beast::tcp_stream& stream() = 0;
+  // Bytes already read from the client beyond the request head (pipelining, body start).
+  virtual boost::beast::flat_buffer& buffer() = 0;
+  virtual const ServerOptions& options() const = 0;
+  // True once the server is stopping: the current response should close the connection.
+  virtual bool closing() const = 0;
+  // Writes "100 Continue" when the request carries "Expect: 100-continue".
+  virtual boost::asio::awaitable<void> continue_if_expected(const RequestHeader& head) = 0;
+  // Sends a complete response (string body or FileSlice), adding the server's response
+  // headers, X-Request-Id, Content-Length and Connection. `done` receives what was sent.
+  // Returns true when the connection may serve another request.
+  virtual boost::asio::awaitable<bool> send(Response res, const ExchangeHead& head, bool keep_alive,
+                                            CompletedExchange& done) = 0;
+};
+
+class ConnectionHandler {
+ public:
+  virtual ~ConnectionHandler() = default;
+  // Serves one request whose head `parser` has read (body unread). Returns true to keep the
+  // connection for the next request.
+  virtual boost::asio::awaitable<bool> serve(ServerConnection& conn, HeadParser& parser,
+                                             std::chrono::steady_clock::time_point start) = 0;
+  // The server answered an unparseable request itself (400/413/431).
+  virtual void on_protocol_error(const CompletedExchange& /*exchange*/) {}
+};
+
+// The index (0..threads-1) of the HttpServer worker thread running the caller, so handlers
+// can keep per-thread state without locks. Only meaningful on a worker thread.
+unsigned current_worker();
+
+// Adapts a synchronous Handler: buffered or streamed bodies, limits, 100-continue.
+std::unique_ptr<ConnectionHandler> make_handler_adapter(Handler& handler);
+
+// The answer to a failed read of a request: 400/413/431 as JSON, or nothing when the peer
+// went away or timed out (beast::tcp_stream closes the socket on timeout).
+std::optional<Response> read_error_response(const boost::system::error_code& ec);
+
 class HttpServer {
  public:
+  HttpServer(ServerOptions options, ConnectionHandler& handler);
+  // Serves a synchronous Handler through make_handler_adapter().
   HttpServer(ServerOptions options, Handler& handler);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -60,6 +124,8 @@ class HttpServer {
   void stop();
 
   std::int64_t in_flight() const { return in_flight_.load(); }
+  // Worker threads (after start()).
+  unsigned threads() const { return static_cast<unsigned>(workers_.size()); }
   std::int64_t connections() const { return connections_.load(); }
 
   struct Worker;
@@ -67,7 +133,8 @@ class HttpServer {
  private:
   boost::asio::awaitable<void> accept_loop();
   ServerOptions options_;
-  Handler& handler_;
+  std::unique_ptr<ConnectionHandler> owned_handler_;
+  ConnectionHandler& handler_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::uint16_t bound_port_ = 0;
   std::atomic<std::int64_t> in_flight_{0};

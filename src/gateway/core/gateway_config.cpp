@@ -1,0 +1,193 @@
+#include "gateway/core/gateway_config.hpp"
+
+#include <array>
+#include <charconv>
+#include <set>
+
+namespace sg::gateway {
+namespace {
+
+constexpr int kMaxMillis = 3600000;  // one hour
+
+// Each check returns the problem ("key.path: rule") or an empty string.
+std::string in_range(const std::string& path, long long value, long long lo, long long hi) {
+  if (value >= lo && value <= hi) return {};
+  return path + ": must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
+         std::to_string(value);
+}
+
+bool is_host_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '-' || c == '_';
+}
+
+bool is_ipv6_char(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
+         c == '.';
+}
+
+bool is_tchar(char c) {
+  static constexpr std::string_view kExtra = "!#$%&'*+-.^_`|~";
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         kExtra.find(c) != std::string_view::npos;
+}
+
+bool is_track_name(std::string_view name) {
+  if (name.empty() || name.size() > 32) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+bool is_env_name(std::string_view name) {
+  if (name.empty() || name.size() > 128 || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+      return false;
+  }
+  return true;
+}
+
+std::string check_listeners(const GatewayConfig& c) {
+  if (!is_host_port(c.listen, 0)) {
+    return "listen: '" + c.listen + "' must be HOST:PORT with port 0..65535";
+  }
+  if (!is_host_port(c.admin_listen, 0)) {
+    return "admin.listen: '" + c.admin_listen + "' must be HOST:PORT with port 0..65535";
+  }
+  if (!is_env_name(c.admin_token_env)) {
+    return "admin.token_env: '" + c.admin_token_env +
+           "' must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, 1..128 characters)";
+  }
+  return in_range("threads", c.threads, 0, 256);
+}
+
+std::string check_tracks(const std::map<std::string, TrackConfig>& tracks) {
+  if (tracks.empty()) return "tracks: at least one track is required";
+  for (const auto& [name, track] : tracks) {
+    if (!is_track_name(name)) {
+      return "tracks." + name + ": track name must match [a-z0-9-]{1,32}";
+    }
+    std::set<std::string_view> seen;
+    for (std::size_t i = 0; i < track.endpoints.size(); ++i) {
+      const std::string& ep = track.endpoints[i];
+      const std::string path = "tracks." + name + ".endpoints[" + std::to_string(i) + "]";
+      if (!is_host_port(ep, 1)) return path + ": '" + ep + "' must be HOST:PORT with port 1..65535";
+      if (!seen.insert(ep).second) return path + ": '" + ep + "' is listed twice";
+    }
+  }
+  return {};
+}
+
+std::string check_weights(const GatewayConfig& c) {
+  const auto& weights = c.route.weights;
+  if (weights.empty()) return "route.weights: at least one track weight is required";
+  std::set<std::string_view> seen;
+  long long sum = 0;
+  for (const auto& w : weights) {
+    const std::string path = "route.weights." + w.track;
+    const auto track = c.tracks.find(w.track);
+    if (track == c.tracks.end()) return path + ": track '" + w.track + "' is not defined in tracks";
+    if (!seen.insert(w.track).second) return path + ": the track is listed twice";
+    if (auto problem = in_range(path, w.weight, 0, 100); !problem.empty()) return problem;
+    if (w.weight > 0 && track->second.endpoints.empty()) {
+      return path + ": track has weight " + std::to_string(w.weight) + " but no endpoints";
+    }
+    sum += w.weight;
+  }
+  if (sum != TrackSchedule::kTotalWeight) {
+    return "route.weights: weights must sum to 100, got " + std::to_string(sum);
+  }
+  return {};
+}
+
+std::string check_sticky(const std::optional<StickyConfig>& sticky) {
+  if (!sticky) return {};
+  const char* key = sticky->source == StickyConfig::Source::kHeader ? "route.sticky.header"
+                                                                    : "route.sticky.cookie";
+  bool token = !sticky->name.empty() && sticky->name.size() <= 128;
+  for (char c : sticky->name) token = token && is_tchar(c);
+  if (!token) {
+    return std::string(key) + ": '" + sticky->name +
+           "' must be an HTTP token (letters, digits, !#$%&'*+-.^_`|~), 1..128 characters";
+  }
+  return {};
+}
+
+std::string check_health_check(const HealthCheckConfig& h) {
+  bool path_ok = !h.path.empty() && h.path.front() == '/' && h.path.size() <= 1024;
+  for (char c : h.path) path_ok = path_ok && c > 0x20 && c < 0x7f;
+  if (!path_ok) {
+    return "health_check.path: '" + h.path +
+           "' must start with '/' and hold only visible ASCII, at most 1024 bytes";
+  }
+  if (auto p = in_range("health_check.interval_ms", h.interval_ms, 100, kMaxMillis); !p.empty())
+    return p;
+  if (auto p = in_range("health_check.timeout_ms", h.timeout_ms, 1, h.interval_ms); !p.empty())
+    return p + " (at most interval_ms)";
+  if (auto p = in_range("health_check.rise", h.rise, 1, 100); !p.empty()) return p;
+  return in_range("health_check.fall", h.fall, 1, 100);
+}
+
+std::string check_limits(const GatewayConfig& c) {
+  const OutlierConfig& o = c.outlier;
+  const TimeoutsConfig& t = c.timeouts;
+  const std::pair<std::string, std::array<long long, 3>> checks[] = {
+      {"outlier.consecutive_failures", {o.consecutive_failures, 1, 1000}},
+      {"outlier.base_ejection_ms", {o.base_ejection_ms, 1, kMaxMillis}},
+      {"outlier.max_ejection_ms", {o.max_ejection_ms, o.base_ejection_ms, kMaxMillis}},
+      {"timeouts.connect_ms", {t.connect_ms, 1, kMaxMillis}},
+      {"timeouts.first_byte_ms", {t.first_byte_ms, 1, kMaxMillis}},
+      {"timeouts.idle_ms", {t.idle_ms, 1, kMaxMillis}},
+      {"timeouts.header_ms", {t.header_ms, 1, kMaxMillis}},
+      {"limits.header_bytes", {c.limits.header_bytes, 1024, 1048576}},
+      {"limits.max_connections", {c.limits.max_connections, 1, 1000000}},
+  };
+  for (const auto& [path, v] : checks) {
+    if (auto p = in_range(path, v[0], v[1], v[2]); !p.empty()) return p;
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* balance_name(Balance balance) {
+  return balance == Balance::kRoundRobin ? "round_robin" : "least_outstanding";
+}
+
+bool is_host_port(std::string_view text, unsigned min_port) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = text.substr(0, colon);
+  const std::string_view port = text.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return false;
+    for (char c : host.substr(1, host.size() - 2)) {
+      if (!is_ipv6_char(c)) return false;
+    }
+  } else {
+    if (host.size() > 253) return false;
+    for (char c : host) {
+      if (!is_host_char(c)) return false;
+    }
+  }
+  if (port.empty() || port.size() > 5) return false;
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc() || end != port.data() + port.size()) return false;
+  return value >= min_port && value <= 65535;
+}
+
+Status validate_gateway_config(const GatewayConfig& config) {
+  std::string problem = check_listeners(config);
+  if (problem.empty()) problem = check_tracks(config.tracks);
+  if (problem.empty()) problem = check_weights(config);
+  if (problem.empty()) problem = check_sticky(config.route.sticky);
+  if (problem.empty()) problem = check_health_check(config.health_check);
+  if (problem.empty()) problem = check_limits(config);
+  if (problem.empty()) return Status::ok();
+  return make_error(ErrorCode::kInvalidArgument, std::move(problem));
+}
+
+}  // namespace sg::gateway

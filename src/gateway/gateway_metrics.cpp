@@ -1,0 +1,79 @@
+#include "gateway/gateway_metrics.hpp"
+
+#include <chrono>
+
+namespace sg::gateway {
+namespace {
+
+void family_head(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP ";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE ";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void render_state(std::string& out, const GatewayState& state) {
+  auto table = state.table();
+  if (!table) return;
+  const auto now = Endpoint::Clock::now();
+  const std::vector<std::string> ep_labels = {"track", "endpoint"};
+  family_head(out, "streamgate_gateway_upstream_healthy", "gauge",
+              "1 when the endpoint takes new requests (healthy, not ejected, not draining).");
+  for (const auto& t : table->tracks) {
+    for (const auto& ep : t.endpoints) {
+      const std::string values[] = {t.name, ep->address()};
+      metrics::append_sample(out, "streamgate_gateway_upstream_healthy", ep_labels, values,
+                             ep->available(now) ? 1 : 0);
+    }
+  }
+  family_head(out, "streamgate_gateway_upstream_outstanding", "gauge",
+              "Requests in flight to the endpoint.");
+  for (const auto& t : table->tracks) {
+    for (const auto& ep : t.endpoints) {
+      const std::string values[] = {t.name, ep->address()};
+      metrics::append_sample(out, "streamgate_gateway_upstream_outstanding", ep_labels, values,
+                             static_cast<double>(ep->outstanding()));
+    }
+  }
+  family_head(out, "streamgate_gateway_route_weight", "gauge",
+              "Percent of the route's traffic sent to the track.");
+  const std::vector<std::string> route_labels = {"route", "track"};
+  for (const auto& t : table->tracks) {
+    const std::string values[] = {kRouteName, t.name};
+    metrics::append_sample(out, "streamgate_gateway_route_weight", route_labels, values, t.weight);
+  }
+  family_head(out, "streamgate_gateway_config_generation", "gauge",
+              "Configuration generation; +1 per applied change.");
+  metrics::append_sample(out, "streamgate_gateway_config_generation", {}, {},
+                         static_cast<double>(table->generation));
+}
+
+}  // namespace
+
+GatewayMetrics::GatewayMetrics(metrics::Registry& r, const GatewayState& state)
+    : registry(r),
+      requests(r.counter("streamgate_gateway_requests_total",
+                         "Requests answered by the gateway, by route, track and status code.",
+                         {"route", "track", "code"})),
+      duration(r.histogram("streamgate_gateway_request_duration_seconds",
+                           "Time from request head to the end of the response, by route and track.",
+                           {"route", "track"})),
+      retries(r.counter(
+          "streamgate_gateway_retries_total",
+          "Requests retried on another endpoint after a failure before any response byte.",
+          {"route", "track"})),
+      ejections(r.counter("streamgate_gateway_ejections_total",
+                          "Times an endpoint was ejected by passive outlier detection.",
+                          {"track", "endpoint"})),
+      errors(r.counter("streamgate_gateway_errors_total",
+                       "Responses the gateway generated itself, by reason.",
+                       {"route", "track", "reason"})) {
+  r.add_collector([&state](std::string& out) { render_state(out, state); });
+}
+
+}  // namespace sg::gateway

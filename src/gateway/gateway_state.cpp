@@ -1,0 +1,102 @@
+#include "gateway/gateway_state.hpp"
+
+#include <netdb.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace sg::gateway {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+Result<tcp::endpoint> resolve_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return make_error(ErrorCode::kInvalidArgument, "endpoint '" + text + "' is not HOST:PORT");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  unsigned port = 0;
+  const char* b = text.data() + colon + 1;
+  const char* e = text.data() + text.size();
+  auto [p, ec] = std::from_chars(b, e, port);
+  if (ec != std::errc() || p != e || port == 0 || port > 65535) {
+    return make_error(ErrorCode::kInvalidArgument, "endpoint '" + text + "' has no valid port");
+  }
+  boost::system::error_code aec;
+  auto addr = asio::ip::make_address(host, aec);
+  if (!aec) return tcp::endpoint(addr, static_cast<std::uint16_t>(port));
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || res == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument, "endpoint '" + text + "': cannot resolve '" +
+                                                       host + "': " + gai_strerror(rc));
+  }
+  tcp::endpoint ep;
+  ep.resize(res->ai_addrlen);
+  std::memcpy(ep.data(), res->ai_addr, res->ai_addrlen);
+  ::freeaddrinfo(res);
+  ep.port(static_cast<std::uint16_t>(port));
+  return ep;
+}
+
+std::shared_ptr<Endpoint> GatewayState::find_endpoint(std::string_view address) const {
+  auto t = table();
+  if (!t) return nullptr;
+  for (const auto& track : t->tracks) {
+    for (const auto& ep : track.endpoints) {
+      if (ep->address() == address) return ep;
+    }
+  }
+  return nullptr;
+}
+
+Result<std::shared_ptr<Endpoint>> GatewayState::endpoint_for(const std::string& address) {
+  if (auto existing = find_endpoint(address)) return existing;
+  auto ep = resolve_host_port(address);
+  if (!ep) return ep.error();
+  return std::make_shared<Endpoint>(address, *ep, workers_);
+}
+
+Status GatewayState::apply(const GatewayConfig& config) {
+  if (Status st = validate_gateway_config(config); !st) return st;
+  std::lock_guard lock(apply_mu_);
+  auto schedule = TrackSchedule::create(config.route.weights);
+  if (!schedule) return schedule.error();
+  auto next = std::make_shared<RouteTable>(RouteTable{config, {}, std::move(*schedule), {}, 0});
+  for (const auto& [name, tc] : config.tracks) {
+    Track track;
+    track.name = name;
+    track.balance = tc.balance;
+    for (const auto& w : config.route.weights) {
+      if (w.track == name) track.weight = w.weight;
+    }
+    for (const auto& address : tc.endpoints) {
+      auto ep = endpoint_for(address);
+      if (!ep)
+        return make_error(ErrorCode::kInvalidArgument,
+                          "tracks." + name + ": " + ep.error().message);
+      track.endpoints.push_back(std::move(*ep));
+    }
+    auto& stats = track_stats_[name];
+    if (!stats) stats = std::make_shared<WindowStats>();
+    track.stats = stats;
+    track.rr = std::make_shared<std::atomic<std::uint64_t>>(0);
+    next->tracks.push_back(std::move(track));
+  }
+  for (const auto& w : next->schedule.weights()) {
+    for (std::size_t i = 0; i < next->tracks.size(); ++i) {
+      if (next->tracks[i].name == w.track) next->schedule_track.push_back(i);
+    }
+  }
+  auto current = table();
+  next->generation = current ? current->generation + 1 : 1;
+  table_.store(std::move(next));
+  return Status::ok();
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,79 @@
+// The gateway's live routing state: an immutable RouteTable built from a GatewayConfig and
+// swapped atomically when the configuration changes (admin API, SIGHUP). A request takes the
+// table once when it starts and keeps it, so a change applies to new requests while requests
+// in flight finish where they started.
+//
+// Endpoints and per-track statistics outlive tables: a new table reuses the Endpoint of an
+// address that stays configured (its health, ejection, pools and stats carry over).
+//
+// Thread-safety: every method may be called from any thread; apply() calls are serialised.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "gateway/core/gateway_config.hpp"
+#include "gateway/core/track_schedule.hpp"
+#include "gateway/core/window_stats.hpp"
+#include "gateway/endpoint.hpp"
+
+namespace sg::gateway {
+
+// The name of the single route this gateway serves (label of route metrics).
+inline constexpr const char* kRouteName = "default";
+
+struct Track {
+  std::string name;
+  Balance balance = Balance::kLeastOutstanding;
+  int weight = 0;
+  std::vector<std::shared_ptr<Endpoint>> endpoints;
+  std::shared_ptr<WindowStats> stats;              // survives config changes
+  std::shared_ptr<std::atomic<std::uint64_t>> rr;  // round-robin cursor
+};
+
+struct RouteTable {
+  GatewayConfig config;
+  std::vector<Track> tracks;                // every configured track, in name order
+  TrackSchedule schedule;                   // over the tracks named in route.weights
+  std::vector<std::size_t> schedule_track;  // schedule index -> tracks index
+  std::uint64_t generation = 0;             // 1 for the first table, +1 per change
+};
+
+class GatewayState {
+ public:
+  // `workers`: gateway worker threads (sizes each endpoint's connection pools).
+  explicit GatewayState(unsigned workers) : workers_(workers) {}
+
+  // Validates `config`, resolves its endpoints and swaps in a new table. On error nothing
+  // changes and the message says what was wrong.
+  Status apply(const GatewayConfig& config);
+
+  // The current table (never null after the first successful apply()).
+  std::shared_ptr<const RouteTable> table() const { return table_.load(); }
+
+  // A fresh ticket for TrackSchedule::pick (exact split across all threads).
+  std::uint64_t next_ticket() { return ticket_.fetch_add(1, std::memory_order_relaxed); }
+
+  // The endpoint with this address in the current table, if any.
+  std::shared_ptr<Endpoint> find_endpoint(std::string_view address) const;
+
+ private:
+  Result<std::shared_ptr<Endpoint>> endpoint_for(const std::string& address);
+
+  unsigned workers_;
+  std::mutex apply_mu_;
+  std::atomic<std::shared_ptr<const RouteTable>> table_;
+  std::map<std::string, std::shared_ptr<WindowStats>, std::less<>> track_stats_;  // apply_mu_
+  std::atomic<std::uint64_t> ticket_{0};
+};
+
+// Resolves "HOST:PORT" (an IP literal, or a name resolved once now) to a TCP endpoint.
+Result<boost::asio::ip::tcp::endpoint> resolve_host_port(const std::string& text);
+
+}  // namespace sg::gateway

@@ -1,0 +1,446 @@
+#include "gateway/proxy.hpp"
+
+#include <sys/socket.h>
+
+#include <charconv>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/log.hpp"
+#include "gateway/request_rules.hpp"
+
+namespace sg::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::size_t kRelayChunk = 64 * 1024;
+// Bodies up to this size are read before forwarding so a failed attempt can be retried.
+constexpr std::uint64_t kReplayableBody = 64 * 1024;
+constexpr std::size_t kMaxIdlePerWorker = 256;
+constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
+
+// A pooled connection the upstream has closed (or that holds unexpected bytes) is useless.
+bool still_usable(tcp::socket& s) {
+  char c;
+  const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+enum class Failure { kNone, kConnect, kReset, kTimeout, kBadResponse };
+
+const char* failure_reason(Failure f) {
+  switch (f) {
+    case Failure::kConnect:
+      return "connect_failed";
+    case Failure::kReset:
+      return "upstream_reset";
+    case Failure::kTimeout:
+      return "upstream_timeout";
+    case Failure::kBadResponse:
+      return "bad_upstream_response";
+    case Failure::kNone:
+      break;
+  }
+  return "none";
+}
+
+Failure classify(const error_code& ec) {
+  if (ec == beast::error::timeout) return Failure::kTimeout;
+  if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+      ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
+    return Failure::kBadResponse;
+  }
+  return Failure::kReset;
+}
+
+}  // namespace
+
+struct Proxy::Exchange {
+  http::ExchangeHead head;
+  std::shared_ptr<const RouteTable> table;
+  const Track* track = nullptr;
+  std::shared_ptr<Endpoint> endpoint;
+  bool client_keep_alive = true;
+  bool head_only = false;
+  std::uint64_t bytes_sent = 0;
+};
+
+namespace {
+
+// The track for a request: sticky key when configured and present, else the schedule.
+const Track* choose_track(GatewayState& state, const RouteTable& table,
+                          const http::RequestHeader& head, Endpoint::Clock::time_point now) {
+  thread_local std::vector<bool> eligible;
+  eligible.assign(table.schedule.track_count(), false);
+  for (std::size_t i = 0; i < eligible.size(); ++i) {
+    for (const auto& ep : table.tracks[table.schedule_track[i]].endpoints) {
+      if (ep->available(now)) {
+        eligible[i] = true;
+        break;
+      }
+    }
+  }
+  std::optional<std::size_t> pick;
+  if (const auto& sticky = table.config.route.sticky) {
+    std::string key = sticky->source == StickyConfig::Source::kHeader
+                          ? std::string(head[sticky->name])
+                          : cookie_value(head[bhttp::field::cookie], sticky->name);
+    if (!key.empty()) pick = table.schedule.pick_sticky(key, eligible);
+  }
+  if (!pick) pick = table.schedule.pick(state.next_ticket(), eligible);
+  return pick ? &table.tracks[table.schedule_track[*pick]] : nullptr;
+}
+
+std::shared_ptr<Endpoint> choose_endpoint(const Track& track, const Endpoint* exclude,
+                                          Endpoint::Clock::time_point now) {
+  const auto& eps = track.endpoints;
+  if (eps.empty()) return nullptr;
+  if (track.balance == Balance::kRoundRobin) {
+    const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t k = 0; k < eps.size(); ++k) {
+      const auto& ep = eps[(start + k) % eps.size()];
+      if (ep.get() != exclude && ep->available(now)) return ep;
+    }
+    return nullptr;
+  }
+  // Least outstanding; ties go round robin so equal endpoints share the load.
+  const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<Endpoint> best;
+  for (std::size_t k = 0; k < eps.size(); ++k) {
+    const auto& ep = eps[(start + k) % eps.size()];
+    if (ep.get() == exclude || !ep->available(now)) continue;
+    if (!best || ep->outstanding() < best->outstanding()) best = ep;
+  }
+  return best;
+}
+
+// Copies a body chunk by chunk from parser `in` to serializer `out` over message `msg`.
+template <bool IsRequest>
+asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buf,
+                                       bhttp::parser<IsRequest, bhttp::buffer_body>& in,
+                                       beast::tcp_stream& to,
+                                       bhttp::message<IsRequest, bhttp::buffer_body>& msg,
+                                       bhttp::serializer<IsRequest, bhttp::buffer_body>& out,
+                                       std::chrono::milliseconds idle, std::uint64_t& bytes,
+                                       bool& from_failed) {
+  auto buf = std::make_unique<char[]>(kRelayChunk);
+  do {
+    if (!in.is_done()) {
+      in.get().body().data = buf.get();
+      in.get().body().size = kRelayChunk;
+      from.expires_after(idle);
+      auto [ec, n] = co_await bhttp::async_read(from, from_buf, in, kTuple);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        from_failed = true;
+        co_return ec;
+      }
+      msg.body().data = buf.get();
+      msg.body().size = kRelayChunk - in.get().body().size;
+      msg.body().more = !in.is_done();
+    } else {
+      msg.body().data = nullptr;
+      msg.body().size = 0;
+      msg.body().more = false;
+    }
+    bytes += msg.body().size;
+    to.expires_after(idle);
+    auto [ec, n] = co_await bhttp::async_write(to, out, kTuple);
+    if (ec == bhttp::error::need_buffer) ec = {};
+    if (ec) co_return ec;
+  } while (!in.is_done() || !out.is_done());
+  co_return error_code{};
+}
+
+}  // namespace
+
+// The outcome of one try on one endpoint.
+struct Proxy::Attempt {
+  bool answered = false;    // a response (or part of one) went to the client
+  bool keep_alive = false;  // the client connection may continue (when answered)
+  Failure failure = Failure::kNone;
+  bool retryable = false;  // failed before any response byte: another endpoint may try
+};
+
+// Sends the request on `up` and relays the response; the client sees nothing on failure
+// before the response head.
+asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exchange& ex,
+                                               const http::RequestHeader& uhead,
+                                               const std::string& body,
+                                               http::HeadParser* streamed) {
+  Endpoint& ep = *ex.endpoint;
+  ep.begin_request();
+  struct Done {
+    Endpoint& e;
+    ~Done() { e.end_request(); }
+  } done_guard{ep};
+  const auto& t = ex.table->config.timeouts;
+  const auto idle = std::chrono::milliseconds(t.idle_ms);
+  beast::tcp_stream up(co_await asio::this_coro::executor);
+  auto& pool = ep.idle_pool(http::current_worker());
+  bool connected = false;
+  while (!pool.empty() && !connected) {
+    tcp::socket s = std::move(pool.back());
+    pool.pop_back();
+    if (still_usable(s)) {
+      up.socket() = std::move(s);
+      connected = true;
+    }
+  }
+  if (!connected) {
+    up.expires_after(std::chrono::milliseconds(t.connect_ms));
+    auto [ec] = co_await up.async_connect(ep.tcp_endpoint(), kTuple);
+    if (ec) co_return Attempt{false, false, Failure::kConnect, true};
+    error_code ignored;
+    up.socket().set_option(tcp::no_delay(true), ignored);
+  }
+  if (streamed) {
+    Attempt sent = co_await send_streamed(conn, ex, up, uhead, *streamed);
+    if (sent.failure != Failure::kNone || sent.answered) co_return sent;
+  } else {
+    bhttp::request<bhttp::string_body> ureq(uhead);
+    ureq.body() = body;
+    if (!body.empty() || uhead.method() == bhttp::verb::post ||
+        uhead.method() == bhttp::verb::put || uhead.method() == bhttp::verb::patch) {
+      ureq.content_length(body.size());
+    }
+    up.expires_after(idle);
+    auto [ec, n] = co_await bhttp::async_write(up, ureq, kTuple);
+    if (ec) co_return Attempt{false, false, Failure::kReset, true};
+  }
+  co_return co_await relay_response(conn, ex, up);
+}
+
+// Forwards a body too large (or chunked) to replay, straight from the client.
+asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& conn, Exchange& ex,
+                                                     beast::tcp_stream& up,
+                                                     const http::RequestHeader& uhead,
+                                                     http::HeadParser& head_parser) {
+  const auto idle = std::chrono::milliseconds(ex.table->config.timeouts.idle_ms);
+  bhttp::request_parser<bhttp::buffer_body> in(std::move(head_parser));
+  co_await conn.continue_if_expected(in.get().base());
+  bhttp::request<bhttp::buffer_body> ureq(uhead);
+  if (in.chunked()) {
+    ureq.chunked(true);
+  } else {
+    ureq.content_length(in.content_length().value_or(0));
+  }
+  bhttp::request_serializer<bhttp::buffer_body> out(ureq);
+  up.expires_after(idle);
+  auto [ec, n] = co_await bhttp::async_write_header(up, out, kTuple);
+  if (ec) co_return Attempt{false, false, Failure::kReset, false};
+  std::uint64_t bytes = 0;
+  bool client_failed = false;
+  ec = co_await relay_body(conn.stream(), conn.buffer(), in, up, ureq, out, idle, bytes,
+                           client_failed);
+  if (ec && client_failed) {
+    // The client stopped sending its body: nothing sensible to answer; drop both sides.
+    co_return Attempt{true, false, Failure::kNone, false};
+  }
+  if (ec) co_return Attempt{false, false, Failure::kReset, false};
+  co_return Attempt{};
+}
+
+asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& conn, Exchange& ex,
+                                                      beast::tcp_stream& up) {
+  Endpoint& ep = *ex.endpoint;
+  const auto& cfg = ex.table->config;
+  const auto idle = std::chrono::milliseconds(cfg.timeouts.idle_ms);
+  beast::flat_buffer ubuf;
+  bhttp::response_parser<bhttp::buffer_body> rp;
+  rp.header_limit(kUpstreamHeaderLimit);
+  rp.body_limit(boost::none);
+  if (ex.head_only) rp.skip(true);
+  up.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
+  auto [ec, n] = co_await bhttp::async_read_header(up, ubuf, rp, kTuple);
+  if (ec) {
+    const bool nothing_yet = !rp.got_some() && ubuf.size() == 0;
+    co_return Attempt{false, false, classify(ec), nothing_yet && ec != beast::error::timeout};
+  }
+  const unsigned status = rp.get().result_int();
+  const auto now = Endpoint::Clock::now();
+  if (status >= 500) {
+    if (ep.record_failure(now, cfg.outlier)) note_ejection(ex);
+  } else {
+    ep.record_success(now);
+  }
+  bhttp::response<bhttp::buffer_body> cres;
+  cres.base() = rp.get().base();
+  strip_hop_by_hop(cres);
+  cres.version(ex.head.version == 10 ? 10 : 11);
+  cres.set("X-StreamGate-Track", ex.track->name);
+  if (cres.find("X-Request-Id") == cres.end()) cres.set("X-Request-Id", ex.head.ctx.request_id);
+  bool keep = ex.client_keep_alive && !conn.closing();
+  const bool no_body = ex.head_only || status == 204 || status == 304 || status < 200;
+  if (no_body) {
+    if (ex.head_only && rp.content_length())
+      cres.set(bhttp::field::content_length, std::to_string(*rp.content_length()));
+  } else if (rp.content_length()) {
+    cres.content_length(*rp.content_length());
+  } else if (rp.chunked() || ex.head.version != 10) {
+    cres.chunked(true);
+  } else {
+    keep = false;  // an HTTP/1.0 client reads to the close
+  }
+  cres.keep_alive(keep);
+  bhttp::response_serializer<bhttp::buffer_body> sr(cres);
+  conn.stream().expires_after(idle);
+  bool upstream_failed = false;
+  std::uint64_t bytes = 0;
+  if (no_body) {
+    cres.body().data = nullptr;
+    cres.body().size = 0;
+    cres.body().more = false;
+    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn.stream(), sr, kTuple);
+  } else {
+    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(conn.stream(), sr, kTuple);
+    if (!ec)
+      ec = co_await relay_body(up, ubuf, rp, conn.stream(), cres, sr, idle, bytes, upstream_failed);
+  }
+  ex.bytes_sent = bytes;
+  const double latency =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.head.ctx.start).count();
+  // A response cut short by the upstream is an error the client noticed.
+  record(ex, upstream_failed ? 502 : status, latency, upstream_failed);
+  if (upstream_failed && ep.record_failure(Endpoint::Clock::now(), cfg.outlier)) note_ejection(ex);
+  auto& pool = ep.idle_pool(http::current_worker());
+  if (!ec && rp.is_done() && rp.keep_alive() && pool.size() < kMaxIdlePerWorker) {
+    pool.push_back(up.release_socket());
+  }
+  co_return Attempt{true, keep && !ec, Failure::kNone, false};
+}
+
+void Proxy::note_ejection(Exchange& ex) {
+  metrics_.ejections.with({ex.track->name, ex.endpoint->address()}).inc();
+  log::warn("endpoint ejected after consecutive failures",
+            {{"track", ex.track->name},
+             {"endpoint", ex.endpoint->address()},
+             {"ejections", ex.endpoint->ejections()}});
+}
+
+asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParser& parser,
+                                   std::chrono::steady_clock::time_point start) {
+  const http::RequestHeader& head = parser.get().base();
+  Exchange ex;
+  ex.head = {http::RequestContext{http::request_id_for(head["X-Request-Id"]), start},
+             std::string(head.method_string()), std::string(head.target()), head.version(),
+             head.method() == bhttp::verb::head};
+  ex.head_only = ex.head.head_only;
+  ex.client_keep_alive = parser.get().keep_alive();
+  ex.table = state_.table();
+  const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
+  if (auto bad = framing_error(head)) {
+    ex.client_keep_alive = false;  // the framing cannot be trusted: drop the connection
+    co_return co_await fail(conn, ex, bhttp::status::bad_request, "bad_request", *bad);
+  }
+  ex.track = choose_track(state_, *ex.table, head, Endpoint::Clock::now());
+  if (!ex.track) {
+    ex.client_keep_alive = ex.client_keep_alive && !has_body;
+    co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",
+                            "no track of the route has an available endpoint");
+  }
+  error_code peer_ec;
+  const auto peer = conn.stream().socket().remote_endpoint(peer_ec);
+  const http::RequestHeader uhead =
+      upstream_head(head, ex.head.ctx.request_id, peer_ec ? "" : peer.address().to_string());
+  const bool replayable =
+      !has_body || (!parser.chunked() && *parser.content_length() <= kReplayableBody);
+  const bool can_retry = ex.table->config.retries.enabled && replayable && retry_allowed(head);
+  std::string body;
+  if (has_body && replayable) {
+    bhttp::request_parser<bhttp::string_body> bp(std::move(parser));
+    bp.body_limit(kReplayableBody);
+    co_await conn.continue_if_expected(bp.get().base());
+    conn.stream().expires_after(std::chrono::milliseconds(ex.table->config.timeouts.idle_ms));
+    auto [ec, n] = co_await bhttp::async_read(conn.stream(), conn.buffer(), bp, kTuple);
+    if (ec) co_return false;  // the client did not send its body
+    body = std::move(bp.get().body());
+  }
+  co_return co_await forward(conn, ex, uhead, body, has_body && !replayable ? &parser : nullptr,
+                             can_retry);
+}
+
+asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
+                                     const http::RequestHeader& uhead, const std::string& body,
+                                     http::HeadParser* streamed, bool can_retry) {
+  Failure last = Failure::kNone;
+  const Endpoint* tried = nullptr;
+  for (int attempt_no = 0; attempt_no < 2; ++attempt_no) {
+    ex.endpoint = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
+    if (!ex.endpoint) break;
+    Attempt a = co_await attempt(conn, ex, uhead, body, streamed);
+    if (a.answered) co_return a.keep_alive;
+    last = a.failure;
+    if (a.failure == Failure::kConnect || a.failure == Failure::kReset) {
+      if (ex.endpoint->record_failure(Endpoint::Clock::now(), ex.table->config.outlier))
+        note_ejection(ex);
+    }
+    if (!a.retryable || !can_retry || attempt_no == 1) break;
+    metrics_.retries.with({kRouteName, ex.track->name}).inc();
+    tried = ex.endpoint.get();
+  }
+  if (streamed) ex.client_keep_alive = false;  // the body may be half read
+  if (last == Failure::kNone) {
+    co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",
+                            "track '" + ex.track->name + "' has no available endpoint");
+  }
+  const std::string where = ex.endpoint ? " from " + ex.endpoint->address() : std::string();
+  if (last == Failure::kTimeout) {
+    co_return co_await fail(conn, ex, bhttp::status::gateway_timeout, failure_reason(last),
+                            "upstream did not answer in time" + where);
+  }
+  co_return co_await fail(conn, ex, bhttp::status::bad_gateway, failure_reason(last),
+                          "upstream failed before responding" + where);
+}
+
+Proxy::Proxy(GatewayState& state, GatewayMetrics& metrics, ProxyOptions options)
+    : state_(state), metrics_(metrics), options_(options) {}
+
+void Proxy::record(Exchange& ex, unsigned status, double latency, bool gateway_generated) {
+  const auto now = Endpoint::Clock::now();
+  const std::string_view track = ex.track ? std::string_view(ex.track->name) : "none";
+  char code[8];
+  auto [end, ec] = std::to_chars(code, code + sizeof code, status);
+  metrics_.requests.with({std::string_view(kRouteName), track, std::string_view(code, end - code)})
+      .inc();
+  metrics_.duration.with({std::string_view(kRouteName), track}).observe(latency);
+  if (ex.track) ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated);
+  if (ex.endpoint)
+    ex.endpoint->stats().record(now, static_cast<int>(status), latency, gateway_generated);
+  if (options_.access_log) {
+    log::write(status >= 500 ? log::Level::kError : log::Level::kInfo, "proxied",
+               {{"method", ex.head.method},
+                {"path", ex.head.target},
+                {"status", status},
+                {"track", track},
+                {"endpoint", ex.endpoint ? std::string_view(ex.endpoint->address()) : "none"},
+                {"latency_ms", latency * 1000},
+                {"request_id", ex.head.ctx.request_id}});
+  }
+}
+
+asio::awaitable<bool> Proxy::fail(http::ServerConnection& conn, Exchange& ex, bhttp::status status,
+                                  const char* reason, std::string message) {
+  http::Response res = http::json_error(status, reason, message);
+  if (ex.track) res.msg.set("X-StreamGate-Track", ex.track->name);
+  metrics_.errors.with({kRouteName, ex.track ? std::string_view(ex.track->name) : "none", reason})
+      .inc();
+  http::CompletedExchange done;
+  const bool keep = co_await conn.send(std::move(res), ex.head, ex.client_keep_alive, done);
+  record(ex, done.status, done.latency_seconds, true);
+  co_return keep;
+}
+
+void Proxy::on_protocol_error(const http::CompletedExchange& done) {
+  metrics_.requests.with({kRouteName, "none", std::to_string(done.status)}).inc();
+  metrics_.errors.with({kRouteName, "none", "bad_request"}).inc();
+}
+
+}  // namespace sg::gateway

@@ -1,0 +1,59 @@
+// The gateway's data plane: an http::ConnectionHandler that routes each client request to a
+// track (exact weighted split, optional stickiness), to an endpoint of that track (least
+// outstanding or round robin), and relays request and response bodies in both directions with
+// bounded memory (64 KiB per direction per exchange).
+//
+// Failures: a request that failed before any response byte arrived (connect refused, reset,
+// stale pooled connection) is retried once on another endpoint when its method is idempotent
+// or it carries Idempotency-Key. Otherwise the client gets 502 (upstream failed) or 504
+// (upstream too slow) or 503 (no available endpoint) with the JSON error shape and the reason.
+// Connect errors and 5xx count towards passive outlier ejection.
+//
+// Runs on the HttpServer's worker threads; all shared state is in GatewayState.
+#pragma once
+
+#include "common/http/http_server.hpp"
+#include "gateway/gateway_metrics.hpp"
+#include "gateway/gateway_state.hpp"
+
+namespace sg::gateway {
+
+struct ProxyOptions {
+  bool access_log = false;  // one JSON line per request (off by default: the data path is hot)
+};
+
+class Proxy final : public http::ConnectionHandler {
+ public:
+  Proxy(GatewayState& state, GatewayMetrics& metrics, ProxyOptions options = {});
+
+  boost::asio::awaitable<bool> serve(http::ServerConnection& conn, http::HeadParser& parser,
+                                     std::chrono::steady_clock::time_point start) override;
+  void on_protocol_error(const http::CompletedExchange& exchange) override;
+
+ private:
+  struct Exchange;
+  struct Attempt;
+  boost::asio::awaitable<bool> forward(http::ServerConnection& conn, Exchange& ex,
+                                       const http::RequestHeader& uhead, const std::string& body,
+                                       http::HeadParser* streamed, bool can_retry);
+  boost::asio::awaitable<Attempt> attempt(http::ServerConnection& conn, Exchange& ex,
+                                          const http::RequestHeader& uhead, const std::string& body,
+                                          http::HeadParser* streamed);
+  boost::asio::awaitable<Attempt> send_streamed(http::ServerConnection& conn, Exchange& ex,
+                                                boost::beast::tcp_stream& up,
+                                                const http::RequestHeader& uhead,
+                                                http::HeadParser& head_parser);
+  boost::asio::awaitable<Attempt> relay_response(http::ServerConnection& conn, Exchange& ex,
+                                                 boost::beast::tcp_stream& up);
+  void note_ejection(Exchange& ex);
+  boost::asio::awaitable<bool> fail(http::ServerConnection& conn, Exchange& ex,
+                                    http::bhttp::status status, const char* reason,
+                                    std::string message);
+  void record(Exchange& ex, unsigned status, double latency_seconds, bool gateway_generated);
+
+  GatewayState& state_;
+  GatewayMetrics& metrics_;
+  ProxyOptions options_;
+};
+
+}  // namespace sg::gateway

@@ -1,0 +1,75 @@
+#include "gateway/request_rules.hpp"
+
+namespace sg::gateway {
+
+namespace bhttp = boost::beast::http;
+
+bool retry_allowed(const http::RequestHeader& head) {
+  switch (head.method()) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::put:
+    case bhttp::verb::delete_:
+    case bhttp::verb::options:
+    case bhttp::verb::trace:
+      return true;
+    default:
+      return head.find("Idempotency-Key") != head.end();
+  }
+}
+
+void strip_hop_by_hop(bhttp::fields& fields) {
+  std::vector<std::string> named;
+  for (auto it = fields.find(bhttp::field::connection);
+       it != fields.end() && it->name() == bhttp::field::connection; ++it) {
+    std::string_view v = it->value();
+    while (!v.empty()) {
+      const auto comma = v.find(',');
+      std::string_view token = v.substr(0, comma);
+      v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+      if (!token.empty()) named.emplace_back(token);
+    }
+  }
+  for (const auto& n : named) fields.erase(n);
+  for (auto f :
+       {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection,
+        bhttp::field::te, bhttp::field::trailer, bhttp::field::transfer_encoding,
+        bhttp::field::upgrade, bhttp::field::proxy_authorization, bhttp::field::proxy_authenticate,
+        bhttp::field::content_length, bhttp::field::expect}) {
+    fields.erase(f);
+  }
+}
+
+std::string cookie_value(std::string_view header, std::string_view name) {
+  while (!header.empty()) {
+    const auto semi = header.find(';');
+    std::string_view pair = header.substr(0, semi);
+    header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const auto eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name)
+      return std::string(pair.substr(eq + 1));
+  }
+  return {};
+}
+
+std::optional<std::string> framing_error(const http::RequestHeader& head) {
+  const bool has_length = head.find(bhttp::field::content_length) != head.end();
+  const bool has_te = head.find(bhttp::field::transfer_encoding) != head.end();
+  if (has_length && has_te) return "request has both Content-Length and Transfer-Encoding";
+  return std::nullopt;
+}
+
+http::RequestHeader upstream_head(const http::RequestHeader& client, std::string_view request_id,
+                                  std::string_view peer_address) {
+  http::RequestHeader up = client;
+  strip_hop_by_hop(up);
+  up.version(11);
+  up.set("X-Request-Id", request_id);
+  if (!peer_address.empty()) up.insert("X-Forwarded-For", peer_address);
+  return up;
+}
+
+}  // namespace sg::gateway

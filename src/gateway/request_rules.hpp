@@ -1,0 +1,35 @@
+// The gateway's request rules, kept pure so they are unit-tested and fuzzed directly:
+// framing checks against request smuggling, the header an upstream receives, which
+// requests may be retried, and cookie lookup for stickiness.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/http/http_types.hpp"
+
+namespace sg::gateway {
+
+// Why the request's framing cannot be trusted (RFC 9112 6.3: both Content-Length and
+// Transfer-Encoding), or nullopt. Beast itself rejects duplicate or invalid Content-Length,
+// a Transfer-Encoding whose last coding is not chunked, and invalid header bytes.
+std::optional<std::string> framing_error(const http::RequestHeader& head);
+
+// Removes hop-by-hop fields (RFC 9110 7.6.1: Connection and the fields it names, Keep-Alive,
+// Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) plus Content-Length and Expect: each side
+// of the gateway gets framing and connection fields of its own.
+void strip_hop_by_hop(http::bhttp::fields& fields);
+
+// The head sent upstream for `client`: hop-by-hop fields removed, HTTP/1.1, X-Request-Id
+// set, the client address appended to X-Forwarded-For. Framing is set by the caller.
+http::RequestHeader upstream_head(const http::RequestHeader& client, std::string_view request_id,
+                                  std::string_view peer_address);
+
+// Idempotent methods (RFC 9110 9.2.2), or any request carrying Idempotency-Key.
+bool retry_allowed(const http::RequestHeader& head);
+
+// The value of cookie `name` in a Cookie header, or "".
+std::string cookie_value(std::string_view header, std::string_view name);
+
+}  // namespace sg::gateway

@@ -1,0 +1,99 @@
+#include "integration/load_generator.hpp"
+
+#include <sys/socket.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+namespace sg::test {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+void add(LoadResult& r, int status, const std::string& header, bool conn_error,
+         const std::string& err) {
+  ++r.requests;
+  if (conn_error) {
+    ++r.connection_errors;
+    if (r.errors.size() < 10) r.errors.push_back(err);
+    return;
+  }
+  ++r.by_status[status];
+  (status >= 200 && status < 300 ? r.ok_2xx : r.non_2xx)++;
+  ++r.by_header[header];
+}
+
+}  // namespace
+
+LoadGenerator::LoadGenerator(Options options) : opts_(std::move(options)) {}
+
+LoadGenerator::~LoadGenerator() {
+  stop_ = true;
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void LoadGenerator::start() {
+  deadline_ = std::chrono::steady_clock::now() + opts_.duration;
+  budget_ = opts_.max_requests;
+  for (int i = 0; i < opts_.connections; ++i) threads_.emplace_back([this] { run_connection(); });
+}
+
+LoadResult LoadGenerator::finish() {
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  std::lock_guard lock(mu_);
+  return total_;
+}
+
+LoadResult LoadGenerator::window() {
+  std::lock_guard lock(mu_);
+  LoadResult w = std::move(window_);
+  window_ = LoadResult{};
+  return w;
+}
+
+void LoadGenerator::run_connection() {
+  asio::io_context io;
+  std::optional<tcp::socket> sock;
+  beast::flat_buffer buf;
+  while (!stop_ && std::chrono::steady_clock::now() < deadline_) {
+    if (budget_.fetch_sub(1) == 0 || budget_.load() > opts_.max_requests) break;
+    int status = 0;
+    std::string header, err;
+    bool conn_error = false;
+    try {
+      if (!sock) {
+        sock.emplace(io);
+        sock->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), opts_.port));
+        timeval tv{10, 0};
+        ::setsockopt(sock->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        buf.clear();
+      }
+      http::request<http::empty_body> req{http::verb::get, opts_.target, 11};
+      req.set(http::field::host, "127.0.0.1");
+      http::write(*sock, req);
+      http::response<http::string_body> res;
+      http::read(*sock, buf, res);
+      status = res.result_int();
+      header = std::string(res[opts_.count_header]);
+      if (!res.keep_alive()) sock.reset();
+    } catch (const std::exception& e) {
+      conn_error = true;
+      err = e.what();
+      sock.reset();
+    }
+    completed_.fetch_add(1);
+    std::lock_guard lock(mu_);
+    add(total_, status, header, conn_error, err);
+    add(window_, status, header, conn_error, err);
+  }
+}
+
+}  // namespace sg::test
