@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "common/json_text.hpp"
 #include "common/http/url.hpp"
 
 namespace sg::gateway {
@@ -24,7 +25,7 @@ Response json_ok(const json::value& value, bhttp::status status = bhttp::status:
   Response r;
   r.msg.result(status);
   r.msg.set(bhttp::field::content_type, "application/json");
-  r.msg.body() = json::serialize(value) + "\n";
+  r.msg.body() = json_text(value) + "\n";
   return r;
 }
 

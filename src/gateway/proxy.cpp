@@ -338,7 +338,10 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
   const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
   if (auto bad = framing_error(head)) {
     ex.client_keep_alive = false;  // the framing cannot be trusted: drop the connection
-    co_return co_await fail(conn, ex, bhttp::status::bad_request, "bad_request", *bad);
+    const bool coding = unsupported_transfer_coding(head).has_value();
+    co_return co_await fail(conn, ex,
+                            coding ? bhttp::status::not_implemented : bhttp::status::bad_request,
+                            coding ? "unsupported_transfer_coding" : "bad_request", *bad);
   }
   ex.track = choose_track(state_, *ex.table, head, Endpoint::Clock::now());
   if (!ex.track) {
@@ -373,8 +376,10 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
   Failure last = Failure::kNone;
   const Endpoint* tried = nullptr;
   for (int attempt_no = 0; attempt_no < 2; ++attempt_no) {
-    ex.endpoint = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
-    if (!ex.endpoint) break;
+    // Keep the endpoint that failed when there is no other: the error and the stats name it.
+    auto next = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
+    if (!next) break;
+    ex.endpoint = std::move(next);
     Attempt a = co_await attempt(conn, ex, uhead, body, streamed);
     if (a.answered) co_return a.keep_alive;
     last = a.failure;

@@ -1,5 +1,7 @@
 #include "gateway/request_rules.hpp"
 
+#include <boost/beast/http/rfc7230.hpp>
+
 namespace sg::gateway {
 
 namespace bhttp = boost::beast::http;
@@ -27,8 +29,9 @@ void strip_hop_by_hop(bhttp::fields& fields) {
       const auto comma = v.find(',');
       std::string_view token = v.substr(0, comma);
       v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+      // OWS around list items is SP or HTAB (RFC 9110 5.6.1).
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
       if (!token.empty()) named.emplace_back(token);
     }
   }
@@ -55,10 +58,22 @@ std::string cookie_value(std::string_view header, std::string_view name) {
   return {};
 }
 
+std::optional<std::string> unsupported_transfer_coding(const http::RequestHeader& head) {
+  for (auto [it, end] = head.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+    for (const auto& coding : bhttp::token_list(it->value())) {
+      if (!boost::beast::iequals(coding, "chunked")) return std::string(coding);
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> framing_error(const http::RequestHeader& head) {
   const bool has_length = head.find(bhttp::field::content_length) != head.end();
   const bool has_te = head.find(bhttp::field::transfer_encoding) != head.end();
   if (has_length && has_te) return "request has both Content-Length and Transfer-Encoding";
+  if (auto coding = unsupported_transfer_coding(head)) {
+    return "transfer coding '" + *coding + "' is not supported (only chunked)";
+  }
   return std::nullopt;
 }
 

@@ -11,10 +11,15 @@
 
 namespace sg::gateway {
 
-// Why the request's framing cannot be trusted (RFC 9112 6.3: both Content-Length and
-// Transfer-Encoding), or nullopt. Beast itself rejects duplicate or invalid Content-Length,
-// a Transfer-Encoding whose last coding is not chunked, and invalid header bytes.
+// Why the request's framing cannot be trusted or forwarded (RFC 9112 6.3: both
+// Content-Length and Transfer-Encoding; 6.1: a transfer coding other than chunked, which the
+// gateway would otherwise drop on the way upstream), or nullopt. Beast itself rejects
+// duplicate or invalid Content-Length, a Transfer-Encoding whose last coding is not chunked,
+// and invalid header bytes.
 std::optional<std::string> framing_error(const http::RequestHeader& head);
+
+// The first transfer coding other than chunked, if any (answered with 501).
+std::optional<std::string> unsupported_transfer_coding(const http::RequestHeader& head);
 
 // Removes hop-by-hop fields (RFC 9110 7.6.1: Connection and the fields it names, Keep-Alive,
 // Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) plus Content-Length and Expect: each side

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <random>
 
+#include "common/json_text.hpp"
 #include "common/http/url.hpp"
 #include "common/log.hpp"
 #include "server/content_json.hpp"
@@ -296,7 +297,7 @@ Response ContentApi::api_health() {
   o["uptime_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   o["checks"] = json::object{{"storage", std::move(storage)}, {"cache", std::move(cache)}};
-  return json_ok(json::serialize(o) + "\n",
+  return json_ok(json_text(o) + "\n",
                  storage_ok ? bhttp::status::ok : bhttp::status::service_unavailable);
 }
 

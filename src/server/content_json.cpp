@@ -1,4 +1,5 @@
 #include "server/content_json.hpp"
+#include "common/json_text.hpp"
 
 #include <boost/json.hpp>
 #include <cmath>
@@ -71,7 +72,7 @@ Status set_field(ContentFields& out, std::string_view key, const json::value& va
     out.duration_seconds = d;
   } else if (key == "metadata") {
     if (!value.is_object()) return invalid("field 'metadata' must be a JSON object");
-    std::string s = json::serialize(value);
+    std::string s = json_text(value);
     if (s.size() > kMaxMetadata) return invalid("field 'metadata' must be at most 65536 bytes");
     out.metadata_json = std::move(s);
   } else if (!is_read_only_field(key)) {
@@ -131,7 +132,7 @@ std::string content_to_json(const Content& item) {
   } else {
     o["media"] = nullptr;
   }
-  return json::serialize(o);
+  return json_text(o);
 }
 
 std::string etag_for_revision(std::int64_t revision) {

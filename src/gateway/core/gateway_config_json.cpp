@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 
+#include "common/json_text.hpp"
 #include "gateway/core/gateway_config.hpp"
 
 namespace sg::gateway {
@@ -312,7 +313,7 @@ json::value gateway_config_to_json(const GatewayConfig& c) {
 }
 
 std::string gateway_config_to_json_text(const GatewayConfig& config) {
-  return json::serialize(gateway_config_to_json(config));
+  return json_text(gateway_config_to_json(config));
 }
 
 }  // namespace sg::gateway

@@ -55,3 +55,24 @@ TEST(LogEscape, IllFormedUtf8IsReplacedSoTheLineStaysValidJson) {
 
 }  // namespace
 }  // namespace sg::log
+
+#include <boost/json.hpp>
+
+#include "common/json_text.hpp"
+
+namespace sg {
+namespace {
+
+TEST(JsonText, NumbersAreShortestDecimalAndStringsEscaped) {
+  boost::json::value v = {{"a", 12.5}, {"b", 0.0}, {"c", 1e-7}, {"d", -3}, {"e", "q\"\n"}, {"f", nullptr},
+                          {"g", boost::json::array{true, 7u}}};
+  EXPECT_EQ(json_text(v), R"({"a":12.5,"b":0.0,"c":1e-07,"d":-3,"e":"q\"\u000a","f":null,"g":[true,7]})");
+  EXPECT_EQ(boost::json::parse(json_text(v)), v);
+  auto back = boost::json::parse(json_text(v));
+  EXPECT_EQ(back.at("a").to_number<double>(), 12.5);
+  EXPECT_EQ(back.at("c").to_number<double>(), 1e-7);
+  EXPECT_EQ(back.at("e").as_string(), "q\"\n");
+}
+
+}  // namespace
+}  // namespace sg

@@ -1,0 +1,60 @@
+// Internal to sg_control: what both rollout machines share. Readiness with a stability
+// period, and reading and writing rollout state as a string map. Values are plain text (numbers in
+// decimal, time points as steady_clock ticks, enums by their names) so the map can be stored
+// anywhere (SQLite rows, JSON) and read by a human.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "control/rollout.hpp"
+
+namespace sg::control::detail {
+
+// Tracks "all desired replicas ready" without interruption: updates `ready_since` from one
+// observation and returns true once it has held for `stability`.
+bool held_ready(std::optional<TimePoint>& ready_since, int desired, int ready, TimePoint now,
+                std::chrono::seconds stability);
+
+// "2 of 3 replicas ready".
+std::string replicas_text(int ready, int desired);
+
+// Whole seconds of a duration, for reasons ("after 300 s").
+long long seconds(std::chrono::steady_clock::duration d);
+
+std::string encode_time(TimePoint t);
+std::string encode_time(const std::optional<TimePoint>& t);  // "" when absent
+
+// Reads typed values; the first problem is kept and reported by error(), later reads return
+// defaults, so a caller reads every field and checks once.
+class StateReader {
+ public:
+  StateReader(const StateMap& map, const char* what) : map_(map), what_(what) {}
+
+  std::string text(const char* key);
+  long long integer(const char* key, long long min, long long max);
+  TimePoint time(const char* key);
+  std::optional<TimePoint> optional_time(const char* key);
+  // An enum stored by name; `last` is its last enumerator, `name` its naming function.
+  template <class E>
+  E enumerated(const char* key, E last, const char* (*name)(E)) {
+    const std::string value = text(key);
+    for (int i = 0; i <= static_cast<int>(last); ++i) {
+      if (value == name(static_cast<E>(i))) return static_cast<E>(i);
+    }
+    fail(key, "unknown value '" + value + "'");
+    return E{};
+  }
+
+  const std::optional<Error>& error() const { return error_; }
+
+ private:
+  void fail(const char* key, const std::string& problem);
+
+  const StateMap& map_;
+  const char* what_;
+  std::optional<Error> error_;
+};
+
+}  // namespace sg::control::detail

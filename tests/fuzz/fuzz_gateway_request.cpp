@@ -1,0 +1,399 @@
+// libFuzzer target: the gateway's request rules on what a client wrote on one connection.
+//
+// Mirrors Proxy::serve (src/gateway/proxy.cpp) without sockets. The input holds zero or more
+// pipelined HTTP/1.x requests; for each one:
+//   1. the head is parsed with a request_parser<empty_body> (header limit 16 KiB, no body
+//      limit, non-eager) fed through put(), as the gateway's HTTP server does;
+//   2. framing_error() decides; a request it rejects ends the connection (the gateway answers
+//      400 and closes);
+//   3. the sticky keys (a header value and cookie_value() of the Cookie header) go through
+//      TrackSchedule::pick_sticky on a few routes and eligibility patterns;
+//   4. upstream_head(head, "rid", "127.0.0.1") plus the framing proxy.cpp sets (chunked when
+//      the client sent chunked, else Content-Length when there is a body or the method is
+//      POST/PUT/PATCH) is serialized with a Beast serializer and the text parsed again with a
+//      fresh request_parser<empty_body>, which is what the upstream server sees;
+//   5. the body is read with a request_parser<buffer_body> (512-byte buffer, discarded) like
+//      the streamed path; the loop goes on while the client connection would stay open.
+//
+// Invariants (a violation prints what failed and traps):
+//   - the upstream head parses, is HTTP/1.1, method and target unchanged;
+//   - at most one of Content-Length / Transfer-Encoding, each at most once, and the framing is
+//     the client's (same length, or chunked);
+//   - no hop-by-hop field survives: Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+//     Upgrade, Proxy-Authorization, nor any field named by a Connection token (tokens split
+//     on ',' and trimmed of OWS = SP / HTAB, RFC 9110 5.6.1 and 7.6.1);
+//   - every end-to-end field of the client reaches the upstream with its value;
+//   - exactly one X-Request-Id, equal to "rid"; X-Forwarded-For carries "127.0.0.1";
+//   - cookie_value() returns a substring of the header without ';';
+//   - pick_sticky is deterministic, in range, only picks eligible tracks of weight > 0, places
+//     the key on the cumulative weights when every track is eligible, and answers whenever
+//     some weighted track is eligible;
+//   - no exception escapes the rules.
+//
+// SG_FUZZ_TRACE=1 prints each client head and the upstream text on stderr.
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/http/http_types.hpp"
+#include "gateway/core/track_schedule.hpp"
+#include "gateway/request_rules.hpp"
+
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace gw = sg::gateway;
+using error_code = boost::system::error_code;
+
+constexpr std::uint32_t kHeaderLimit = 16 * 1024;  // LimitsConfig::header_bytes default
+// The upstream head may be a little longer than the client's (X-Request-Id, X-Forwarded-For,
+// Content-Length); parse it with room to spare so only real syntax problems fail.
+constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
+constexpr std::size_t kBodyChunk = 512;
+constexpr int kMaxRequests = 64;
+
+[[noreturn]] void violation(const std::string& what, const std::string& detail) {
+  std::fprintf(stderr, "\n*** fuzz_gateway_request invariant violated: %s\n%s\n", what.c_str(),
+               detail.c_str());
+  std::fflush(stderr);
+  __builtin_trap();
+}
+
+bool trace() {
+  static const bool on = std::getenv("SG_FUZZ_TRACE") != nullptr;
+  return on;
+}
+
+template <class F>
+auto no_throw(const char* where, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    violation(std::string("exception escaped ") + where, e.what());
+  }
+}
+
+// ---- routes for stickiness ----------------------------------------------------------------
+
+struct Route {
+  gw::TrackSchedule schedule;
+};
+
+const std::vector<Route>& routes() {
+  static const std::vector<Route> r = [] {
+    std::vector<std::vector<gw::TrackWeight>> specs = {
+        {{"stable", 95}, {"canary", 5}},
+        {{"blue", 50}, {"green", 50}},
+        {{"blue", 0}, {"green", 100}},
+        {{"only", 100}},
+        {{"a", 33}, {"b", 0}, {"c", 33}, {"d", 34}},
+    };
+    std::vector<Route> out;
+    for (auto& s : specs) {
+      auto created = gw::TrackSchedule::create(s);
+      if (!created) {
+        std::fprintf(stderr, "schedule: %s\n", created.error().message.c_str());
+        std::abort();
+      }
+      out.push_back(Route{std::move(*created)});
+    }
+    return out;
+  }();
+  return r;
+}
+
+void check_sticky(std::string_view key) {
+  for (const Route& route : routes()) {
+    const gw::TrackSchedule& s = route.schedule;
+    const std::size_t n = s.track_count();
+    // All eligible, none, only the first, all but the first, and every other one.
+    std::vector<std::vector<bool>> patterns = {std::vector<bool>(n, true),
+                                               std::vector<bool>(n, false)};
+    std::vector<bool> first(n, false), rest(n, true), alternate(n, false);
+    first[0] = true;
+    rest[0] = false;
+    for (std::size_t i = 0; i < n; i += 2) alternate[i] = true;
+    patterns.push_back(first);
+    patterns.push_back(rest);
+    patterns.push_back(alternate);
+    for (const auto& eligible : patterns) {
+      const auto a = no_throw("pick_sticky", [&] { return s.pick_sticky(key, eligible); });
+      const auto b = no_throw("pick_sticky", [&] { return s.pick_sticky(key, eligible); });
+      const std::string detail = "key '" + std::string(key) + "', " + std::to_string(n) + " tracks";
+      if (a != b) violation("pick_sticky is not deterministic", detail);
+      bool any = false;
+      for (std::size_t i = 0; i < n; ++i) any = any || (eligible[i] && s.weights()[i].weight > 0);
+      if (!a) {
+        if (any) violation("pick_sticky found no track although one is eligible", detail);
+        continue;
+      }
+      if (*a >= n) violation("pick_sticky out of range", detail);
+      if (!eligible[*a]) violation("pick_sticky picked an ineligible track", detail);
+      if (s.weights()[*a].weight <= 0) violation("pick_sticky picked a track of weight 0", detail);
+    }
+    // Every track eligible: the key's point on the cumulative weights decides.
+    const int point = static_cast<int>(gw::stable_hash(key) % gw::TrackSchedule::kTotalWeight);
+    std::size_t expected = 0;
+    for (int upper = 0; expected < n; ++expected) {
+      upper += s.weights()[expected].weight;
+      if (point < upper) break;
+    }
+    if (s.pick_sticky(key, std::vector<bool>(n, true)) != std::optional<std::size_t>(expected)) {
+      violation("pick_sticky ignores the cumulative weights", "key '" + std::string(key) + "'");
+    }
+  }
+}
+
+void check_cookie(std::string_view header, std::string_view name) {
+  const std::string v = no_throw("cookie_value", [&] { return gw::cookie_value(header, name); });
+  if (v.empty()) return;
+  if (header.find(v) == std::string_view::npos)
+    violation("cookie_value is not part of the header", std::string(header));
+  if (v.find(';') != std::string::npos) violation("cookie_value contains ';'", std::string(header));
+  check_sticky(v);
+}
+
+// ---- the upstream head ----------------------------------------------------------------------
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+// Connection tokens as RFC 9110 defines them: comma-separated, OWS (SP / HTAB) around.
+std::vector<std::string> connection_tokens(const sg::http::RequestHeader& head) {
+  std::vector<std::string> out;
+  for (const auto& f : head) {
+    if (f.name() != bhttp::field::connection) continue;
+    std::string_view v = f.value();
+    while (true) {
+      const auto comma = v.find(',');
+      std::string_view t = v.substr(0, comma);
+      while (!t.empty() && is_ows(t.front())) t.remove_prefix(1);
+      while (!t.empty() && is_ows(t.back())) t.remove_suffix(1);
+      if (!t.empty()) out.emplace_back(t);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return out;
+}
+
+// All Transfer-Encoding codings of a head, lower case, joined with ','.
+std::string coding_list(const sg::http::RequestHeader& head) {
+  std::string out;
+  for (auto [it, end] = head.equal_range(bhttp::field::transfer_encoding); it != end; ++it) {
+    for (const auto& coding : bhttp::token_list(it->value())) {
+      if (!out.empty()) out += ',';
+      for (char c : coding) out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+  }
+  return out;
+}
+
+std::string serialize(const bhttp::request<bhttp::empty_body>& msg) {
+  std::string out;
+  bhttp::request_serializer<bhttp::empty_body> sr(msg);
+  sr.split(true);
+  error_code ec;
+  while (!sr.is_header_done()) {
+    sr.next(ec, [&](error_code&, const auto& buffers) {
+      std::size_t n = 0;
+      for (auto b : beast::buffers_range_ref(buffers)) {
+        out.append(static_cast<const char*>(b.data()), b.size());
+        n += b.size();
+      }
+      sr.consume(n);
+    });
+    if (ec) violation("serializing the upstream head failed: " + ec.message(), out);
+  }
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
+
+bool is_hop_by_hop(std::string_view name) {
+  for (std::string_view h :
+       {"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+        "upgrade", "proxy-authorization", "proxy-authenticate", "content-length", "expect"}) {
+    if (iequals(name, h)) return true;
+  }
+  return false;
+}
+
+void check_upstream(const sg::http::RequestHeader& client, bool chunked,
+                    std::optional<std::uint64_t> length) {
+  const sg::http::RequestHeader up =
+      no_throw("upstream_head", [&] { return gw::upstream_head(client, "rid", "127.0.0.1"); });
+  bhttp::request<bhttp::empty_body> msg(up);
+  // Framing as proxy.cpp sets it (send_streamed / attempt).
+  const bool has_body = chunked || length.value_or(0) > 0;
+  const auto m = up.method();
+  if (chunked) {
+    msg.chunked(true);
+  } else if (has_body || m == bhttp::verb::post || m == bhttp::verb::put ||
+             m == bhttp::verb::patch) {
+    msg.content_length(length.value_or(0));
+  }
+  const std::string text = serialize(msg);
+  if (trace()) std::fprintf(stderr, "--- upstream:\n%s", text.c_str());
+
+  bhttp::request_parser<bhttp::empty_body> p;
+  p.header_limit(kUpstreamHeaderLimit);
+  p.body_limit(boost::none);
+  p.eager(false);
+  error_code ec;
+  std::size_t used = p.put(boost::asio::buffer(text.data(), text.size()), ec);
+  if (ec || !p.is_header_done() || used != text.size()) {
+    violation("the upstream head does not parse: " + (ec ? ec.message() : "incomplete"), text);
+  }
+  const auto& u = p.get().base();
+  if (u.version() != 11) violation("upstream head is not HTTP/1.1", text);
+  if (u.method_string() != client.method_string() || u.target() != client.target())
+    violation("method or target changed", text);
+  if (u.method() != client.method()) violation("method changed", text);
+
+  const auto cl = u.count(bhttp::field::content_length);
+  const auto te = u.count(bhttp::field::transfer_encoding);
+  if (cl > 1 || te > 1 || (cl && te)) violation("conflicting framing upstream", text);
+  if (chunked && !p.chunked()) violation("chunked body not chunked upstream", text);
+  if (!chunked && te) violation("Transfer-Encoding upstream for a non-chunked body", text);
+  if (chunked) {
+    // The body still carries the client's other transfer codings (Beast only removes the
+    // chunked framing); an upstream told "chunked" alone would take them for content.
+    const std::string client_te = coding_list(client);
+    const std::string up_te = coding_list(u);
+    if (client_te != up_te) {
+      violation("transfer codings changed: client '" + client_te + "', upstream '" + up_te + "'",
+                text);
+    }
+  }
+  if (length && !chunked && has_body && (!p.content_length() || *p.content_length() != *length))
+    violation("Content-Length changed", text);
+
+  for (auto f : {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection,
+                 bhttp::field::te, bhttp::field::trailer, bhttp::field::upgrade,
+                 bhttp::field::proxy_authorization}) {
+    if (u.count(f) != 0)
+      violation("hop-by-hop field " + std::string(bhttp::to_string(f)) + " upstream", text);
+  }
+  const auto named = connection_tokens(client);
+  auto is_named = [&](std::string_view name) {
+    for (const auto& t : named) {
+      if (iequals(t, name)) return true;
+    }
+    return false;
+  };
+  for (const auto& t : named) {
+    // These the gateway sets itself after stripping.
+    if (iequals(t, "content-length") || iequals(t, "transfer-encoding") ||
+        iequals(t, "x-request-id") || iequals(t, "x-forwarded-for"))
+      continue;
+    if (u.find(t) != u.end()) violation("field '" + t + "' named by Connection upstream", text);
+  }
+  // End-to-end fields pass unchanged.
+  for (const auto& f : client) {
+    const std::string_view name = f.name_string();
+    if (is_hop_by_hop(name) || is_named(name) || iequals(name, "x-request-id")) continue;
+    bool found = false;
+    for (auto [it, end] = u.equal_range(name); it != end && !found; ++it)
+      found = it->value() == f.value();
+    if (!found) violation("end-to-end field '" + std::string(name) + "' lost", text);
+  }
+  if (u.count("X-Request-Id") != 1 || u["X-Request-Id"] != "rid")
+    violation("X-Request-Id is not exactly 'rid'", text);
+  bool xff = false;
+  for (auto [it, end] = u.equal_range("X-Forwarded-For"); it != end; ++it)
+    xff = xff || it->value() == "127.0.0.1";
+  if (!xff) violation("X-Forwarded-For without the peer address", text);
+}
+
+// ---- one connection -------------------------------------------------------------------------
+
+struct Wire {
+  std::string_view bytes;
+};
+
+// Feeds the wire to `parser` until `done(parser)`, an error, or (buffer_body) a full body
+// buffer. Running out of bytes is the end of the stream.
+template <class Parser, class Done>
+error_code feed(Parser& parser, Wire& wire, Done done) {
+  error_code ec;
+  while (!done(parser)) {
+    if (wire.bytes.empty()) {
+      if (parser.got_some()) {
+        parser.put_eof(ec);
+      } else {
+        ec = bhttp::error::end_of_stream;
+      }
+      return ec;
+    }
+    const std::size_t n = parser.put(boost::asio::buffer(wire.bytes.data(), wire.bytes.size()), ec);
+    wire.bytes.remove_prefix(n);
+    if (ec == bhttp::error::need_more) {
+      ec = {};
+      if (n == 0) wire.bytes = {};  // an incomplete element and no more bytes come
+      continue;
+    }
+    if (ec) return ec;
+  }
+  return ec;
+}
+
+// One request; returns whether the client connection stays open.
+bool exchange(Wire& wire) {
+  bhttp::request_parser<bhttp::empty_body> head_parser;
+  head_parser.header_limit(kHeaderLimit);
+  head_parser.body_limit(boost::none);
+  head_parser.eager(false);
+  if (feed(head_parser, wire, [](const auto& p) { return p.is_header_done(); })) return false;
+  const sg::http::RequestHeader& head = head_parser.get().base();
+  if (trace()) {
+    std::fprintf(stderr, "--- client: %s %s\n", std::string(head.method_string()).c_str(),
+                 std::string(head.target()).c_str());
+  }
+  const bool keep_alive = head_parser.get().keep_alive();
+  if (no_throw("framing_error", [&] { return gw::framing_error(head); })) return false;
+  (void)no_throw("retry_allowed", [&] { return gw::retry_allowed(head); });
+
+  // Stickiness: a header and two cookie names.
+  if (auto v = head["X-Viewer-Id"]; !v.empty()) check_sticky(v);
+  const std::string_view cookie = head[bhttp::field::cookie];
+  check_cookie(cookie, "sg-viewer");
+  check_cookie(cookie, "sid");
+
+  const bool chunked = head_parser.chunked();
+  const auto length = head_parser.content_length();
+  check_upstream(head, chunked, length ? std::optional<std::uint64_t>(*length) : std::nullopt);
+
+  // The body, streamed and discarded.
+  bhttp::request_parser<bhttp::buffer_body> body(std::move(head_parser));
+  body.eager(true);
+  char chunk[kBodyChunk];
+  while (!body.is_done()) {
+    body.get().body().data = chunk;
+    body.get().body().size = sizeof chunk;
+    error_code ec = feed(body, wire, [](const auto& p) { return p.is_done(); });
+    if (ec == bhttp::error::need_buffer) continue;
+    if (ec) return false;
+  }
+  return keep_alive;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  Wire wire{std::string_view(reinterpret_cast<const char*>(data), size)};
+  for (int i = 0; i < kMaxRequests && !wire.bytes.empty(); ++i) {
+    if (!exchange(wire)) break;
+  }
+  return 0;
+}
