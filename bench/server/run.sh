@@ -1,0 +1,457 @@
+#!/usr/bin/env bash
+# bench/server/run.sh — streamgate-server against nginx, side by side, in one run.
+#
+# Workloads (each target gets the same bytes, on loopback, keep-alive):
+#   json   GET /api/v1/content/{id} (in-process cache hit) vs nginx serving a static
+#          file holding exactly that response body (Content-Type application/json).
+#   media  GET /api/v1/content/{id}/media of a random file (sendfile) vs nginx serving
+#          a copy of the same file (sendfile on).
+#
+# Every workload runs BENCH_ROUNDS times per target with the target order alternating
+# per round (round 1: streamgate then nginx, round 2: nginx then streamgate, ...); the
+# reported figure per target is its best round by req/s (see bench/README.md).
+#
+# Prints a table and writes bench/out/server-<UTC timestamp>.json. Starts only its own
+# processes, stops exactly those (by PID) on exit and removes its temp dir.
+#
+# Environment (defaults in brackets):
+#   STREAMGATE_SERVER        server binary [first of build, build-release]
+#   NGINX                    nginx binary [nginx on PATH]
+#   BENCH_DURATION           seconds per measured wrk run, e.g. 10 or 10s [10s]
+#   BENCH_WARMUP             seconds of unmeasured load per target before round 1 [2s]
+#   BENCH_CONNECTIONS        wrk connections for the JSON GET [32]
+#   BENCH_MEDIA_CONNECTIONS  wrk connections for the media GET [4]
+#   BENCH_THREADS            wrk threads [1]
+#   BENCH_ROUNDS             measured runs per target and workload [2]
+#   BENCH_MEDIA_MIB          media file size in MiB [64]
+#   BENCH_SERVER_THREADS     streamgate --threads and nginx worker_processes [2]
+#   BENCH_SERVER_ARGS        extra streamgate-server flags (word-split) []
+#   BENCH_OUT_DIR            where the JSON goes [<repo>/bench/out]
+#   BENCH_ENFORCE            1 = exit 3 if a goal (JSON >= 0.6x, media >= 0.8x) is missed [0]
+#   BENCH_WORKLOADS          which workloads, space-separated [json media]
+#   BENCH_NGINX_HTTP_EXTRA   extra directives for nginx's http{} block, for experiments []
+#   BENCH_VERBOSE            1 = also print every raw wrk report to stderr [0]
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_dir="$(cd "$script_dir/../.." && pwd)"
+
+seconds_of() { # "10s" | "10" -> 10
+  local v="${1%s}"
+  [[ "$v" =~ ^[0-9]+$ && "$v" -gt 0 ]] || { echo "run.sh: '$1' is not a whole number of seconds (e.g. 10 or 10s)" >&2; exit 2; }
+  echo "$v"
+}
+whole_number() { # name value
+  [[ "$2" =~ ^[0-9]+$ && "$2" -gt 0 ]] || { echo "run.sh: $1='$2' must be a positive integer" >&2; exit 2; }
+  echo "$2"
+}
+
+duration_s="$(seconds_of "${BENCH_DURATION:-10s}")"
+warmup_s="$(seconds_of "${BENCH_WARMUP:-2s}")"
+json_conns="$(whole_number BENCH_CONNECTIONS "${BENCH_CONNECTIONS:-32}")"
+media_conns="$(whole_number BENCH_MEDIA_CONNECTIONS "${BENCH_MEDIA_CONNECTIONS:-4}")"
+wrk_threads="$(whole_number BENCH_THREADS "${BENCH_THREADS:-1}")"
+rounds="$(whole_number BENCH_ROUNDS "${BENCH_ROUNDS:-2}")"
+media_mib="$(whole_number BENCH_MEDIA_MIB "${BENCH_MEDIA_MIB:-64}")"
+server_threads="$(whole_number BENCH_SERVER_THREADS "${BENCH_SERVER_THREADS:-2}")"
+out_dir="${BENCH_OUT_DIR:-$repo_dir/bench/out}"
+verbose="${BENCH_VERBOSE:-0}"
+workloads="${BENCH_WORKLOADS:-json media}"
+for w in $workloads; do
+  [[ "$w" == json || "$w" == media ]] || { echo "run.sh: BENCH_WORKLOADS: unknown workload '$w' (json, media)" >&2; exit 2; }
+done
+
+find_server() {
+  if [[ -n "${STREAMGATE_SERVER:-}" ]]; then echo "$STREAMGATE_SERVER"; return; fi
+  local d
+  for d in build build-release; do
+    if [[ -x "$repo_dir/$d/src/server/streamgate-server" ]]; then
+      echo "$repo_dir/$d/src/server/streamgate-server"; return
+    fi
+  done
+  echo "run.sh: no streamgate-server found; build it or set STREAMGATE_SERVER" >&2
+  exit 2
+}
+server_bin="$(find_server)"
+nginx_bin="${NGINX:-$(command -v nginx || true)}"
+[[ -x "$server_bin" ]] || { echo "run.sh: STREAMGATE_SERVER '$server_bin' is not executable" >&2; exit 2; }
+for tool in "$nginx_bin" wrk curl python3 timeout; do
+  command -v "$tool" >/dev/null 2>&1 || {
+    echo "run.sh: '${tool:-nginx}' not found; run scripts/install-deps" >&2; exit 2; }
+done
+
+log() { printf '[bench/server] %s\n' "$*" >&2; }
+
+clk_tck="$(getconf CLK_TCK)"
+host_ticks() { # -> "busy steal" jiffies of the whole host since boot (all cores)
+  local _cpu user nice sys _idle _iowait irq softirq steal _rest
+  read -r _cpu user nice sys _idle _iowait irq softirq steal _rest </proc/stat
+  echo "$((user + nice + sys + irq + softirq)) $steal"
+}
+host_busy_sample() { # -> "busy% steal%" of one core over the next second
+  local b0 s0 b1 s1
+  read -r b0 s0 <<<"$(host_ticks)"; sleep 1; read -r b1 s1 <<<"$(host_ticks)"
+  echo "$(((b1 - b0) * 100 / clk_tck)) $(((s1 - s0) * 100 / clk_tck))"
+}
+
+# Other work on the host (builds, other benchmarks) skews every number; say so up front,
+# measured before this script starts anything.
+read -r idle_busy_pct idle_steal_pct <<<"$(host_busy_sample)"
+if ((idle_busy_pct > 20 || idle_steal_pct > 20)); then
+  log "WARNING: before anything started the host is ${idle_busy_pct}% busy, ${idle_steal_pct}% stolen (of one core);"
+  log "WARNING: something else is running here, so these numbers are not representative."
+fi
+
+# --- processes we start, and cleanup ------------------------------------------------
+work="$(mktemp -d /tmp/streamgate-bench-server.XXXXXX)"
+chmod 0755 "$work" # nginx workers drop to 'nobody' when started as root
+pids=()
+wrk_pid=
+
+# shellcheck disable=SC2317 # stop_pid and cleanup run from the EXIT trap
+stop_pid() { # pid: TERM, up to 10 s, then KILL; only ever a PID this script started
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "pid $pid ignored SIGTERM for 10 s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+# shellcheck disable=SC2317
+cleanup() {
+  local rc=$? pid
+  [[ -n "${wrk_pid:-}" ]] && stop_pid "$wrk_pid" # timeout(1) passes SIGTERM on to wrk
+  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+free_ports() { # n -> n distinct free loopback ports, one per line
+  python3 - "$1" <<'EOF'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print("\n".join(str(s.getsockname()[1]) for s in socks))
+EOF
+}
+
+wait_http() { # url name pid: up to 15 s for a 200
+  local url="$1" name="$2" pid="$3" i
+  for ((i = 0; i < 150; i++)); do
+    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up; its log:"; cat "$work/$name.log" >&2; exit 1; }
+    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" == 200 ]]; then return 0; fi
+    sleep 0.1
+  done
+  log "$name did not answer 200 on $url within 15 s; its log:"; cat "$work/$name.log" >&2
+  exit 1
+}
+
+mapfile -t ports < <(free_ports 2)
+sg_port="${ports[0]}"
+ng_port="${ports[1]}"
+token="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+# --- streamgate-server --------------------------------------------------------------
+mkdir -p "$work/sg/media"
+# shellcheck disable=SC2086 # BENCH_SERVER_ARGS is deliberately word-split
+"$server_bin" --listen "127.0.0.1:$sg_port" --storage "sqlite:$work/sg/streamgate.db" \
+  --cache memory --media-dir "$work/sg/media" --api-token "$token" \
+  --threads "$server_threads" --access-log false --log-level warn \
+  --drain-delay 0 --grace-period 2 ${BENCH_SERVER_ARGS:-} >"$work/streamgate.log" 2>&1 &
+sg_pid=$!
+pids+=("$sg_pid")
+
+# --- nginx --------------------------------------------------------------------------
+ng="$work/nginx"
+mkdir -p "$ng/www" "$ng/logs" "$ng/tmp"/{body,proxy,fastcgi,uwsgi,scgi}
+chmod -R a+rX "$ng"
+cat >"$ng/nginx.conf" <<EOF
+worker_processes $server_threads;
+pid $ng/nginx.pid;
+error_log $ng/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  tcp_nodelay on;
+  keepalive_timeout 65s;
+  keepalive_requests 10000000;
+  client_body_temp_path $ng/tmp/body;
+  proxy_temp_path $ng/tmp/proxy;
+  fastcgi_temp_path $ng/tmp/fastcgi;
+  uwsgi_temp_path $ng/tmp/uwsgi;
+  scgi_temp_path $ng/tmp/scgi;
+  open_file_cache max=64 inactive=60s;
+  open_file_cache_valid 60s;
+  types { application/json json; application/octet-stream bin; }
+  ${BENCH_NGINX_HTTP_EXTRA:-}
+  default_type application/octet-stream;
+  server {
+    listen 127.0.0.1:$ng_port;
+    root $ng/www;
+    location / { }
+  }
+}
+EOF
+"$nginx_bin" -p "$ng" -c "$ng/nginx.conf" -g 'daemon off; master_process on;' >"$work/nginx.log" 2>&1 &
+ng_pid=$!
+pids+=("$ng_pid")
+
+sg_base="http://127.0.0.1:$sg_port"
+ng_base="http://127.0.0.1:$ng_port"
+echo '{}' >"$ng/www/ready.json"
+wait_http "$sg_base/health" streamgate "$sg_pid"
+wait_http "$ng_base/ready.json" nginx "$ng_pid"
+log "streamgate-server pid $sg_pid on $sg_base ($server_bin); nginx pid $ng_pid on $ng_base"
+
+# --- fixtures: identical bytes on both sides -----------------------------------------
+create_item() { # title -> id
+  local body
+  body="$(curl -sS --fail-with-body --max-time 10 -X POST -H "Authorization: Bearer $token" \
+    -H 'Content-Type: application/json' -d "{\"title\":\"$1\"}" "$sg_base/api/v1/content")"
+  python3 -c 'import json,sys; print(json.loads(sys.argv[1])["id"])' "$body"
+}
+json_id="$(create_item 'bench json item')"
+media_id="$(create_item 'bench media item')"
+
+# Warm the cache and copy exactly the bytes streamgate answers into nginx's root.
+curl -sS --fail --max-time 10 -o "$ng/www/content.json" "$sg_base/api/v1/content/$json_id"
+chmod 0644 "$ng/www/content.json"
+ng_type="$(curl -sS --fail --max-time 10 -o "$work/ng.json" -w '%{content_type}' "$ng_base/content.json")"
+cmp -s "$ng/www/content.json" "$work/ng.json" || { log "nginx JSON body differs from streamgate's"; exit 1; }
+[[ "$ng_type" == application/json* ]] || { log "nginx serves content.json as '$ng_type'"; exit 1; }
+
+if [[ " $workloads " == *" media "* ]]; then
+  log "writing a ${media_mib} MiB random media file"
+  head -c "$((media_mib * 1024 * 1024))" /dev/urandom >"$work/media.src"
+  up_code="$(curl -sS --max-time 120 -o "$work/upload.out" -w '%{http_code}' -X PUT \
+    -H "Authorization: Bearer $token" -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$work/media.src" "$sg_base/api/v1/content/$media_id/media")"
+  [[ "$up_code" == 2* ]] || { log "media upload answered $up_code: $(cat "$work/upload.out")"; exit 1; }
+  cp "$work/media.src" "$ng/www/media.bin"
+  chmod 0644 "$ng/www/media.bin"
+  src_sum="$(sha256sum <"$work/media.src" | cut -d' ' -f1)"
+  for url in "$sg_base/api/v1/content/$media_id/media" "$ng_base/media.bin"; do
+    got="$(curl -sS --fail --max-time 60 "$url" | sha256sum | cut -d' ' -f1)"
+    [[ "$got" == "$src_sum" ]] || { log "$url does not return the uploaded bytes"; exit 1; }
+  done
+fi
+
+# Flush the fixtures' dirty pages now, so writeback does not run during a measured load,
+# and record how busy the host is right before the first load.
+sync -f "$work/media.src" 2>/dev/null || sync
+read -r pre_busy_pct pre_steal_pct <<<"$(host_busy_sample)"
+log "host before load: ${pre_busy_pct}% busy, ${pre_steal_pct}% stolen (of one core; servers idle)"
+
+# --- load ----------------------------------------------------------------------------
+cat >"$work/report.lua" <<'EOF'
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK_RESULT requests=%d duration_us=%d bytes=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f " ..
+    "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
+    summary.requests, summary.duration, summary.bytes,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect, e.read, e.write, e.status, e.timeout))
+end
+EOF
+
+cpu_ticks() { # pid -> utime+stime of pid and its direct children (nginx workers)
+  local total=0 p f
+  for p in "$1" $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    f="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    f="${f##*) }" # fields from 3 on; utime/stime are fields 14/15 -> 12th/13th here
+    read -r -a fs <<<"$f"
+    total=$((total + fs[11] + fs[12]))
+  done
+  echo "$total"
+}
+
+results="$work/results.tsv"
+: >"$results"
+run_wrk() { # workload target round url connections seconds pid
+  local workload="$1" target="$2" round="$3" url="$4" conns="$5" secs="$6" pid="$7"
+  local out="$work/wrk-$workload-$target-$round.txt" c0 c1 line
+  local h0 h1 st0 st1
+  c0="$(cpu_ticks "$pid")"
+  read -r h0 st0 <<<"$(host_ticks)"
+  # In the background and waited for, so a signal runs the cleanup trap at once (and it
+  # stops this wrk too) instead of after the run.
+  timeout "$((secs + 60))" wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --timeout 10s \
+    --latency -s "$work/report.lua" "$url" >"$out" 2>&1 &
+  wrk_pid=$!
+  if ! wait "$wrk_pid"; then
+    log "wrk failed against $url:"; cat "$out" >&2; exit 1
+  fi
+  wrk_pid=
+  c1="$(cpu_ticks "$pid")"
+  read -r h1 st1 <<<"$(host_ticks)"
+  [[ "$verbose" == 1 ]] && { log "wrk $workload/$target round $round:"; cat "$out" >&2; }
+  [[ "$round" == warmup ]] && return 0
+  line="$(grep '^WRK_RESULT ' "$out")" || { log "no WRK_RESULT in wrk output:"; cat "$out" >&2; exit 1; }
+  printf '%s\t%s\t%s\t%s cpu_ticks=%s clk_tck=%s host_busy_ticks=%s host_steal_ticks=%s\n' \
+    "$workload" "$target" "$round" "${line#WRK_RESULT }" "$((c1 - c0))" "$clk_tck" \
+    "$((h1 - h0))" "$((st1 - st0))" >>"$results"
+  log "$(printf '%-5s %-10s round %s: %s' "$workload" "$target" "$round" \
+    "$(grep -E '^(Requests|Transfer)/sec' "$out" | tr -s ' ' | tr '\n' ' ')")"
+}
+
+json_sg="$sg_base/api/v1/content/$json_id"
+json_ng="$ng_base/content.json"
+media_sg="$sg_base/api/v1/content/$media_id/media"
+media_ng="$ng_base/media.bin"
+
+run_workload() { # workload sg_url ng_url connections
+  local workload="$1" sg_url="$2" ng_url="$3" conns="$4" r
+  log "$workload: warm-up ${warmup_s}s per target, then $rounds x ${duration_s}s per target, -t$wrk_threads -c$conns"
+  run_wrk "$workload" streamgate warmup "$sg_url" "$conns" "$warmup_s" "$sg_pid"
+  run_wrk "$workload" nginx warmup "$ng_url" "$conns" "$warmup_s" "$ng_pid"
+  for ((r = 1; r <= rounds; r++)); do
+    if ((r % 2 == 1)); then
+      run_wrk "$workload" streamgate "$r" "$sg_url" "$conns" "$duration_s" "$sg_pid"
+      run_wrk "$workload" nginx "$r" "$ng_url" "$conns" "$duration_s" "$ng_pid"
+    else
+      run_wrk "$workload" nginx "$r" "$ng_url" "$conns" "$duration_s" "$ng_pid"
+      run_wrk "$workload" streamgate "$r" "$sg_url" "$conns" "$duration_s" "$sg_pid"
+    fi
+  done
+}
+for w in $workloads; do
+  case "$w" in
+    json) run_workload json "$json_sg" "$json_ng" "$json_conns" ;;
+    media) run_workload media "$media_sg" "$media_ng" "$media_conns" ;;
+  esac
+done
+
+# --- report ----------------------------------------------------------------------------
+mkdir -p "$out_dir"
+stamp="$(date -u +%Y%m%dT%H%M%SZ)"
+json_out="$out_dir/server-$stamp.json"
+set +e
+python3 - "$results" "$json_out" <<EOF
+import json, sys, platform, os
+results_path, out_path = sys.argv[1], sys.argv[2]
+runs = []
+for line in open(results_path):
+    workload, target, rnd, kv = line.rstrip("\n").split("\t")
+    f = dict(x.split("=", 1) for x in kv.split())
+    secs = int(f["duration_us"]) / 1e6
+    errors = sum(int(f[k]) for k in f if k.startswith("err_"))
+    runs.append({
+        "workload": workload, "target": target, "round": int(rnd),
+        "requests": int(f["requests"]), "seconds": round(secs, 3),
+        "req_per_s": round(int(f["requests"]) / secs, 1),
+        "transfer_mib_per_s": round(int(f["bytes"]) / secs / 1048576, 2),
+        "p50_ms": round(float(f["p50_us"]) / 1000, 3),
+        "p90_ms": round(float(f["p90_us"]) / 1000, 3),
+        "p99_ms": round(float(f["p99_us"]) / 1000, 3),
+        "max_ms": round(float(f["max_us"]) / 1000, 3),
+        "errors": errors,
+        "errors_detail": {k[4:]: int(f[k]) for k in f if k.startswith("err_")},
+        "server_cpu_percent": round(100 * int(f["cpu_ticks"]) / int(f["clk_tck"]) / secs, 1),
+        "server_cpu_us_per_request": round(1e6 * int(f["cpu_ticks"]) / int(f["clk_tck"])
+                                           / max(int(f["requests"]), 1), 2),
+        # whole host, all processes (wrk + server + anything else), percent of one core
+        "host_busy_percent": round(100 * int(f["host_busy_ticks"]) / int(f["clk_tck"]) / secs, 1),
+        "host_steal_percent": round(100 * int(f["host_steal_ticks"]) / int(f["clk_tck"]) / secs, 1),
+    })
+
+best = {}
+for r in runs:
+    key = (r["workload"], r["target"])
+    if key not in best or r["req_per_s"] > best[key]["req_per_s"]:
+        best[key] = r
+
+def ratio(workload, field):
+    a, b = best.get((workload, "streamgate")), best.get((workload, "nginx"))
+    return round(a[field] / b[field], 3) if a and b and b[field] else None
+
+ratios = {
+    "json_req_per_s": ratio("json", "req_per_s"),
+    "media_transfer_mib_per_s": ratio("media", "transfer_mib_per_s"),
+    # cost, not speed: > 1 means streamgate burns more CPU per request than nginx
+    "json_cpu_per_request": ratio("json", "server_cpu_us_per_request"),
+    "media_cpu_per_request": ratio("media", "server_cpu_us_per_request"),
+}
+goals = {"json_req_per_s": 0.6, "media_transfer_mib_per_s": 0.8}
+# Only workloads that ran are judged.
+met = {k: ratios[k] >= goals[k] for k in goals if ratios[k] is not None}
+
+print()
+hdr = (f"{'workload':<8} {'target':<11} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9} {'MiB/s':>10} "
+       f"{'srv CPU%':>9} {'CPU us/req':>11} {'errors':>7}")
+print(hdr)
+print("-" * len(hdr))
+for workload in ("json", "media"):
+    for target in ("streamgate", "nginx"):
+        r = best.get((workload, target))
+        if not r:
+            continue
+        print(f"{workload:<8} {target:<11} {r['req_per_s']:>10.1f} {r['p50_ms']:>9.3f} {r['p99_ms']:>9.3f} "
+              f"{r['transfer_mib_per_s']:>10.2f} {r['server_cpu_percent']:>9.1f} "
+              f"{r['server_cpu_us_per_request']:>11.2f} {r['errors']:>7}")
+print()
+for k, label in (("json_req_per_s", "JSON GET req/s   streamgate/nginx"),
+                 ("media_transfer_mib_per_s", "media GET MiB/s  streamgate/nginx")):
+    if k in met:
+        print(f"{label}: {ratios[k]:.3f}x  (goal >= {goals[k]}x: {'met' if met[k] else 'MISSED'})")
+for k, label in (("json_cpu_per_request", "JSON GET CPU/req  streamgate/nginx"),
+                 ("media_cpu_per_request", "media GET CPU/req streamgate/nginx")):
+    if ratios[k] is not None:
+        print(f"{label}: {ratios[k]:.3f}x  (informational: server CPU time per request)")
+print("(best of $rounds rounds per target, alternating order; all rounds are in the JSON)")
+busiest = max(runs, key=lambda r: r["host_steal_percent"])
+if busiest["host_steal_percent"] > 10:
+    print(f"WARNING: up to {busiest['host_steal_percent']}% of a core was stolen by the hypervisor during a run")
+if $idle_busy_pct > 20:
+    print("WARNING: the host was busy before the benchmark started ($idle_busy_pct% of a core); numbers are skewed")
+if $pre_busy_pct > 20:
+    print("WARNING: the host was busy right before the first load ($pre_busy_pct% of a core, servers idle)")
+
+doc = {
+    "benchmark": "bench/server",
+    "timestamp_utc": "$stamp",
+    "host": {"nproc": os.cpu_count(), "kernel": platform.release(),
+             "busy_percent_before_start": $idle_busy_pct, "steal_percent_before_start": $idle_steal_pct,
+             "busy_percent_before_load": $pre_busy_pct, "steal_percent_before_load": $pre_steal_pct,
+             "note": "wrk, streamgate-server and nginx share the same cores"},
+    "versions": {"streamgate": """$("$server_bin" --version 2>&1 | head -1)""",
+                 "nginx": """$("$nginx_bin" -v 2>&1 | head -1)""",
+                 "wrk": """$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"""},
+    "config": {"server_binary": "$server_bin", "server_threads": $server_threads,
+               "nginx_worker_processes": $server_threads, "wrk_threads": $wrk_threads,
+               "duration_s": $duration_s, "warmup_s": $warmup_s, "rounds": $rounds,
+               "json_connections": $json_conns, "media_connections": $media_conns,
+               "media_bytes": $((media_mib * 1024 * 1024)),
+               "json_body_bytes": $(stat -c %s "$ng/www/content.json"),
+               "server_args": "${BENCH_SERVER_ARGS:-}",
+               "selection": "best round by req/s per target; order alternates per round"},
+    "best": {f"{w}/{t}": r for (w, t), r in best.items()},
+    "ratios_streamgate_over_nginx": ratios,
+    "goals": goals, "goals_met": met,
+    "runs": runs,
+}
+with open(out_path, "w") as fh:
+    json.dump(doc, fh, indent=2)
+    fh.write("\n")
+print(f"\nwrote {out_path}")
+sys.exit(0 if all(met.values()) else 3)
+EOF
+report_rc=$?
+set -e
+if [[ "$report_rc" -ne 0 && "$report_rc" -ne 3 ]]; then exit "$report_rc"; fi
+if [[ "$report_rc" -eq 3 && "${BENCH_ENFORCE:-0}" == 1 ]]; then exit 3; fi
+exit 0
