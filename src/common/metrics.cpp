@@ -135,16 +135,21 @@ FamilyBase::FamilyBase(std::string name, std::string help, Type type,
       type_(type),
       label_names_(std::move(labels)) {}
 
-void FamilyBase::render(std::string& out) const {
+void append_family_head(std::string& out, std::string_view name, std::string_view type,
+                        std::string_view help) {
   out += "# HELP ";
-  out += name_;
+  out += name;
   out += ' ';
-  append_escaped_help(out, help_);
+  append_escaped_help(out, help);
   out += "\n# TYPE ";
-  out += name_;
+  out += name;
   out += ' ';
-  out += type_name(type_);
+  out += type;
   out += '\n';
+}
+
+void FamilyBase::render(std::string& out) const {
+  append_family_head(out, name_, type_name(type_), help_);
   std::lock_guard lock(mu_);
   render_samples(out);
 }

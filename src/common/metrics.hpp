@@ -72,6 +72,9 @@ void append_sample(std::string& out, std::string_view name,
                    std::span<const std::string> label_values, double value,
                    std::string_view extra_label = {}, std::string_view extra_value = {});
 void append_double(std::string& out, double v);
+// Renders the "# HELP" and "# TYPE" lines that open a family (type: counter, gauge, ...).
+void append_family_head(std::string& out, std::string_view name, std::string_view type,
+                        std::string_view help);
 
 class FamilyBase {
  public:

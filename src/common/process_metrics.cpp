@@ -13,15 +13,7 @@ namespace {
 
 void append_family(std::string& out, const char* name, const char* type, const char* help,
                    double value) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
+  append_family_head(out, name, type, help);
   append_sample(out, name, {}, {}, value);
 }
 

@@ -6,8 +6,8 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "common/json_text.hpp"
 #include "common/http/url.hpp"
+#include "common/json_text.hpp"
 
 namespace sg::gateway {
 namespace {

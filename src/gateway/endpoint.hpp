@@ -61,6 +61,10 @@ class Endpoint {
 
   // Idle upstream connections of worker `w`, most recently used last.
   std::vector<boost::asio::ip::tcp::socket>& idle_pool(unsigned w) { return pools_[w].sockets; }
+  // Closes all pooled connections (only while no worker thread runs).
+  void close_idle_connections() {
+    for (auto& p : pools_) p.sockets.clear();
+  }
 
  private:
   struct alignas(64) Pool {

@@ -5,25 +5,14 @@
 namespace sg::gateway {
 namespace {
 
-void family_head(std::string& out, const char* name, const char* type, const char* help) {
-  out += "# HELP ";
-  out += name;
-  out += ' ';
-  out += help;
-  out += "\n# TYPE ";
-  out += name;
-  out += ' ';
-  out += type;
-  out += '\n';
-}
-
 void render_state(std::string& out, const GatewayState& state) {
   auto table = state.table();
   if (!table) return;
   const auto now = Endpoint::Clock::now();
   const std::vector<std::string> ep_labels = {"track", "endpoint"};
-  family_head(out, "streamgate_gateway_upstream_healthy", "gauge",
-              "1 when the endpoint takes new requests (healthy, not ejected, not draining).");
+  metrics::append_family_head(
+      out, "streamgate_gateway_upstream_healthy", "gauge",
+      "1 when the endpoint takes new requests (healthy, not ejected, not draining).");
   for (const auto& t : table->tracks) {
     for (const auto& ep : t.endpoints) {
       const std::string values[] = {t.name, ep->address()};
@@ -31,8 +20,8 @@ void render_state(std::string& out, const GatewayState& state) {
                              ep->available(now) ? 1 : 0);
     }
   }
-  family_head(out, "streamgate_gateway_upstream_outstanding", "gauge",
-              "Requests in flight to the endpoint.");
+  metrics::append_family_head(out, "streamgate_gateway_upstream_outstanding", "gauge",
+                              "Requests in flight to the endpoint.");
   for (const auto& t : table->tracks) {
     for (const auto& ep : t.endpoints) {
       const std::string values[] = {t.name, ep->address()};
@@ -40,15 +29,15 @@ void render_state(std::string& out, const GatewayState& state) {
                              static_cast<double>(ep->outstanding()));
     }
   }
-  family_head(out, "streamgate_gateway_route_weight", "gauge",
-              "Percent of the route's traffic sent to the track.");
+  metrics::append_family_head(out, "streamgate_gateway_route_weight", "gauge",
+                              "Percent of the route's traffic sent to the track.");
   const std::vector<std::string> route_labels = {"route", "track"};
   for (const auto& t : table->tracks) {
     const std::string values[] = {kRouteName, t.name};
     metrics::append_sample(out, "streamgate_gateway_route_weight", route_labels, values, t.weight);
   }
-  family_head(out, "streamgate_gateway_config_generation", "gauge",
-              "Configuration generation; +1 per applied change.");
+  metrics::append_family_head(out, "streamgate_gateway_config_generation", "gauge",
+                              "Configuration generation; +1 per applied change.");
   metrics::append_sample(out, "streamgate_gateway_config_generation", {}, {},
                          static_cast<double>(table->generation));
 }

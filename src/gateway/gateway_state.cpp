@@ -55,6 +55,14 @@ std::shared_ptr<Endpoint> GatewayState::find_endpoint(std::string_view address) 
   return nullptr;
 }
 
+void GatewayState::close_idle_connections() {
+  auto t = table();
+  if (!t) return;
+  for (const auto& track : t->tracks) {
+    for (const auto& ep : track.endpoints) ep->close_idle_connections();
+  }
+}
+
 Result<std::shared_ptr<Endpoint>> GatewayState::endpoint_for(const std::string& address) {
   if (auto existing = find_endpoint(address)) return existing;
   auto ep = resolve_host_port(address);

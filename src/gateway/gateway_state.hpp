@@ -60,6 +60,10 @@ class GatewayState {
   // A fresh ticket for TrackSchedule::pick (exact split across all threads).
   std::uint64_t next_ticket() { return ticket_.fetch_add(1, std::memory_order_relaxed); }
 
+  // Closes every pooled upstream connection. Call after the data plane's workers stopped and
+  // before its HttpServer is destroyed: pooled sockets belong to the workers' io_contexts.
+  void close_idle_connections();
+
   // The endpoint with this address in the current table, if any.
   std::shared_ptr<Endpoint> find_endpoint(std::string_view address) const;
 

@@ -115,6 +115,7 @@ int run(const GatewayCli& cli) {
   admin_server.stop_accepting();
   admin_server.stop();
   data.stop();
+  state.close_idle_connections();
   log::info("stopped", {{"clean", idle}});
   return 0;
 }

@@ -130,11 +130,14 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
                                        bhttp::serializer<IsRequest, bhttp::buffer_body>& out,
                                        std::chrono::milliseconds idle, std::uint64_t& bytes,
                                        bool& from_failed) {
-  auto buf = std::make_unique<char[]>(kRelayChunk);
+  // Not zeroed: every byte sent was read first. Small bodies get a small buffer.
+  const std::size_t size = static_cast<std::size_t>(
+      std::min<std::uint64_t>(kRelayChunk, in.content_length().value_or(kRelayChunk) + 1));
+  auto buf = std::make_unique_for_overwrite<char[]>(size);
   do {
     if (!in.is_done()) {
       in.get().body().data = buf.get();
-      in.get().body().size = kRelayChunk;
+      in.get().body().size = size;
       from.expires_after(idle);
       auto [ec, n] = co_await bhttp::async_read(from, from_buf, in, kTuple);
       if (ec == bhttp::error::need_buffer) ec = {};
@@ -143,7 +146,7 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
         co_return ec;
       }
       msg.body().data = buf.get();
-      msg.body().size = kRelayChunk - in.get().body().size;
+      msg.body().size = size - in.get().body().size;
       msg.body().more = !in.is_done();
     } else {
       msg.body().data = nullptr;
@@ -349,10 +352,8 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
     co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",
                             "no track of the route has an available endpoint");
   }
-  error_code peer_ec;
-  const auto peer = conn.stream().socket().remote_endpoint(peer_ec);
   const http::RequestHeader uhead =
-      upstream_head(head, ex.head.ctx.request_id, peer_ec ? "" : peer.address().to_string());
+      upstream_head(head, ex.head.ctx.request_id, conn.peer_address());
   const bool replayable =
       !has_body || (!parser.chunked() && *parser.content_length() <= kReplayableBody);
   const bool can_retry = ex.table->config.retries.enabled && replayable && retry_allowed(head);

@@ -30,8 +30,10 @@ void strip_hop_by_hop(bhttp::fields& fields) {
       std::string_view token = v.substr(0, comma);
       v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
       // OWS around list items is SP or HTAB (RFC 9110 5.6.1).
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+        token.remove_prefix(1);
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
+        token.remove_suffix(1);
       if (!token.empty()) named.emplace_back(token);
     }
   }

@@ -79,9 +79,8 @@ int run(const ServerConfig& cfg) {
   http_opts.response_headers = {{"X-StreamGate-Version", cfg.version_label}};
   http::HttpServer server(http_opts, api);
   registry.add_collector([&server](std::string& out) {
-    out +=
-        "# HELP http_requests_in_flight Requests being served now.\n"
-        "# TYPE http_requests_in_flight gauge\n";
+    metrics::append_family_head(out, "http_requests_in_flight", "gauge",
+                                "Requests being served now.");
     metrics::append_sample(out, "http_requests_in_flight", {}, {},
                            static_cast<double>(server.in_flight()));
   });

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "integration/gateway_fixture.hpp"
 #include "integration/http_client.hpp"
 #include "integration/load_generator.hpp"
 #include "integration/server_process.hpp"
@@ -17,65 +18,7 @@ namespace {
 
 namespace json = boost::json;
 using boost::beast::http::verb;
-constexpr const char* kAdminToken = "gateway-admin-token-1";
-
-class GatewayTest : public ::testing::Test {
- protected:
-  // Starts `count` replicas labelled `label` sharing one SQLite database.
-  void start_replicas(const std::string& label, int count) {
-    for (int i = 0; i < count; ++i) {
-      ServerSetup s;
-      s.storage = "sqlite:" + (dir_.path() / "shared.sqlite").string();
-      s.version_label = label;
-      auto r = ServerProcess::start(s, dir_.path());
-      ASSERT_TRUE(r) << r.error().message;
-      replicas_[label].push_back(std::move(*r));
-    }
-  }
-
-  std::string endpoints(const std::string& label) {
-    std::string out;
-    for (auto& r : replicas_[label])
-      out += (out.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(r->port());
-    return out;
-  }
-
-  // Starts the gateway with a YAML config; waits until it answers through the admin API.
-  void start_gateway(const std::string& yaml_tail) {
-    port_ = free_port();
-    admin_port_ = free_port();
-    const auto file = dir_.path() / "gateway.yaml";
-    std::ofstream(file)
-        << "listen: 127.0.0.1:" << port_ << "\nadmin: { listen: 127.0.0.1:" << admin_port_
-        << " }\nthreads: 2\nhealth_check: { interval_ms: 200, timeout_ms: 150, rise: 1, fall: 2 }\n"
-        << yaml_tail;
-    SpawnOptions o;
-    o.argv = {SG_GATEWAY_BIN, "--config", file.string()};
-    o.env = {{"STREAMGATE_ADMIN_TOKEN", kAdminToken}};
-    o.log_file = dir_.path() / "gateway.log";
-    auto child = ChildProcess::spawn(o);
-    ASSERT_TRUE(child) << child.error().message;
-    gateway_.emplace(std::move(*child));
-    for (int i = 0; i < 200; ++i) {
-      if (http_get(admin_port_, "/health").status == 200) return;
-      ASSERT_TRUE(gateway_->running()) << tail_of(o.log_file);
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    }
-    FAIL() << "gateway not up: " << tail_of(o.log_file);
-  }
-
-  HttpReply admin(verb method, const std::string& target, const std::string& body = {}) {
-    return http_call(
-        admin_port_,
-        {method, target, body, {{"Authorization", std::string("Bearer ") + kAdminToken}}});
-  }
-
-  TempDir dir_{"sg-it-gw"};
-  std::map<std::string, std::vector<std::unique_ptr<ServerProcess>>> replicas_;
-  std::optional<ChildProcess> gateway_;
-  std::uint16_t port_ = 0;
-  std::uint16_t admin_port_ = 0;
-};
+using GatewayTest = GatewayFixture;
 
 TEST_F(GatewayTest, NinetyFiveFiveSplitIsExactPerHundredRequests) {
   ASSERT_NO_FATAL_FAILURE(start_replicas("v-stable", 2));
@@ -210,6 +153,40 @@ TEST_F(GatewayTest, MalformedRequestsAreRejectedWithJsonErrors) {
   EXPECT_NE(big.find("HTTP/1.1 431"), std::string::npos) << big.substr(0, 200);
   EXPECT_NE(big.find("\"error\""), std::string::npos);
   EXPECT_EQ(http_get(admin_port_, "/admin/v1/config").status, 401);
+}
+
+}  // namespace
+}  // namespace sg::test
+
+namespace sg::test {
+namespace {
+
+// After serving keep-alive traffic (so upstream connections sit in the pools), SIGTERM
+// stops the gateway with exit status 0 (pooled sockets must go before their io_contexts).
+TEST_F(GatewayTest, StopsCleanlyOnSigtermWithPooledConnections) {
+  ASSERT_NO_FATAL_FAILURE(start_replicas("v-stable", 2));
+  ASSERT_NO_FATAL_FAILURE(start_gateway("tracks:\n  stable: { endpoints: [" +
+                                        endpoints("v-stable") +
+                                        "] }\nroute: { weights: { stable: 100 } }\n"));
+  LoadGenerator load({port_, "/health", 4, std::chrono::milliseconds(1000), 2000000});
+  load.start();
+  EXPECT_EQ(load.finish().non_2xx, 0u);
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(gateway_->signal(SIGTERM));
+    auto status = gateway_->wait_exit(std::chrono::seconds(30));
+    ASSERT_TRUE(status) << "gateway did not exit";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+        << "wait status " << *status << "\n"
+        << tail_of(log_file());
+    if (round < 2) {
+      ASSERT_NO_FATAL_FAILURE(start_gateway("tracks:\n  stable: { endpoints: [" +
+                                            endpoints("v-stable") +
+                                            "] }\nroute: { weights: { stable: 100 } }\n"));
+      LoadGenerator again({port_, "/health", 4, std::chrono::milliseconds(500), 2000000});
+      again.start();
+      again.finish();
+    }
+  }
 }
 
 }  // namespace

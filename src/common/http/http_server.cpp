@@ -77,6 +77,9 @@ class Session final : public ServerConnection {
     state_.stream = &stream_;
     worker_.connections.insert(&state_);
     ++server_.connections_;
+    error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) peer_address_ = peer.address().to_string();
   }
   ~Session() {
     worker_.connections.erase(&state_);
@@ -125,6 +128,7 @@ class Session final : public ServerConnection {
   beast::flat_buffer& buffer() override { return buffer_; }
   const ServerOptions& options() const override { return opts_; }
   bool closing() const override { return state_.close_requested || !server_.accepting_.load(); }
+  const std::string& peer_address() const override { return peer_address_; }
 
   asio::awaitable<void> continue_if_expected(const RequestHeader& head) override {
     if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
@@ -230,6 +234,7 @@ class Session final : public ServerConnection {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   ConnState state_;
+  std::string peer_address_;
 };
 
 namespace {

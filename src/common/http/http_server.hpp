@@ -72,6 +72,8 @@ class ServerConnection {
   virtual const ServerOptions& options() const = 0;
   // True once the server is stopping: the current response should close the connection.
   virtual bool closing() const = 0;
+  // The client's IP address as text ("" if unknown), looked up once per connection.
+  virtual const std::string& peer_address() const = 0;
   // Writes "100 Continue" when the request carries "Expect: 100-continue".
   virtual boost::asio::awaitable<void> continue_if_expected(const RequestHeader& head) = 0;
   // Sends a complete response (string body or FileSlice), adding the server's response
