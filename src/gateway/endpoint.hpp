@@ -59,8 +59,13 @@ class Endpoint {
 
   WindowStats& stats() { return stats_; }
 
+  // An idle keep-alive connection to the endpoint and when it went idle.
+  struct IdleConnection {
+    boost::asio::ip::tcp::socket socket;
+    Clock::time_point since;
+  };
   // Idle upstream connections of worker `w`, most recently used last.
-  std::vector<boost::asio::ip::tcp::socket>& idle_pool(unsigned w) { return pools_[w].sockets; }
+  std::vector<IdleConnection>& idle_pool(unsigned w) { return pools_[w].sockets; }
   // Closes all pooled connections (only while no worker thread runs).
   void close_idle_connections() {
     for (auto& p : pools_) p.sockets.clear();
@@ -68,7 +73,7 @@ class Endpoint {
 
  private:
   struct alignas(64) Pool {
-    std::vector<boost::asio::ip::tcp::socket> sockets;
+    std::vector<IdleConnection> sockets;
   };
   std::string address_;
   boost::asio::ip::tcp::endpoint ep_;

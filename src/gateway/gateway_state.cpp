@@ -56,18 +56,27 @@ std::shared_ptr<Endpoint> GatewayState::find_endpoint(std::string_view address) 
 }
 
 void GatewayState::close_idle_connections() {
-  auto t = table();
-  if (!t) return;
-  for (const auto& track : t->tracks) {
-    for (const auto& ep : track.endpoints) ep->close_idle_connections();
+  std::lock_guard lock(apply_mu_);
+  for (const auto& weak : created_) {
+    if (auto ep = weak.lock()) ep->close_idle_connections();
   }
 }
 
-Result<std::shared_ptr<Endpoint>> GatewayState::endpoint_for(const std::string& address) {
-  if (auto existing = find_endpoint(address)) return existing;
-  auto ep = resolve_host_port(address);
-  if (!ep) return ep.error();
-  return std::make_shared<Endpoint>(address, *ep, workers_);
+Result<std::shared_ptr<Endpoint>> GatewayState::endpoint_for(
+    const std::string& address, std::map<std::string, std::shared_ptr<Endpoint>>& building) {
+  // One Endpoint per address, even when several tracks list it: health, drain and
+  // ejection are about the replica, not the track.
+  if (auto it = building.find(address); it != building.end()) return it->second;
+  auto existing = find_endpoint(address);
+  if (!existing) {
+    auto ep = resolve_host_port(address);
+    if (!ep) return ep.error();
+    existing = std::make_shared<Endpoint>(address, *ep, workers_);
+    std::erase_if(created_, [](const auto& w) { return w.expired(); });
+    created_.push_back(existing);
+  }
+  building[address] = existing;
+  return existing;
 }
 
 Status GatewayState::apply(const GatewayConfig& config) {
@@ -76,6 +85,7 @@ Status GatewayState::apply(const GatewayConfig& config) {
   auto schedule = TrackSchedule::create(config.route.weights);
   if (!schedule) return schedule.error();
   auto next = std::make_shared<RouteTable>(RouteTable{config, {}, std::move(*schedule), {}, 0});
+  std::map<std::string, std::shared_ptr<Endpoint>> building;
   for (const auto& [name, tc] : config.tracks) {
     Track track;
     track.name = name;
@@ -84,7 +94,7 @@ Status GatewayState::apply(const GatewayConfig& config) {
       if (w.track == name) track.weight = w.weight;
     }
     for (const auto& address : tc.endpoints) {
-      auto ep = endpoint_for(address);
+      auto ep = endpoint_for(address, building);
       if (!ep)
         return make_error(ErrorCode::kInvalidArgument,
                           "tracks." + name + ": " + ep.error().message);

@@ -68,12 +68,16 @@ class GatewayState {
   std::shared_ptr<Endpoint> find_endpoint(std::string_view address) const;
 
  private:
-  Result<std::shared_ptr<Endpoint>> endpoint_for(const std::string& address);
+  Result<std::shared_ptr<Endpoint>> endpoint_for(
+      const std::string& address, std::map<std::string, std::shared_ptr<Endpoint>>& building);
 
   unsigned workers_;
   std::mutex apply_mu_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
   std::map<std::string, std::shared_ptr<WindowStats>, std::less<>> track_stats_;  // apply_mu_
+  // Every Endpoint ever created, so close_idle_connections() also reaches endpoints that
+  // left the table but are still held by requests in flight (apply_mu_).
+  std::vector<std::weak_ptr<Endpoint>> created_;
   std::atomic<std::uint64_t> ticket_{0};
 };
 

@@ -25,6 +25,10 @@ constexpr std::size_t kRelayChunk = 64 * 1024;
 constexpr std::uint64_t kReplayableBody = 64 * 1024;
 constexpr std::size_t kMaxIdlePerWorker = 256;
 constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
+// Pooled upstream connections older than this are dropped (streamgate-server closes idle
+// keep-alive connections after 60 s by default); younger than kTrustedIdle are not probed.
+constexpr auto kMaxPooledIdle = std::chrono::seconds(30);
+constexpr auto kTrustedIdle = std::chrono::seconds(1);
 
 // A pooled connection the upstream has closed (or that holds unexpected bytes) is useless.
 bool still_usable(tcp::socket& s) {
@@ -170,14 +174,15 @@ struct Proxy::Attempt {
   bool keep_alive = false;  // the client connection may continue (when answered)
   Failure failure = Failure::kNone;
   bool retryable = false;  // failed before any response byte: another endpoint may try
+  bool reused = false;     // it ran on a pooled connection
 };
 
 // Sends the request on `up` and relays the response; the client sees nothing on failure
 // before the response head.
 asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exchange& ex,
                                                const http::RequestHeader& uhead,
-                                               const std::string& body,
-                                               http::HeadParser* streamed) {
+                                               const std::string& body, http::HeadParser* streamed,
+                                               bool allow_pooled) {
   Endpoint& ep = *ex.endpoint;
   ep.begin_request();
   struct Done {
@@ -189,23 +194,31 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
   beast::tcp_stream up(co_await asio::this_coro::executor);
   auto& pool = ep.idle_pool(http::current_worker());
   bool connected = false;
-  while (!pool.empty() && !connected) {
-    tcp::socket s = std::move(pool.back());
+  const auto now = Endpoint::Clock::now();
+  while (allow_pooled && !pool.empty() && !connected) {
+    Endpoint::IdleConnection idle = std::move(pool.back());
     pool.pop_back();
-    if (still_usable(s)) {
-      up.socket() = std::move(s);
+    const auto age = now - idle.since;
+    // Old connections are near the upstream's idle timeout: not worth the race. A peek
+    // catches one the upstream closed; a connection idle for under a second is trusted
+    // (a failure on it is retried on a fresh connection, see forward()).
+    if (age > kMaxPooledIdle) continue;
+    if (age < kTrustedIdle || still_usable(idle.socket)) {
+      up.socket() = std::move(idle.socket);
       connected = true;
     }
   }
+  const bool reused = connected;
   if (!connected) {
     up.expires_after(std::chrono::milliseconds(t.connect_ms));
     auto [ec] = co_await up.async_connect(ep.tcp_endpoint(), kTuple);
-    if (ec) co_return Attempt{false, false, Failure::kConnect, true};
+    if (ec) co_return Attempt{false, false, Failure::kConnect, true, false};
     error_code ignored;
     up.socket().set_option(tcp::no_delay(true), ignored);
   }
   if (streamed) {
     Attempt sent = co_await send_streamed(conn, ex, up, uhead, *streamed);
+    sent.reused = reused;
     if (sent.failure != Failure::kNone || sent.answered) co_return sent;
   } else {
     bhttp::request<bhttp::string_body> ureq(uhead);
@@ -216,9 +229,11 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     }
     up.expires_after(idle);
     auto [ec, n] = co_await bhttp::async_write(up, ureq, kTuple);
-    if (ec) co_return Attempt{false, false, Failure::kReset, true};
+    if (ec) co_return Attempt{false, false, Failure::kReset, true, reused};
   }
-  co_return co_await relay_response(conn, ex, up);
+  Attempt relayed = co_await relay_response(conn, ex, up);
+  relayed.reused = reused;
+  co_return relayed;
 }
 
 // Forwards a body too large (or chunked) to replay, straight from the client.
@@ -257,12 +272,19 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   const auto& cfg = ex.table->config;
   const auto idle = std::chrono::milliseconds(cfg.timeouts.idle_ms);
   beast::flat_buffer ubuf;
-  bhttp::response_parser<bhttp::buffer_body> rp;
-  rp.header_limit(kUpstreamHeaderLimit);
-  rp.body_limit(boost::none);
-  if (ex.head_only) rp.skip(true);
-  up.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
-  auto [ec, n] = co_await bhttp::async_read_header(up, ubuf, rp, kTuple);
+  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  error_code ec;
+  for (;;) {
+    // Interim 1xx answers (102, 103) are not the response: read on to the final one.
+    auto& p = parser.emplace();
+    p.header_limit(kUpstreamHeaderLimit);
+    p.body_limit(boost::none);
+    if (ex.head_only) p.skip(true);
+    up.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
+    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(up, ubuf, p, kTuple);
+    if (ec || p.get().result_int() / 100 != 1 || p.get().result_int() == 101) break;
+  }
+  auto& rp = *parser;
   if (ec) {
     const bool nothing_yet = !rp.got_some() && ubuf.size() == 0;
     co_return Attempt{false, false, classify(ec), nothing_yet && ec != beast::error::timeout};
@@ -287,10 +309,10 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
       cres.set(bhttp::field::content_length, std::to_string(*rp.content_length()));
   } else if (rp.content_length()) {
     cres.content_length(*rp.content_length());
-  } else if (rp.chunked() || ex.head.version != 10) {
+  } else if (ex.head.version != 10) {
     cres.chunked(true);
   } else {
-    keep = false;  // an HTTP/1.0 client reads to the close
+    keep = false;  // HTTP/1.0 knows no chunked coding: the body ends at the close
   }
   cres.keep_alive(keep);
   bhttp::response_serializer<bhttp::buffer_body> sr(cres);
@@ -315,7 +337,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   if (upstream_failed && ep.record_failure(Endpoint::Clock::now(), cfg.outlier)) note_ejection(ex);
   auto& pool = ep.idle_pool(http::current_worker());
   if (!ec && rp.is_done() && rp.keep_alive() && pool.size() < kMaxIdlePerWorker) {
-    pool.push_back(up.release_socket());
+    pool.push_back({up.release_socket(), Endpoint::Clock::now()});
   }
   co_return Attempt{true, keep && !ec, Failure::kNone, false};
 }
@@ -381,10 +403,17 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
     auto next = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
     if (!next) break;
     ex.endpoint = std::move(next);
-    Attempt a = co_await attempt(conn, ex, uhead, body, streamed);
+    Attempt a = co_await attempt(conn, ex, uhead, body, streamed, true);
+    if (!a.answered && a.reused && a.retryable && can_retry) {
+      // The pooled connection was stale (closed by the upstream): not the endpoint's fault,
+      // and a fresh connection to the same endpoint is the right second try.
+      metrics_.retries.with({kRouteName, ex.track->name}).inc();
+      a = co_await attempt(conn, ex, uhead, body, streamed, false);
+    }
     if (a.answered) co_return a.keep_alive;
     last = a.failure;
-    if (a.failure == Failure::kConnect || a.failure == Failure::kReset) {
+    // A stale pooled connection says nothing about the endpoint's health.
+    if (!a.reused && (a.failure == Failure::kConnect || a.failure == Failure::kReset)) {
       if (ex.endpoint->record_failure(Endpoint::Clock::now(), ex.table->config.outlier))
         note_ejection(ex);
     }

@@ -38,7 +38,7 @@ class Proxy final : public http::ConnectionHandler {
                                        http::HeadParser* streamed, bool can_retry);
   boost::asio::awaitable<Attempt> attempt(http::ServerConnection& conn, Exchange& ex,
                                           const http::RequestHeader& uhead, const std::string& body,
-                                          http::HeadParser* streamed);
+                                          http::HeadParser* streamed, bool allow_pooled);
   boost::asio::awaitable<Attempt> send_streamed(http::ServerConnection& conn, Exchange& ex,
                                                 boost::beast::tcp_stream& up,
                                                 const http::RequestHeader& uhead,

@@ -14,8 +14,8 @@ namespace sg::gateway {
 // Why the request's framing cannot be trusted or forwarded (RFC 9112 6.3: both
 // Content-Length and Transfer-Encoding; 6.1: a transfer coding other than chunked, which the
 // gateway would otherwise drop on the way upstream), or nullopt. Beast itself rejects
-// duplicate or invalid Content-Length, a Transfer-Encoding whose last coding is not chunked,
-// and invalid header bytes.
+// duplicate or invalid Content-Length and invalid header bytes; the HTTP server refuses a
+// Transfer-Encoding without a final chunked coding or on HTTP/1.0 before any handler runs.
 std::optional<std::string> framing_error(const http::RequestHeader& head);
 
 // The first transfer coding other than chunked, if any (answered with 501).

@@ -241,6 +241,17 @@ TEST_P(ServerTest, BadInputGetsClearJsonErrors) {
                                      "POST /api/v1/content HTTP/1.1\r\nHost: x\r\nContent-Length: "
                                      "4\r\nContent-Length: 5\r\n\r\nabcde");
   EXPECT_NE(smuggle.find("HTTP/1.1 400"), std::string::npos) << smuggle;
+  // A coding other than chunked leaves the body length unknown: 501, never a second request.
+  std::string gzip =
+      raw_exchange(server_->port(),
+                   "POST /api/v1/content HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n"
+                   "\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(gzip.find("HTTP/1.1 501"), std::string::npos) << gzip;
+  EXPECT_EQ(gzip.find("200 OK"), std::string::npos) << "smuggled request was served: " << gzip;
+  std::string old_chunked =
+      raw_exchange(server_->port(),
+                   "POST /api/v1/content HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_NE(old_chunked.find(" 400 "), std::string::npos) << old_chunked;
 }
 
 TEST_P(ServerTest, SlowlorisHeadIsCutOffAfterTheHeaderTimeout) {

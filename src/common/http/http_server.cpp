@@ -29,6 +29,23 @@ bool is_parse_error(const error_code& ec) {
          ec != bhttp::error::need_buffer;
 }
 
+// RFC 9112 6.1: Beast frames a body as chunked only when chunked is the last coding; any
+// other Transfer-Encoding (or one on HTTP/1.0) leaves the framing unknowable, and reading on
+// would let the body's bytes pass for the next request. Answer and close instead.
+std::optional<Response> framing_refusal(const bhttp::request_parser<bhttp::empty_body>& p) {
+  const auto& h = p.get();
+  if (h.find(bhttp::field::transfer_encoding) == h.end()) return std::nullopt;
+  if (h.version() < 11) {
+    return json_error(bhttp::status::bad_request, "bad_request",
+                      "Transfer-Encoding is not allowed in an HTTP/1.0 request");
+  }
+  if (!p.chunked()) {
+    return json_error(bhttp::status::not_implemented, "unsupported_transfer_coding",
+                      "only the chunked transfer coding is supported");
+  }
+  return std::nullopt;
+}
+
 struct InFlight {
   explicit InFlight(std::atomic<std::int64_t>& c) : counter(c) { ++counter; }
   ~InFlight() { --counter; }
@@ -107,15 +124,15 @@ class Session final : public ServerConnection {
       head_parser.body_limit(boost::none);
       auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, head_parser, kTuple);
       const auto start = std::chrono::steady_clock::now();
-      if (ec) {
-        if (auto res = read_error_response(ec)) {
-          ExchangeHead head{RequestContext{request_id_for({}), start}, "", "", 11, false};
-          CompletedExchange done;
-          co_await send(std::move(*res), head, false, done);
-          server_.handler_.on_protocol_error(done);
-        }
-        co_return;
+      std::optional<Response> refusal = ec ? read_error_response(ec) : framing_refusal(head_parser);
+      if (refusal) {
+        ExchangeHead head{RequestContext{request_id_for({}), start}, "", "", 11, false};
+        CompletedExchange done;
+        co_await send(std::move(*refusal), head, false, done);
+        server_.handler_.on_protocol_error(done);
+        co_await close_gracefully();
       }
+      if (ec || refusal) co_return;
       InFlight in_flight(server_.in_flight_);
       if (!co_await server_.handler_.serve(*this, head_parser, start)) {
         co_await close_gracefully();
@@ -131,7 +148,8 @@ class Session final : public ServerConnection {
   const std::string& peer_address() const override { return peer_address_; }
 
   asio::awaitable<void> continue_if_expected(const RequestHeader& head) override {
-    if (beast::iequals(head[bhttp::field::expect], "100-continue")) {
+    // HTTP/1.0 clients do not understand 1xx (RFC 9110 15.2).
+    if (head.version() >= 11 && beast::iequals(head[bhttp::field::expect], "100-continue")) {
       bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
       stream_.expires_after(opts_.write_timeout);
       co_await bhttp::async_write(stream_, cont, kTuple);
