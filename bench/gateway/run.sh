@@ -39,18 +39,11 @@ set -euo pipefail
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_dir="$(cd "$script_dir/../.." && pwd)"
 
-seconds_of() { # "10s" | "10" -> 10
-  local v="${1%s}"
-  [[ "$v" =~ ^[0-9]+$ && "$v" -gt 0 ]] || { echo "run.sh: '$1' is not a whole number of seconds (e.g. 10 or 10s)" >&2; exit 2; }
-  echo "$v"
-}
-whole_number() { # name value
-  [[ "$2" =~ ^[0-9]+$ && "$2" -gt 0 ]] || { echo "run.sh: $1='$2' must be a positive integer" >&2; exit 2; }
-  echo "$2"
-}
+bench_name=gateway
+# shellcheck source=bench/lib.sh
+source "$script_dir/../lib.sh"
 
-duration_s="$(seconds_of "${BENCH_DURATION:-10s}")"
-warmup_s="$(seconds_of "${BENCH_WARMUP:-2s}")"
+bench_settings
 conns="$(whole_number BENCH_CONNECTIONS "${BENCH_CONNECTIONS:-64}")"
 wrk_threads="$(whole_number BENCH_THREADS "${BENCH_THREADS:-1}")"
 rounds="$(whole_number BENCH_ROUNDS "${BENCH_ROUNDS:-2}")"
@@ -58,8 +51,6 @@ proxy_threads_list="${BENCH_PROXY_THREADS:-1 2}"
 for t in $proxy_threads_list; do whole_number BENCH_PROXY_THREADS "$t" >/dev/null; done
 [[ -n "${proxy_threads_list// /}" ]] || { echo "run.sh: BENCH_PROXY_THREADS is empty" >&2; exit 2; }
 direct="${BENCH_DIRECT:-1}"
-out_dir="${BENCH_OUT_DIR:-$repo_dir/bench/out}"
-verbose="${BENCH_VERBOSE:-0}"
 
 gateway_bin="${SG_GATEWAY_BIN:-$repo_dir/build/src/gateway/streamgate-gateway}"
 haproxy_bin="${HAPROXY:-$(command -v haproxy || true)}"
@@ -70,88 +61,10 @@ for tool in "$haproxy_bin" "$nginx_bin" wrk curl python3 timeout; do
     echo "run.sh: '${tool:-haproxy/nginx}' not found; run scripts/install-deps" >&2; exit 2; }
 done
 
-log() { printf '[bench/gateway] %s\n' "$*" >&2; }
-
-clk_tck="$(getconf CLK_TCK)"
-host_ticks() { # -> "busy steal" jiffies of the whole host since boot (all cores)
-  local _cpu user nice sys _idle _iowait irq softirq steal _rest
-  read -r _cpu user nice sys _idle _iowait irq softirq steal _rest </proc/stat
-  echo "$((user + nice + sys + irq + softirq)) $steal"
-}
-host_busy_sample() { # -> "busy% steal%" of one core over the next second
-  local b0 s0 b1 s1
-  read -r b0 s0 <<<"$(host_ticks)"; sleep 1; read -r b1 s1 <<<"$(host_ticks)"
-  echo "$(((b1 - b0) * 100 / clk_tck)) $(((s1 - s0) * 100 / clk_tck))"
-}
-
-# Other work on the host (builds, other benchmarks) skews every number; say so up front,
-# measured before this script starts anything.
-read -r idle_busy_pct idle_steal_pct <<<"$(host_busy_sample)"
-if ((idle_busy_pct > 20 || idle_steal_pct > 20)); then
-  log "WARNING: before anything started the host is ${idle_busy_pct}% busy, ${idle_steal_pct}% stolen (of one core);"
-  log "WARNING: something else is running here, so these numbers are not representative."
-fi
+check_idle_host
 
 # --- processes we start, and cleanup ------------------------------------------------
-work="$(mktemp -d /tmp/streamgate-bench-gateway.XXXXXX)"
-chmod 0755 "$work" # nginx workers drop to 'nobody' when started as root
-pids=()
-wrk_pid=
-
-# shellcheck disable=SC2317 # stop_pid and cleanup run from the EXIT trap
-stop_pid() { # pid: TERM, up to 10 s, then KILL; only ever a PID this script started
-  local pid="$1" i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "pid $pid ignored SIGTERM for 10 s; sending SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-}
-forget_pid() { # pid: drop from the cleanup list once stopped
-  local p keep=()
-  for p in "${pids[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done
-  pids=("${keep[@]}")
-}
-# shellcheck disable=SC2317
-cleanup() {
-  local rc=$? pid
-  [[ -n "${wrk_pid:-}" ]] && stop_pid "$wrk_pid" # timeout(1) passes SIGTERM on to wrk
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
-  rm -rf "$work"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-free_ports() { # n -> n distinct free loopback ports, one per line
-  python3 - "$1" <<'EOF'
-import socket, sys
-socks = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    socks.append(s)
-print("\n".join(str(s.getsockname()[1]) for s in socks))
-EOF
-}
-
-wait_http() { # url name pid: up to 15 s for a 200
-  local url="$1" name="$2" pid="$3" i
-  for ((i = 0; i < 150; i++)); do
-    kill -0 "$pid" 2>/dev/null || { log "$name exited during start-up; its log:"; cat "$work/$name.log" >&2; exit 1; }
-    if [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" == 200 ]]; then return 0; fi
-    sleep 0.1
-  done
-  log "$name did not answer 200 on $url within 15 s; its log:"; cat "$work/$name.log" >&2
-  exit 1
-}
+bench_start_work
 
 # --- nginx backends ---------------------------------------------------------------------
 backends=(s1 s2 c1)
@@ -161,24 +74,12 @@ for i in 0 1 2; do be_port[${backends[$i]}]="${ports[$i]}"; done
 
 start_backend() { # name
   local name="$1" d="$work/nginx-$1"
-  mkdir -p "$d/logs" "$d/tmp"/{body,proxy,fastcgi,uwsgi,scgi}
+  nginx_dirs "$d"
   # Every backend answers every path (the health check's /ready included) with a 200 and
   # a 6-byte body naming it, so the split can be checked from the bodies alone.
-  cat >"$d/nginx.conf" <<EOF
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  tcp_nodelay on;
-  keepalive_timeout 65s;
-  keepalive_requests 10000000;
-  client_body_temp_path $d/tmp/body;
-  proxy_temp_path $d/tmp/proxy;
-  fastcgi_temp_path $d/tmp/fastcgi;
-  uwsgi_temp_path $d/tmp/uwsgi;
-  scgi_temp_path $d/tmp/scgi;
+  {
+    nginx_conf_head "$d" 1
+    cat <<EOF
   default_type text/plain;
   server {
     listen 127.0.0.1:${be_port[$name]};
@@ -186,17 +87,17 @@ http {
   }
 }
 EOF
+  } >"$d/nginx.conf"
   chmod -R a+rX "$d"
-  "$nginx_bin" -p "$d" -c "$d/nginx.conf" -g 'daemon off; master_process on;' >"$work/nginx-$name.log" 2>&1 &
-  be_pid[$name]=$!
-  pids+=("${be_pid[$name]}")
+  start_nginx "$d" "$work/nginx-$name.log"
+  be_pid[$name]="$started_pid"
 }
 for b in "${backends[@]}"; do start_backend "$b"; done
 for b in "${backends[@]}"; do wait_http "http://127.0.0.1:${be_port[$b]}/" "nginx-$b" "${be_pid[$b]}"; done
 log "nginx backends: s1 :${be_port[s1]} (pid ${be_pid[s1]}), s2 :${be_port[s2]} (pid ${be_pid[s2]}), c1 :${be_port[c1]} (pid ${be_pid[c1]})"
 
 # --- proxies ------------------------------------------------------------------------------
-admin_token="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+admin_token="$(random_token)"
 gw_pid=
 ha_pid=
 gw_port=
@@ -293,30 +194,7 @@ EOF
 }
 
 # --- load ---------------------------------------------------------------------------------
-cat >"$work/report.lua" <<'EOF'
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    "WRK_RESULT requests=%d duration_us=%d bytes=%d p50_us=%.1f p90_us=%.1f p99_us=%.1f max_us=%.1f " ..
-    "err_connect=%d err_read=%d err_write=%d err_status=%d err_timeout=%d\n",
-    summary.requests, summary.duration, summary.bytes,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.connect, e.read, e.write, e.status, e.timeout))
-end
-EOF
-
-cpu_ticks() { # pid... -> utime+stime of the pids and their direct children (nginx workers)
-  local total=0 p f top
-  for top in "$@"; do
-    for p in "$top" $(ps -o pid= --ppid "$top" 2>/dev/null); do
-      f="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
-      f="${f##*) }" # fields from 3 on; utime/stime are fields 14/15 -> 12th/13th here
-      read -r -a fs <<<"$f"
-      total=$((total + fs[11] + fs[12]))
-    done
-  done
-  echo "$total"
-}
+write_report_lua
 
 results="$work/results.tsv"
 splits="$work/splits.tsv"
@@ -324,36 +202,27 @@ splits="$work/splits.tsv"
 : >"$splits"
 run_wrk() { # target threads round url pid
   local target="$1" threads="$2" round="$3" url="$4" pid="$5"
-  local secs="$duration_s" out c0 c1 b0 b1 line h0 h1 st0 st1
+  local secs="$duration_s" out c0 c1 b0 b1 fields h0 h1 st0 st1
   [[ "$round" == warmup ]] && secs="$warmup_s"
   out="$work/wrk-$target-$threads-$round.txt"
   c0="$(cpu_ticks "$pid")"
   b0="$(cpu_ticks "${be_pid[@]}")"
   read -r h0 st0 <<<"$(host_ticks)"
-  # In the background and waited for, so a signal runs the cleanup trap at once (and it
-  # stops this wrk too) instead of after the run.
-  timeout "$((secs + 60))" wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --timeout 10s \
-    --latency -s "$work/report.lua" "$url" >"$out" 2>&1 &
-  wrk_pid=$!
-  if ! wait "$wrk_pid"; then
-    log "wrk failed against $url:"; cat "$out" >&2; exit 1
-  fi
-  wrk_pid=
+  wrk_bounded "$url" "$conns" "$secs" "$out"
   c1="$(cpu_ticks "$pid")"
   b1="$(cpu_ticks "${be_pid[@]}")"
   read -r h1 st1 <<<"$(host_ticks)"
-  [[ "$verbose" == 1 ]] && { log "wrk $target/$threads round $round:"; cat "$out" >&2; }
+  log_wrk_verbose "$target/$threads round $round" "$out"
   [[ "$round" == warmup ]] && return 0
-  line="$(grep '^WRK_RESULT ' "$out")" || { log "no WRK_RESULT in wrk output:"; cat "$out" >&2; exit 1; }
+  fields="$(wrk_result "$out")"
   printf '%s\t%s\t%s\t%s cpu_ticks=%s backend_cpu_ticks=%s clk_tck=%s host_busy_ticks=%s host_steal_ticks=%s\n' \
-    "$target" "$threads" "$round" "${line#WRK_RESULT }" "$((c1 - c0))" "$((b1 - b0))" "$clk_tck" \
+    "$target" "$threads" "$round" "$fields" "$((c1 - c0))" "$((b1 - b0))" "$clk_tck" \
     "$((h1 - h0))" "$((st1 - st0))" >>"$results"
   log "$(printf '%-8s threads %s round %s: %s' "$target" "$threads" "$round" \
     "$(grep -E '^Requests/sec|^ +50%|^ +99%' "$out" | tr -s ' ' | tr '\n' ' ')")"
 }
 
-read -r pre_busy_pct pre_steal_pct <<<"$(host_busy_sample)"
-log "host before load: ${pre_busy_pct}% busy, ${pre_steal_pct}% stolen (of one core; backends idle)"
+sample_host_before_load backends
 log "wrk -t$wrk_threads -c$conns, warm-up ${warmup_s}s per target, then $rounds x ${duration_s}s per target"
 
 if [[ "$direct" == 1 ]]; then
@@ -389,9 +258,7 @@ for threads in $proxy_threads_list; do
 done
 
 # --- report ----------------------------------------------------------------------------
-mkdir -p "$out_dir"
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-json_out="$out_dir/gateway-$stamp.json"
+report_path
 # shellcheck disable=SC2086 # one argument per thread count
 gw_metrics_json="$(python3 - "$work" $proxy_threads_list <<'EOF'
 import json, re, sys, os
@@ -415,6 +282,7 @@ EOF
 set +e
 python3 - "$results" "$splits" "$json_out" <<EOF
 import json, sys, platform, os
+$(report_py backends)
 results_path, splits_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = []
 for line in open(results_path):
@@ -427,12 +295,7 @@ for line in open(results_path):
         "target": target, "threads": None if threads == "-" else int(threads), "round": int(rnd),
         "requests": int(f["requests"]), "seconds": round(secs, 3),
         "req_per_s": round(int(f["requests"]) / secs, 1),
-        "p50_ms": round(float(f["p50_us"]) / 1000, 3),
-        "p90_ms": round(float(f["p90_us"]) / 1000, 3),
-        "p99_ms": round(float(f["p99_us"]) / 1000, 3),
-        "max_ms": round(float(f["max_us"]) / 1000, 3),
-        "errors": sum(int(f[k]) for k in f if k.startswith("err_")),
-        "errors_detail": {k[4:]: int(f[k]) for k in f if k.startswith("err_")},
+        **wrk_fields(f),
         # the proxy (gateway / haproxy, all threads) or, for direct, the one nginx backend
         "server_cpu_percent": round(100 * int(f["cpu_ticks"]) / tck / secs, 1),
         "server_cpu_us_per_request": round(1e6 * int(f["cpu_ticks"]) / tck / reqs, 2),
@@ -443,11 +306,7 @@ for line in open(results_path):
         "host_steal_percent": round(100 * int(f["host_steal_ticks"]) / tck / secs, 1),
     })
 
-best = {}
-for r in runs:
-    key = (r["target"], r["threads"])
-    if key not in best or r["req_per_s"] > best[key]["req_per_s"]:
-        best[key] = r
+best = best_rounds(runs, "target", "threads")
 
 splits = {}
 for line in open(splits_path):
@@ -503,10 +362,7 @@ print(" alternating order; all rounds are in the JSON)")
 steal = max(r["host_steal_percent"] for r in runs)
 if steal > 10:
     print(f"WARNING: up to {steal}% of a core was stolen by the hypervisor during a run")
-if $idle_busy_pct > 20:
-    print("WARNING: the host was busy before the benchmark started ($idle_busy_pct% of a core); numbers are skewed")
-if $pre_busy_pct > 20:
-    print("WARNING: the host was busy right before the first load ($pre_busy_pct% of a core, backends idle)")
+busy_host_warnings()
 errs = sum(r["errors"] for r in runs)
 if errs:
     print(f"WARNING: wrk counted {errs} errors (non-2xx, timeouts, socket errors) over all runs")
@@ -514,13 +370,8 @@ if errs:
 doc = {
     "benchmark": "bench/gateway",
     "timestamp_utc": "$stamp",
-    "host": {"nproc": os.cpu_count(), "kernel": platform.release(),
-             "busy_percent_before_start": $idle_busy_pct, "steal_percent_before_start": $idle_steal_pct,
-             "busy_percent_before_load": $pre_busy_pct, "steal_percent_before_load": $pre_steal_pct,
-             "note": "wrk, the proxy and three nginx backends share the same cores"},
-    "versions": {"haproxy": """$("$haproxy_bin" -v 2>&1 | head -1)""",
-                 "nginx": """$("$nginx_bin" -v 2>&1 | head -1)""",
-                 "wrk": """$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)""",
+    "host": host_doc("wrk, the proxy and three nginx backends share the same cores"),
+    "versions": {"haproxy": """$("$haproxy_bin" -v 2>&1 | head -1)""", **tool_versions,
                  "gateway_binary": "$gateway_bin"},
     "config": {"wrk_threads": $wrk_threads, "connections": $conns,
                "duration_s": $duration_s, "warmup_s": $warmup_s, "rounds": $rounds,
@@ -535,14 +386,9 @@ doc = {
     "gateway_requests_total": json.loads('''$gw_metrics_json'''),
     "runs": runs,
 }
-with open(out_path, "w") as fh:
-    json.dump(doc, fh, indent=2)
-    fh.write("\n")
-print(f"\nwrote {out_path}")
+write_doc(doc, out_path)
 sys.exit(0 if all(v for m in met.values() for v in m.values()) else 3)
 EOF
 report_rc=$?
 set -e
-if [[ "$report_rc" -ne 0 && "$report_rc" -ne 3 ]]; then exit "$report_rc"; fi
-if [[ "$report_rc" -eq 3 && "${BENCH_ENFORCE:-0}" == 1 ]]; then exit 3; fi
-exit 0
+report_exit "$report_rc"
