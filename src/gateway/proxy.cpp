@@ -325,9 +325,14 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
     cres.body().more = false;
     std::tie(ec, std::ignore) = co_await bhttp::async_write(conn.stream(), sr, kTuple);
   } else {
-    std::tie(ec, std::ignore) = co_await bhttp::async_write_header(conn.stream(), sr, kTuple);
-    if (!ec)
-      ec = co_await relay_body(up, ubuf, rp, conn.stream(), cres, sr, idle, bytes, upstream_failed);
+    // No separate head write: the serializer's first write gathers the head and the first
+    // body chunk, one send instead of two for a small response.
+    ec = co_await relay_body(up, ubuf, rp, conn.stream(), cres, sr, idle, bytes, upstream_failed);
+    if (upstream_failed && !sr.is_header_done()) {
+      // The upstream failed before the client saw anything: answer with an error instead.
+      if (ep.record_failure(Endpoint::Clock::now(), cfg.outlier)) note_ejection(ex);
+      co_return Attempt{false, false, Failure::kReset, false, false};
+    }
   }
   ex.bytes_sent = bytes;
   const double latency =
