@@ -24,38 +24,6 @@ void set_timeouts(tcp::socket& s, std::chrono::milliseconds t) {
 
 }  // namespace
 
-HttpReply http_call(std::uint16_t port, const HttpCall& call) {
-  HttpReply reply;
-  try {
-    asio::io_context io;
-    tcp::socket sock(io);
-    sock.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
-    set_timeouts(sock, call.timeout);
-    http::request<http::string_body> req{call.method, call.target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    for (const auto& [k, v] : call.headers) req.set(k, v);
-    req.body() = call.body;
-    if (!call.body.empty() || call.method == http::verb::post || call.method == http::verb::put ||
-        call.method == http::verb::patch) {
-      req.prepare_payload();
-    }
-    http::write(sock, req);
-    beast::flat_buffer buf;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(256 * 1024 * 1024);
-    if (call.method == http::verb::head) parser.skip(true);
-    http::read(sock, buf, parser);
-    auto res = parser.release();
-    reply.status = res.result_int();
-    reply.body = std::move(res.body());
-    reply.headers = std::move(res.base());
-  } catch (const std::exception& e) {
-    reply.status = 0;
-    reply.error = e.what();
-  }
-  return reply;
-}
-
 std::string raw_exchange(std::uint16_t port, const std::string& bytes,
                          std::chrono::milliseconds timeout) {
   std::string out;

@@ -3,6 +3,8 @@
 
 #include <boost/beast/http.hpp>
 
+#include "common/http/blocking_client.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -11,27 +13,14 @@
 
 namespace sg::test {
 
-struct HttpReply {
-  int status = 0;  // 0 when the exchange failed (see error)
-  std::string body;
-  boost::beast::http::fields headers;
-  std::string error;
-  std::string header(std::string_view name) const {
-    auto it = headers.find(name);
-    return it == headers.end() ? std::string() : std::string(it->value());
-  }
-};
+using HttpReply = sg::http::ClientReply;
+using HttpCall = sg::http::ClientRequest;
 
-struct HttpCall {
-  boost::beast::http::verb method = boost::beast::http::verb::get;
-  std::string target = "/";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::chrono::milliseconds timeout{10000};
-};
-
-// One request on a fresh connection.
-HttpReply http_call(std::uint16_t port, const HttpCall& call);
+// One request to 127.0.0.1:port on a fresh connection (256 MiB body limit).
+inline HttpReply http_call(std::uint16_t port, HttpCall call) {
+  call.body_limit = 256 * 1024 * 1024;
+  return sg::http::blocking_call("127.0.0.1", port, call);
+}
 inline HttpReply http_get(std::uint16_t port, const std::string& target,
                           std::vector<std::pair<std::string, std::string>> headers = {}) {
   return http_call(port, {boost::beast::http::verb::get, target, {}, std::move(headers)});

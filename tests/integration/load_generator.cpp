@@ -25,6 +25,9 @@ void add(LoadResult& r, int status, const std::string& header, bool conn_error,
   ++r.by_status[status];
   (status >= 200 && status < 300 ? r.ok_2xx : r.non_2xx)++;
   ++r.by_header[header];
+  const auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = r.header_span.try_emplace(header, now, now);
+  if (!fresh) it->second.second = now;
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ struct LoadResult {
   std::map<int, std::uint64_t> by_status;
   std::map<std::string, std::uint64_t> by_header;  // value of `count_header`
   std::vector<std::string> errors;                 // first few error descriptions
+  // First and last time a response carried each value of `count_header`.
+  std::map<std::string,
+           std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>>
+      header_span;
 };
 
 class LoadGenerator {
@@ -38,6 +42,8 @@ class LoadGenerator {
   explicit LoadGenerator(Options options);
   ~LoadGenerator();  // stops and joins
   void start();
+  // Ends the load before its deadline (finish() then returns at once).
+  void stop() { stop_ = true; }
   // Waits for the deadline (or budget) and returns the totals.
   LoadResult finish();
   // Requests completed so far (any status).

@@ -5,7 +5,6 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,9 +19,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "common/process.hpp"
 #include "common/unique_fd.hpp"
-
-extern char** environ;
 
 namespace sg::test {
 namespace fs = std::filesystem;
@@ -33,43 +31,6 @@ namespace {
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 Error failed(const std::string& what) { return make_error(ErrorCode::kInternal, what); }
-
-std::vector<std::string> merged_environment(
-    const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) vars[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  for (const auto& [k, v] : extra) vars[k] = v;
-  std::vector<std::string> out;
-  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
-  return out;
-}
-
-std::vector<char*> c_strings(std::vector<std::string>& strings) {
-  std::vector<char*> out;
-  for (auto& s : strings) out.push_back(s.data());
-  out.push_back(nullptr);
-  return out;
-}
-
-// RAII for the posix_spawn attribute objects.
-struct SpawnSetup {
-  posix_spawn_file_actions_t actions;
-  posix_spawnattr_t attr;
-  SpawnSetup() {
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-  }
-  ~SpawnSetup() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnSetup(const SpawnSetup&) = delete;
-  SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
 
 bool running_as_root() { return geteuid() == 0; }
 
@@ -139,31 +100,13 @@ std::uint16_t free_port() {
 }
 
 Result<ChildProcess> ChildProcess::spawn(const SpawnOptions& options) {
-  if (options.argv.empty()) return failed("spawn: empty argv");
-  SpawnSetup setup;
-  posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&setup.actions, 1, options.log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);  // no O_CLOEXEC: it must survive exec
-  posix_spawn_file_actions_adddup2(&setup.actions, 1, 2);
-  if (!options.cwd.empty()) {
-    posix_spawn_file_actions_addchdir_np(&setup.actions, options.cwd.c_str());
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&setup.attr, &none);
-  posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETSIGMASK);
-  std::vector<std::string> argv = options.argv;
-  std::vector<std::string> env = merged_environment(options.env);
-  auto argv_c = c_strings(argv);
-  auto env_c = c_strings(env);
-  pid_t pid = -1;
-  const int rc =
-      posix_spawnp(&pid, argv_c[0], &setup.actions, &setup.attr, argv_c.data(), env_c.data());
-  if (rc != 0) {
-    return failed("spawning " + options.argv[0] + ": " + std::strerror(rc));
-  }
-  return ChildProcess(pid, options.log_file);
+  auto pid = spawn_process({.argv = options.argv,
+                            .env = options.env,
+                            .log_file = options.log_file,
+                            .cwd = options.cwd,
+                            .new_session = options.new_session});
+  if (!pid) return pid.error();
+  return ChildProcess(*pid, options.log_file);
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept

@@ -45,6 +45,7 @@ struct SpawnOptions {
   std::vector<std::pair<std::string, std::string>> env;  // added to (or replacing in) ours
   std::filesystem::path log_file;                        // stdout and stderr, appended
   std::filesystem::path cwd;                             // empty: inherit ours
+  bool new_session = false;                              // see sg::SpawnSpec
 };
 
 // A process started with posix_spawn.

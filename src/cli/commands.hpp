@@ -1,0 +1,54 @@
+// sgctl's commands. Each returns the process exit status: 0 success (for deploy: the new
+// version serves all traffic), 1 rolled back / failed (reason printed), 2 usage or
+// configuration error (one line on stderr naming the problem).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "platform/local/local_platform.hpp"
+
+namespace sg::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRolledBack = 1;
+inline constexpr int kExitUsage = 2;
+
+struct Common {
+  std::filesystem::path state_dir = ".streamgate";
+  std::string output = "text";  // text | json (| markdown for history)
+};
+
+struct UpOptions {
+  platform::PlatformOptions platform;
+  std::string control_listen = "127.0.0.1:0";
+};
+int run_up(const Common& c, UpOptions options);
+
+struct ReleaseAdd {
+  std::string name;
+  std::string exec;
+  std::vector<std::string> env;  // K=V
+  std::vector<std::string> args;
+};
+int run_release_add(const Common& c, const ReleaseAdd& r);
+int run_release_list(const Common& c);
+
+// Starts the rollout and follows it until it ends (or, for blue-green, until the new colour
+// is verified and serves all traffic).
+int run_deploy(const Common& c, const platform::DeployRequest& request);
+int run_rollback(const Common& c);
+int run_promote(const Common& c);
+int run_abort(const Common& c);
+int run_scale(const Common& c, int replicas);
+int run_status(const Common& c, bool watch);
+int run_history(const Common& c, int limit);
+int run_events(const Common& c, int tail);
+int run_logs(const Common& c, const std::string& version, int tail, bool follow);
+
+// Prints "sgctl: MESSAGE" on stderr and returns kExitUsage.
+int usage_error(const std::string& message);
+
+}  // namespace sg::cli

@@ -1,0 +1,214 @@
+// sgctl commands that work on the state directory directly, with or without a running
+// control plane: release add|list, history, events, logs.
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "cli/commands.hpp"
+#include "common/json_text.hpp"
+#include "platform/local/state_store.hpp"
+
+namespace sg::cli {
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+Result<std::unique_ptr<platform::StateStore>> open_store(const Common& c) {
+  return platform::StateStore::open(c.state_dir);
+}
+
+std::string one_line(std::string text) {
+  for (char& ch : text) {
+    if (ch == '\n' || ch == '|') ch = ' ';
+  }
+  return text;
+}
+
+}  // namespace
+
+int run_release_add(const Common& c, const ReleaseAdd& r) {
+  if (auto st = platform::validate_release_name(r.name); !st)
+    return usage_error(st.error().message);
+  std::error_code ec;
+  const fs::path exec = fs::absolute(r.exec, ec);
+  if (ec || !fs::is_regular_file(exec, ec) || ::access(exec.c_str(), X_OK) != 0) {
+    return usage_error("--exec " + r.exec + ": not an executable file");
+  }
+  platform::ReleaseSpec spec{r.name, exec.string(), r.args, {}};
+  for (const auto& kv : r.env) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return usage_error("--env must be K=V, got '" + kv + "'");
+    spec.env.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  }
+  auto store = open_store(c);
+  if (!store) return usage_error(store.error().message);
+  if (auto st = (*store)->put_release(spec); !st) return usage_error(st.error().message);
+  std::cout << "release " << r.name << " -> " << exec.string() << "\n";
+  return kExitOk;
+}
+
+int run_release_list(const Common& c) {
+  auto store = open_store(c);
+  if (!store) return usage_error(store.error().message);
+  auto releases = (*store)->releases();
+  if (!releases) return usage_error(releases.error().message);
+  json::array out;
+  for (const auto& r : *releases) {
+    json::array args, env;
+    for (const auto& a : r.args) args.emplace_back(a);
+    for (const auto& [k, v] : r.env) env.emplace_back(k + "=" + v);
+    out.push_back(json::object{{"name", r.name}, {"exec", r.exec}, {"args", args}, {"env", env}});
+    if (c.output != "json") {
+      std::cout << r.name << "  " << r.exec;
+      for (const auto& a : r.args) std::cout << " " << a;
+      std::cout << "\n";
+    }
+  }
+  if (c.output == "json") std::cout << json_text(out) << "\n";
+  return kExitOk;
+}
+
+int run_history(const Common& c, int limit) {
+  auto store = open_store(c);
+  if (!store) return usage_error(store.error().message);
+  auto deployments = (*store)->deployments(limit);
+  if (!deployments) return usage_error(deployments.error().message);
+  if (c.output == "json") {
+    json::array out;
+    for (const auto& d : *deployments) {
+      boost::system::error_code ec;
+      json::value evidence = json::parse(d.evidence, ec);
+      if (ec) evidence = nullptr;
+      out.push_back(json::object{
+          {"id", d.id},
+          {"strategy", d.strategy},
+          {"from", d.from_release},
+          {"to", d.to_release},
+          {"result", d.result},
+          {"reason", d.reason},
+          {"started", platform::iso8601_utc(d.started_ms)},
+          {"finished", d.finished_ms > 0 ? json::value(platform::iso8601_utc(d.finished_ms))
+                                         : json::value(nullptr)},
+          {"evidence", evidence}});
+    }
+    std::cout << json_text(out) << "\n";
+    return kExitOk;
+  }
+  if (c.output == "markdown") {
+    std::cout << "# Deployment log\n\n"
+              << "| # | started (UTC) | finished (UTC) | strategy | from | to | result | reason |\n"
+              << "|---|---|---|---|---|---|---|---|\n";
+    for (const auto& d : *deployments) {
+      std::cout << "| " << d.id << " | " << platform::iso8601_utc(d.started_ms) << " | "
+                << (d.finished_ms > 0 ? platform::iso8601_utc(d.finished_ms) : "-") << " | "
+                << d.strategy << " | " << d.from_release << " | " << d.to_release << " | "
+                << d.result << " | " << one_line(d.reason) << " |\n";
+    }
+    return kExitOk;
+  }
+  std::printf("%-4s %-24s %-10s %-12s %-12s %-12s %s\n", "ID", "STARTED", "STRATEGY", "FROM", "TO",
+              "RESULT", "REASON");
+  for (const auto& d : *deployments) {
+    std::printf("%-4lld %-24s %-10s %-12s %-12s %-12s %s\n", static_cast<long long>(d.id),
+                platform::iso8601_utc(d.started_ms).c_str(), d.strategy.c_str(),
+                d.from_release.c_str(), d.to_release.c_str(), d.result.c_str(),
+                one_line(d.reason).c_str());
+  }
+  return kExitOk;
+}
+
+int run_events(const Common& c, int tail) {
+  auto store = open_store(c);
+  if (!store) return usage_error(store.error().message);
+  auto events = (*store)->events(tail);
+  if (!events) return usage_error(events.error().message);
+  json::array out;
+  for (const auto& e : *events) {
+    if (c.output == "json") {
+      out.push_back(json::object{
+          {"ts", platform::iso8601_utc(e.ts_ms)}, {"kind", e.kind}, {"message", e.message}});
+    } else {
+      std::cout << platform::iso8601_utc(e.ts_ms) << "  " << e.kind << "  " << e.message << "\n";
+    }
+  }
+  if (c.output == "json") std::cout << json_text(out) << "\n";
+  return kExitOk;
+}
+
+int run_logs(const Common& c, const std::string& version, int tail, bool follow) {
+  std::string filter = version;
+  if (filter == "stable" || filter == "active") {
+    // The active colour, from the saved platform settings.
+    auto store = open_store(c);
+    if (!store) return usage_error(store.error().message);
+    auto settings = (*store)->setting("platform");
+    filter = "blue";
+    if (settings && *settings) {
+      boost::system::error_code ec;
+      auto v = json::parse(**settings, ec);
+      if (!ec && v.is_object() && v.as_object().contains("active")) {
+        filter = std::string(v.as_object().at("active").as_string());
+      }
+    }
+  }
+  const fs::path dir = c.state_dir / "logs";
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return usage_error("no logs under " + dir.string());
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.path().extension() != ".log") continue;
+    // TRACK-RELEASE-N.log: match the track or the release.
+    if (!filter.empty() && !name.starts_with(filter + "-") &&
+        name.find("-" + filter + "-") == std::string::npos && name != filter + ".log") {
+      continue;
+    }
+    files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty())
+    return usage_error("no log files match '" + filter + "' under " + dir.string());
+  std::map<fs::path, std::uintmax_t> offsets;
+  for (const auto& f : files) {
+    std::ifstream in(f, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    offsets[f] = text.size();
+    std::size_t start = text.size();
+    for (int n = 0; n <= tail && start > 0;) {
+      start = text.rfind('\n', start - 1);
+      if (start == std::string::npos) {
+        start = 0;
+        break;
+      }
+      if (++n > tail) {
+        ++start;
+        break;
+      }
+    }
+    if (tail == 0) start = text.size();
+    if (files.size() > 1) std::cout << "==> " << f.filename().string() << " <==\n";
+    std::cout << text.substr(start);
+  }
+  std::cout << std::flush;
+  while (follow) {
+    std::this_thread::sleep_for(500ms);
+    for (const auto& f : files) {
+      std::ifstream in(f, std::ios::binary);
+      in.seekg(static_cast<std::streamoff>(offsets[f]));
+      std::string more((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (more.empty()) continue;
+      offsets[f] += more.size();
+      std::cout << more << std::flush;
+    }
+  }
+  return kExitOk;
+}
+
+}  // namespace sg::cli

@@ -1,0 +1,355 @@
+#include "platform/local/replica_set.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "common/http/blocking_client.hpp"
+#include "common/process.hpp"
+#include "common/unique_fd.hpp"
+
+namespace sg::platform {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+const char* replica_phase_name(ReplicaPhase phase) {
+  switch (phase) {
+    case ReplicaPhase::kStarting:
+      return "starting";
+    case ReplicaPhase::kReady:
+      return "ready";
+    case ReplicaPhase::kUnready:
+      return "unready";
+    case ReplicaPhase::kBackoff:
+      return "backoff";
+    case ReplicaPhase::kDraining:
+      return "draining";
+    case ReplicaPhase::kTerminating:
+      return "terminating";
+  }
+  return "?";
+}
+
+Result<std::uint16_t> pick_free_port() {
+  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (!fd.valid() || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return make_error(ErrorCode::kUnavailable,
+                      std::string("finding a free port on 127.0.0.1: ") + std::strerror(errno));
+  }
+  return static_cast<std::uint16_t>(ntohs(addr.sin_port));
+}
+
+ReplicaSet::ReplicaSet(ReplicaSetOptions options, ResolveFn resolve, EventFn events)
+    : opts_(std::move(options)), resolve_(std::move(resolve)), events_(std::move(events)) {}
+
+ReplicaSet::~ReplicaSet() = default;
+
+int ReplicaSet::adopt(const std::vector<ReplicaRecord>& records, Clock::time_point now) {
+  int adopted = 0;
+  for (const auto& rec : records) {
+    if (!same_process_alive(static_cast<pid_t>(rec.pid), rec.start_ticks)) {
+      events_("replica_lost", "replica " + rec.track + "/" + rec.release + " (pid " +
+                                  std::to_string(rec.pid) + ") is gone; it will be replaced");
+      continue;
+    }
+    Replica r;
+    r.id = next_id_++;
+    r.track = rec.track;
+    r.release = rec.release;
+    r.port = rec.port;
+    r.pid = static_cast<pid_t>(rec.pid);
+    r.start_ticks = rec.start_ticks;
+    r.adopted = true;
+    r.log_file = rec.log_file;
+    r.restarts = rec.restarts;
+    r.started = now;
+    replicas_.push_back(std::move(r));
+    ++adopted;
+  }
+  dirty_ = true;
+  return adopted;
+}
+
+void ReplicaSet::set_target(const std::string& track, TrackTarget target) {
+  targets_[track] = std::move(target);
+}
+
+std::optional<TrackTarget> ReplicaSet::target(const std::string& track) const {
+  auto it = targets_.find(track);
+  if (it == targets_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status ReplicaSet::spawn(Replica& r, Clock::time_point now) {
+  auto release = resolve_(r.release);
+  if (!release) return release.error();
+  auto port = pick_free_port();
+  if (!port) return port.error();
+  r.port = *port;
+  SpawnSpec spec;
+  spec.argv.push_back(release->exec);
+  spec.argv.insert(spec.argv.end(), release->args.begin(), release->args.end());
+  spec.env = opts_.common_env;
+  spec.env.emplace_back("STREAMGATE_LISTEN", r.address());
+  spec.env.emplace_back("STREAMGATE_VERSION_LABEL", r.release);
+  spec.env.insert(spec.env.end(), release->env.begin(), release->env.end());
+  spec.log_file = r.log_file;
+  spec.new_session = true;
+  auto pid = spawn_process(spec);
+  if (!pid) return pid.error();
+  r.pid = *pid;
+  r.adopted = false;
+  r.start_ticks = process_start_ticks(r.pid).value_or(0);
+  r.started = now;
+  r.phase = ReplicaPhase::kStarting;
+  dirty_ = true;
+  events_("replica_started",
+          "replica " + r.track + "/" + r.release + " pid " + std::to_string(r.pid) + " on " +
+              r.address() +
+              (r.restarts > 0 ? " (restart " + std::to_string(r.restarts) + ")" : std::string()));
+  return Status::ok();
+}
+
+bool ReplicaSet::alive(Replica& r) {
+  if (r.pid <= 0) return false;
+  if (!r.adopted) {
+    if (auto status = reap_if_exited(r.pid)) {
+      r.last_exit = describe_wait_status(*status);
+      return false;
+    }
+  }
+  if (!same_process_alive(r.pid, r.start_ticks)) {
+    if (r.last_exit.empty()) r.last_exit = "exited";
+    return false;
+  }
+  return true;
+}
+
+void ReplicaSet::probe(Replica& r, Clock::time_point) {
+  auto reply = http::blocking_call("127.0.0.1", r.port,
+                                   {.target = "/ready", .timeout = opts_.probe_timeout});
+  const bool ok = reply.status == 200;
+  const ReplicaPhase before = r.phase;
+  if (ok) {
+    r.phase = ReplicaPhase::kReady;
+  } else if (r.phase == ReplicaPhase::kReady) {
+    r.phase = ReplicaPhase::kUnready;
+  }
+  if (before != r.phase) {
+    events_(ok ? "replica_ready" : "replica_unready", "replica " + r.track + "/" + r.release + " " +
+                                                          r.address() + " is " +
+                                                          replica_phase_name(r.phase));
+  }
+}
+
+void ReplicaSet::begin_stop(Replica& r, Clock::time_point now, const GatewayClient* gateway) {
+  if (r.phase == ReplicaPhase::kDraining || r.phase == ReplicaPhase::kTerminating) return;
+  dirty_ = true;
+  if (r.phase == ReplicaPhase::kBackoff || r.pid <= 0) {
+    r.phase = ReplicaPhase::kTerminating;  // nothing runs; removed at the next pass
+    r.pid = -1;
+    return;
+  }
+  r.phase = ReplicaPhase::kDraining;
+  r.deadline = now + opts_.drain_timeout;
+  if (gateway != nullptr) {
+    if (auto st = gateway->drain(r.address()); !st) {
+      // Not in the gateway (never was ready, or already removed): nothing to drain.
+      r.deadline = now;
+    }
+  } else {
+    r.deadline = now;
+  }
+  events_("replica_draining",
+          "replica " + r.track + "/" + r.release + " " + r.address() + " draining before stop");
+}
+
+void ReplicaSet::reconcile(Clock::time_point now, const GatewayClient* gateway) {
+  std::map<std::string, TrackTarget> wanted = targets_;
+  for (const auto& r : replicas_) wanted.try_emplace(r.track, TrackTarget{});
+  for (auto& [track, target] : wanted) {
+    std::vector<Replica*> members;
+    for (auto& r : replicas_) {
+      if (r.track != track || r.phase == ReplicaPhase::kDraining ||
+          r.phase == ReplicaPhase::kTerminating) {
+        continue;
+      }
+      if (r.release != target.release || target.replicas <= 0) {
+        begin_stop(r, now, gateway);
+      } else {
+        members.push_back(&r);
+      }
+    }
+    const int have = static_cast<int>(members.size());
+    if (have > target.replicas) {
+      // Stop the least useful first: backing off, starting, unready, then the newest ready.
+      auto rank = [](const Replica* r) {
+        switch (r->phase) {
+          case ReplicaPhase::kBackoff:
+            return 0;
+          case ReplicaPhase::kStarting:
+            return 1;
+          case ReplicaPhase::kUnready:
+            return 2;
+          default:
+            return 3;
+        }
+      };
+      std::stable_sort(members.begin(), members.end(), [&](const Replica* a, const Replica* b) {
+        return rank(a) != rank(b) ? rank(a) < rank(b) : a->id > b->id;
+      });
+      for (int i = 0; i < have - target.replicas; ++i) begin_stop(*members[i], now, gateway);
+    }
+    for (int i = have; i < target.replicas; ++i) {
+      Replica r;
+      r.id = next_id_++;
+      r.track = track;
+      r.release = target.release;
+      r.log_file =
+          opts_.log_dir / (track + "-" + target.release + "-" + std::to_string(r.id) + ".log");
+      if (auto st = spawn(r, now); !st) {
+        r.phase = ReplicaPhase::kBackoff;
+        r.backoff = opts_.initial_backoff;
+        r.restart_at = now + r.backoff;
+        r.last_exit = st.error().message;
+        events_("replica_failed", "replica " + track + "/" + target.release +
+                                      " could not start: " + st.error().message);
+      }
+      replicas_.push_back(std::move(r));
+      dirty_ = true;
+    }
+  }
+}
+
+void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
+  for (auto& r : replicas_) {
+    switch (r.phase) {
+      case ReplicaPhase::kStarting:
+      case ReplicaPhase::kReady:
+      case ReplicaPhase::kUnready:
+        if (!alive(r)) {
+          const bool ran_long = now - r.started >= opts_.backoff_reset_after;
+          r.backoff = (ran_long || r.backoff.count() == 0)
+                          ? opts_.initial_backoff
+                          : std::min(opts_.max_backoff, r.backoff * 2);
+          r.restart_at = now + r.backoff;
+          r.phase = ReplicaPhase::kBackoff;
+          r.pid = -1;
+          dirty_ = true;
+          events_("replica_exited", "replica " + r.track + "/" + r.release + " " + r.address() +
+                                        " exited unexpectedly (" + r.last_exit +
+                                        "); restarting in " + std::to_string(r.backoff.count()) +
+                                        " s; log " + r.log_file.string());
+        } else {
+          probe(r, now);
+        }
+        break;
+      case ReplicaPhase::kBackoff:
+        if (now >= r.restart_at) {
+          ++r.restarts;
+          r.last_exit.clear();
+          if (auto st = spawn(r, now); !st) {
+            r.backoff = std::min(opts_.max_backoff, r.backoff * 2);
+            r.restart_at = now + r.backoff;
+            events_("replica_failed", "replica " + r.track + "/" + r.release +
+                                          " could not restart: " + st.error().message);
+          }
+        }
+        break;
+      case ReplicaPhase::kDraining: {
+        if (!alive(r)) {
+          r.phase = ReplicaPhase::kTerminating;
+          r.pid = -1;
+          break;
+        }
+        bool drained = now >= r.deadline || gateway == nullptr;
+        if (!drained) {
+          auto st = gateway->endpoint(r.address());
+          drained = !st || !st->found || st->drained;
+        }
+        if (drained) {
+          ::kill(r.pid, SIGTERM);
+          r.phase = ReplicaPhase::kTerminating;
+          r.deadline = now + opts_.grace_period;
+          dirty_ = true;
+        }
+        break;
+      }
+      case ReplicaPhase::kTerminating:
+        if (r.pid > 0 && alive(r)) {
+          if (now >= r.deadline) ::kill(r.pid, SIGKILL);
+        } else {
+          r.pid = -1;
+        }
+        break;
+    }
+  }
+  const auto gone = std::remove_if(replicas_.begin(), replicas_.end(), [&](const Replica& r) {
+    const bool done = r.phase == ReplicaPhase::kTerminating && r.pid <= 0;
+    if (done) {
+      events_("replica_stopped", "replica " + r.track + "/" + r.release + " " + r.address() +
+                                     " stopped" +
+                                     (r.last_exit.empty() ? "" : " (" + r.last_exit + ")"));
+    }
+    return done;
+  });
+  if (gone != replicas_.end()) {
+    replicas_.erase(gone, replicas_.end());
+    dirty_ = true;
+  }
+  reconcile(now, gateway);
+}
+
+int ReplicaSet::ready_count(const std::string& track, const std::string& release) const {
+  int n = 0;
+  for (const auto& r : replicas_) {
+    n += r.track == track && r.release == release && r.phase == ReplicaPhase::kReady ? 1 : 0;
+  }
+  return n;
+}
+
+std::vector<std::string> ReplicaSet::gateway_endpoints(const std::string& track) const {
+  std::vector<std::string> out;
+  for (const auto& r : replicas_) {
+    if (r.track == track && (r.phase == ReplicaPhase::kReady || r.phase == ReplicaPhase::kUnready ||
+                             r.phase == ReplicaPhase::kDraining)) {
+      out.push_back(r.address());
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<ReplicaRecord> ReplicaSet::records() const {
+  std::vector<ReplicaRecord> out;
+  for (const auto& r : replicas_) {
+    if (r.pid <= 0) continue;
+    out.push_back(
+        {r.track, r.release, r.port, r.pid, r.start_ticks, r.log_file.string(), r.restarts});
+  }
+  return out;
+}
+
+bool ReplicaSet::take_dirty() { return std::exchange(dirty_, false); }
+
+void ReplicaSet::stop_all(const GatewayClient* gateway) {
+  for (auto& [track, target] : targets_) target.replicas = 0;
+  const auto limit = Clock::now() + opts_.drain_timeout + opts_.grace_period + 2s;
+  while (!replicas_.empty() && Clock::now() < limit) {
+    tick(Clock::now(), gateway);
+    if (!replicas_.empty()) std::this_thread::sleep_for(100ms);
+  }
+}
+
+}  // namespace sg::platform

@@ -1,0 +1,140 @@
+// ReplicaSet: the local backend's kubelet. It runs replicas (streamgate-server processes) of
+// releases on tracks (blue, green, canary), each on its own loopback port, and reconciles
+// them towards a desired (release, count) per track:
+//
+//  * starts missing replicas; captures each one's stdout/stderr in LOG_DIR/TRACK-RELEASE-N.log;
+//  * probes GET /ready on each replica every tick: only ready replicas are offered to the
+//    gateway (ready_endpoints);
+//  * restarts a replica that exits unexpectedly after a back-off of 10 s doubling to 5 min
+//    (reset after 10 min of running), counting restarts, like a kubelet;
+//  * stops surplus replicas, and replicas of a release no longer desired on their track, in
+//    order: drain in the gateway (no new requests; in-flight ones finish), then SIGTERM once
+//    the gateway reports the endpoint drained (or drain_timeout passes), then SIGKILL if it
+//    has not exited after grace_period. Replicas are never stopped on a fixed timer while
+//    requests are in flight;
+//  * adopts replicas recorded by an earlier control plane (PID + start time) when they are
+//    still running, so a restart of `sgctl up` does not restart the service.
+//
+// Thread: one thread (the control loop) owns a ReplicaSet; no method is thread-safe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "platform/local/gateway_client.hpp"
+#include "platform/local/state_store.hpp"
+
+namespace sg::platform {
+
+using Clock = std::chrono::steady_clock;
+
+enum class ReplicaPhase {
+  kStarting,     // spawned, /ready not yet answered 200
+  kReady,        // /ready answered 200 at the last probe
+  kUnready,      // was ready, /ready now fails (still running)
+  kBackoff,      // exited unexpectedly; restarts at restart_at
+  kDraining,     // being stopped: drained in the gateway, waiting for in-flight requests
+  kTerminating,  // SIGTERM sent; SIGKILL at kill_at
+};
+const char* replica_phase_name(ReplicaPhase phase);
+
+struct Replica {
+  int id = 0;
+  std::string track;
+  std::string release;
+  std::uint16_t port = 0;
+  pid_t pid = -1;
+  std::uint64_t start_ticks = 0;
+  bool adopted = false;  // started by an earlier control plane: not our child
+  std::filesystem::path log_file;
+  int restarts = 0;
+  ReplicaPhase phase = ReplicaPhase::kStarting;
+  Clock::time_point started{};
+  Clock::time_point restart_at{};
+  Clock::time_point deadline{};  // kDraining: SIGTERM by then; kTerminating: SIGKILL by then
+  std::chrono::seconds backoff{0};
+  std::string last_exit;  // "exit 1", "signal 9 (Killed)"
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+};
+
+struct ReplicaSetOptions {
+  std::filesystem::path log_dir;
+  // Environment every replica gets besides its own (STREAMGATE_STORAGE, _CACHE, _MEDIA_DIR,
+  // _API_TOKENS ...); STREAMGATE_LISTEN and STREAMGATE_VERSION_LABEL are set per replica.
+  std::vector<std::pair<std::string, std::string>> common_env;
+  std::chrono::milliseconds probe_timeout{500};
+  std::chrono::seconds drain_timeout{30};
+  std::chrono::seconds grace_period{30};
+  std::chrono::seconds initial_backoff{10};
+  std::chrono::seconds max_backoff{300};
+  std::chrono::seconds backoff_reset_after{600};
+};
+
+struct TrackTarget {
+  std::string release;
+  int replicas = 0;
+};
+
+class ReplicaSet {
+ public:
+  // `resolve` finds a release's spec (from the catalog); `events` records what happened.
+  using ResolveFn = std::function<Result<ReleaseSpec>(const std::string& release)>;
+  using EventFn = std::function<void(const std::string& kind, const std::string& message)>;
+  ReplicaSet(ReplicaSetOptions options, ResolveFn resolve, EventFn events);
+  ~ReplicaSet();  // leaves processes running (stop_all stops them)
+
+  // Adopts recorded replicas whose process is still the one recorded; returns how many.
+  int adopt(const std::vector<ReplicaRecord>& records, Clock::time_point now);
+
+  void set_target(const std::string& track, TrackTarget target);
+  std::optional<TrackTarget> target(const std::string& track) const;
+  const std::map<std::string, TrackTarget>& targets() const { return targets_; }
+
+  // One reconciliation pass: reap, probe, restart, start, stop. `gateway` may be null (before
+  // the gateway runs): stopping then skips the drain.
+  void tick(Clock::time_point now, const GatewayClient* gateway);
+
+  // Replicas of `track` running `release` that answered /ready at the last probe.
+  int ready_count(const std::string& track, const std::string& release) const;
+  // Addresses the gateway should list for `track`: ready (or briefly unready) replicas and
+  // those still draining. Sorted.
+  std::vector<std::string> gateway_endpoints(const std::string& track) const;
+  const std::vector<Replica>& replicas() const { return replicas_; }
+  std::vector<ReplicaRecord> records() const;
+  // True once something changed that records() would show (cleared by the call).
+  bool take_dirty();
+
+  // Stops every replica (drain, SIGTERM, SIGKILL after the grace period) and waits, at most
+  // grace_period + drain_timeout.
+  void stop_all(const GatewayClient* gateway);
+
+ private:
+  Status spawn(Replica& r, Clock::time_point now);
+  void begin_stop(Replica& r, Clock::time_point now, const GatewayClient* gateway);
+  bool alive(Replica& r);  // reaps our children; records last_exit
+  void probe(Replica& r, Clock::time_point now);
+  void reconcile(Clock::time_point now, const GatewayClient* gateway);
+
+  ReplicaSetOptions opts_;
+  ResolveFn resolve_;
+  EventFn events_;
+  std::map<std::string, TrackTarget> targets_;
+  std::vector<Replica> replicas_;
+  int next_id_ = 1;
+  bool dirty_ = false;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+Result<std::uint16_t> pick_free_port();
+
+}  // namespace sg::platform

@@ -1,0 +1,168 @@
+// A gtest fixture that runs the real local control plane (`sgctl up`) in a temporary state
+// directory, with the real streamgate-gateway and streamgate-server replicas it starts, and
+// runs other sgctl commands against it.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/process.hpp"
+#include "integration/http_client.hpp"
+#include "platform/local/state_store.hpp"
+#include "support/services.hpp"
+
+namespace sg::test {
+
+struct CommandResult {
+  int exit_code = -1;  // -1: did not finish in time
+  std::string output;  // stdout and stderr
+};
+
+class SgctlFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    state_ = dir_.path() / "state";
+    port_ = free_port();
+    admin_port_ = free_port();
+  }
+
+  void TearDown() override {
+    stop_up(SIGTERM);
+    // Whatever a killed control plane left behind (the gateway and replicas run in their own
+    // sessions): only the processes it recorded, by PID and start time.
+    auto store = platform::StateStore::open(state_);
+    if (!store) return;
+    std::vector<std::pair<pid_t, std::uint64_t>> leftovers;
+    if (auto reps = (*store)->replicas()) {
+      for (const auto& r : *reps) leftovers.emplace_back(static_cast<pid_t>(r.pid), r.start_ticks);
+    }
+    if (auto g = (*store)->setting("gateway"); g && *g) {
+      auto v = boost::json::parse(**g);
+      if (v.is_object() && v.as_object().contains("pid")) {
+        leftovers.emplace_back(
+            static_cast<pid_t>(v.as_object().at("pid").to_number<std::int64_t>()),
+            v.as_object().at("start_ticks").to_number<std::uint64_t>());
+      }
+    }
+    for (const auto& [pid, ticks] : leftovers) {
+      if (same_process_alive(pid, ticks)) ::kill(pid, SIGKILL);
+    }
+  }
+
+  std::string bin() const { return SG_SGCTL_BIN; }
+
+  // Runs `sgctl --state-dir STATE ARGS...`; returns its exit code and output.
+  CommandResult sgctl(const std::vector<std::string>& args,
+                      std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    SpawnOptions o;
+    o.argv = {bin(), "--state-dir", state_.string()};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.log_file = dir_.path() / ("sgctl-" + std::to_string(++commands_) + ".log");
+    auto child = ChildProcess::spawn(o);
+    if (!child) return {-1, child.error().message};
+    auto status = child->wait_exit(timeout);
+    CommandResult r;
+    r.output = tail_of(o.log_file, 20000);
+    if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
+    return r;
+  }
+
+  // Starts a command without waiting (for a deploy that the test interrupts).
+  ChildProcess sgctl_async(const std::vector<std::string>& args, const std::string& log_name) {
+    SpawnOptions o;
+    o.argv = {bin(), "--state-dir", state_.string()};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.log_file = dir_.path() / log_name;
+    auto child = ChildProcess::spawn(o);
+    EXPECT_TRUE(child) << child.error().message;
+    return std::move(*child);
+  }
+
+  void add_release(const std::string& name, const std::vector<std::string>& args = {}) {
+    std::vector<std::string> cmd = {"release", "add", name, "--exec", SG_SERVER_BIN};
+    if (!args.empty()) {
+      cmd.push_back("--");
+      cmd.insert(cmd.end(), args.begin(), args.end());
+    }
+    auto r = sgctl(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  }
+
+  // Starts `sgctl up` serving `release` with `replicas` replicas and waits until the gateway
+  // answers (with that version, when `expect_release` is set) and the control API is up.
+  void start_up(const std::string& release, int replicas = 2, bool expect_release = true) {
+    SpawnOptions o;
+    o.argv = {bin(),
+              "--state-dir",
+              state_.string(),
+              "up",
+              "--listen",
+              "127.0.0.1:" + std::to_string(port_),
+              "--admin-listen",
+              "127.0.0.1:" + std::to_string(admin_port_),
+              "--release",
+              release,
+              "--replicas",
+              std::to_string(replicas),
+              "--grace-period",
+              "10",
+              "--drain-timeout",
+              "20",
+              "--tick-ms",
+              "200",
+              "--gateway-threads",
+              "2"};
+    o.log_file = dir_.path() / "up.log";
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    up_.emplace(std::move(*child));
+    for (int i = 0; i < 300; ++i) {
+      auto r = http_get(port_, "/api/v1/health");
+      if (r.status == 200 && (!expect_release || r.header("X-StreamGate-Version") == release)) {
+        // And the control API is up.
+        if (sgctl({"status", "-o", "json"}).exit_code == 0) return;
+      }
+      ASSERT_TRUE(up_->running()) << "sgctl up exited: " << tail_of(o.log_file, 4000);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    FAIL() << "platform not serving " << release << ": " << tail_of(o.log_file, 4000);
+  }
+
+  void stop_up(int signo) {
+    if (!up_) return;
+    if (signo == SIGKILL) {
+      (void)up_->signal(SIGKILL);
+      up_->wait_exit(std::chrono::seconds(5));
+    } else {
+      up_->terminate(std::chrono::seconds(40));
+    }
+    up_.reset();
+  }
+
+  boost::json::value status_json() {
+    auto r = sgctl({"status", "-o", "json"});
+    if (r.exit_code != 0) return nullptr;
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r.output, ec);
+    return ec ? boost::json::value(nullptr) : v;
+  }
+
+  std::string up_log() { return tail_of(dir_.path() / "up.log", 6000); }
+
+  TempDir dir_{"sgctl-it"};
+  std::filesystem::path state_;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+  std::optional<ChildProcess> up_;
+  int commands_ = 0;
+};
+
+}  // namespace sg::test
