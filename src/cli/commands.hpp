@@ -46,6 +46,8 @@ int run_scale(const Common& c, int replicas);
 int run_status(const Common& c, bool watch);
 int run_history(const Common& c, int limit);
 int run_events(const Common& c, int tail);
+// CPU and memory per process (gateway, replicas), measured over one second.
+int run_top(const Common& c);
 int run_logs(const Common& c, const std::string& version, int tail, bool follow);
 
 // Prints "sgctl: MESSAGE" on stderr and returns kExitUsage.

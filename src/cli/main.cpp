@@ -59,8 +59,13 @@ int main(int argc, char** argv) {
   int grace = 30;
   int drain = 30;
   int tick_ms = 500;
+  int restart_backoff = 10;
   up_cmd->add_option("--grace-period", grace, "seconds a stopping replica gets to finish");
   up_cmd->add_option("--drain-timeout", drain, "seconds to wait for a replica to drain");
+  up_cmd
+      ->add_option("--restart-backoff", restart_backoff,
+                   "first restart delay of a crashed replica (s; doubles to 300)")
+      ->check(CLI::Range(1, 300));
   up_cmd->add_option("--tick-ms", tick_ms, "control loop period in ms")
       ->check(CLI::Range(50, 10000));
 
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
   int limit = 50;
   auto* history_cmd = app.add_subcommand("history", "deployments, newest first");
   history_cmd->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
+  auto* top_cmd = app.add_subcommand("top", "CPU and memory of the gateway and every replica");
   int tail = 50;
   auto* events_cmd = app.add_subcommand("events", "what the control plane did");
   events_cmd->add_option("--tail", tail, "the last N events")->check(CLI::Range(1, 10000));
@@ -141,6 +147,7 @@ int main(int argc, char** argv) {
     up.platform.grace_period = std::chrono::seconds(grace);
     up.platform.drain_timeout = std::chrono::seconds(drain);
     up.platform.tick = std::chrono::milliseconds(tick_ms);
+    up.platform.restart_backoff = std::chrono::seconds(restart_backoff);
     return run_up(common, up);
   }
   if (release_add_cmd->parsed()) return run_release_add(common, release_add);
@@ -162,6 +169,7 @@ int main(int argc, char** argv) {
   if (status_cmd->parsed()) return run_status(common, watch);
   if (history_cmd->parsed()) return run_history(common, limit);
   if (events_cmd->parsed()) return run_events(common, tail);
+  if (top_cmd->parsed()) return run_top(common);
   if (logs_cmd->parsed()) return run_logs(common, version, log_tail, follow);
   return usage_error("no command given (see sgctl --help)");
 }

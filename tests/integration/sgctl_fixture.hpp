@@ -75,6 +75,23 @@ class SgctlFixture : public ::testing::Test {
     return r;
   }
 
+  // Runs a runbook script (scripts/NAME) with SGCTL and SG_STATE_DIR pointing here.
+  CommandResult script(const std::string& name, const std::vector<std::string>& args,
+                       std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    SpawnOptions o;
+    o.argv = {"bash", std::string(SG_SOURCE_DIR) + "/scripts/" + name};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.env = {{"SGCTL", bin()}, {"SG_STATE_DIR", state_.string()}};
+    o.log_file = dir_.path() / ("script-" + std::to_string(++commands_) + ".log");
+    auto child = ChildProcess::spawn(o);
+    if (!child) return {-1, child.error().message};
+    auto status = child->wait_exit(timeout);
+    CommandResult r;
+    r.output = tail_of(o.log_file, 20000);
+    if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
+    return r;
+  }
+
   // Starts a command without waiting (for a deploy that the test interrupts).
   ChildProcess sgctl_async(const std::vector<std::string>& args, const std::string& log_name) {
     SpawnOptions o;
@@ -98,7 +115,8 @@ class SgctlFixture : public ::testing::Test {
 
   // Starts `sgctl up` serving `release` with `replicas` replicas and waits until the gateway
   // answers (with that version, when `expect_release` is set) and the control API is up.
-  void start_up(const std::string& release, int replicas = 2, bool expect_release = true) {
+  void start_up(const std::string& release, int replicas = 2, bool expect_release = true,
+                const std::vector<std::string>& extra = {}) {
     SpawnOptions o;
     o.argv = {bin(),
               "--state-dir",
@@ -120,6 +138,7 @@ class SgctlFixture : public ::testing::Test {
               "200",
               "--gateway-threads",
               "2"};
+    o.argv.insert(o.argv.end(), extra.begin(), extra.end());
     o.log_file = dir_.path() / "up.log";
     auto child = ChildProcess::spawn(o);
     ASSERT_TRUE(child) << child.error().message;

@@ -73,7 +73,7 @@ TEST_F(SgctlTest, BlueGreenSwitchesWithoutErrorsAndRollsBackTheSameWay) {
     if (st.is_object() && st.at("rollout").is_null()) break;
     std::this_thread::sleep_for(200ms);
   }
-  auto rollback = sgctl({"rollback"});
+  auto rollback = script("blue-green-rollback.sh", {});
   ASSERT_EQ(rollback.exit_code, 0) << rollback.output << up_log();
   EXPECT_TRUE(all_traffic_on(load, "v1", 10s)) << describe(load.window());
 
@@ -101,8 +101,7 @@ TEST_F(SgctlTest, HealthyCanaryPromotesThroughEveryStep) {
   LoadGenerator load(load_options(port_));
   load.start();
   std::this_thread::sleep_for(1s);
-  auto deploy = sgctl({"deploy", "canary", "v2", "--step-interval", "2", "--ready-stability", "1",
-                       "--timeout", "60"});
+  auto deploy = script("canary-deploy.sh", {"streamgate:v2", "60", "2", "--ready-stability", "1"});
   ASSERT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
   for (const char* step : {"step 1/5 weight 5%", "step 2/5 weight 10%", "step 3/5 weight 25%",
                            "step 4/5 weight 50%", "step 5/5 weight 100%"}) {
@@ -166,6 +165,70 @@ TEST_P(BadCanaryTest, IsRolledBackWithinSecondsAndFewRequestsFail) {
 INSTANTIATE_TEST_SUITE_P(Chaos, BadCanaryTest,
                          ::testing::Values(std::vector<std::string>{"--chaos-error-rate", "0.05"},
                                            std::vector<std::string>{"--chaos-latency-ms", "800"}));
+
+TEST_F(SgctlTest, CommandsRejectBadInputWithExitTwo) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  auto bad_exec = sgctl({"release", "add", "v9", "--exec", "/nonexistent/server"});
+  EXPECT_EQ(bad_exec.exit_code, 2) << bad_exec.output;
+  EXPECT_NE(bad_exec.output.find("/nonexistent/server"), std::string::npos) << bad_exec.output;
+  auto bad_name = sgctl({"release", "add", "v 9", "--exec", SG_SERVER_BIN});
+  EXPECT_EQ(bad_name.exit_code, 2) << bad_name.output;
+  auto no_plane = sgctl({"deploy", "canary", "v1"});
+  EXPECT_EQ(no_plane.exit_code, 2) << no_plane.output;
+  EXPECT_NE(no_plane.output.find("sgctl up"), std::string::npos) << no_plane.output;
+  auto usage = script("canary-deploy.sh", {"v1"});
+  EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  ASSERT_NO_FATAL_FAILURE(start_up("v1", 1));
+  auto unknown = sgctl({"deploy", "blue-green", "streamgate:v404"});
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
+  EXPECT_NE(unknown.output.find("sgctl release add v404"), std::string::npos) << unknown.output;
+  auto same = sgctl({"deploy", "blue-green", "v1"});
+  EXPECT_EQ(same.exit_code, 2) << same.output;
+  auto steps = sgctl({"deploy", "canary", "v1", "--steps", "50,10"});
+  EXPECT_EQ(steps.exit_code, 2) << steps.output;
+  auto nothing = script("blue-green-rollback.sh", {});
+  EXPECT_EQ(nothing.exit_code, 2) << nothing.output;
+  EXPECT_NE(nothing.output.find("nothing to roll back"), std::string::npos) << nothing.output;
+}
+
+// A replica killed with SIGKILL is restarted after the back-off and counted; the gateway's
+// retries and ejection keep every GET answered meanwhile.
+TEST_F(SgctlTest, CrashedReplicaIsRestartedAndCounted) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1", 2, true, {"--restart-backoff", "1"}));
+  LoadGenerator load(load_options(port_));
+  load.start();
+  std::this_thread::sleep_for(500ms);
+  auto st = status_json();
+  ASSERT_TRUE(st.is_object());
+  const auto& reps = st.at("tracks").at("blue").at("replicas").as_array();
+  ASSERT_EQ(reps.size(), 2u) << json_text(st);
+  const auto victim = static_cast<pid_t>(reps[0].at("pid").to_number<std::int64_t>());
+  const std::string address(reps[0].at("address").as_string());
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  bool restarted = false;
+  for (int i = 0; i < 100 && !restarted; ++i) {
+    std::this_thread::sleep_for(200ms);
+    auto now = status_json();
+    if (!now.is_object()) continue;
+    int ready = 0;
+    bool counted = false;
+    for (const auto& r : now.at("tracks").at("blue").at("replicas").as_array()) {
+      ready += r.at("phase").as_string() == "ready" ? 1 : 0;
+      counted = counted || r.at("restarts").to_number<int>() == 1;
+    }
+    restarted = counted && ready == 2;
+  }
+  EXPECT_TRUE(restarted) << json_text(status_json()) << up_log();
+  std::this_thread::sleep_for(500ms);
+  load.stop();
+  LoadResult total = load.finish();
+  EXPECT_EQ(total.non_2xx, 0u) << describe(total);
+  EXPECT_EQ(total.connection_errors, 0u) << describe(total);
+  auto events = sgctl({"events", "--tail", "50"});
+  EXPECT_NE(events.output.find("exited unexpectedly (signal 9"), std::string::npos)
+      << events.output;
+}
 
 TEST_F(SgctlTest, ReleaseThatNeverBecomesReadyTimesOutAndGetsNoTraffic) {
   ASSERT_NO_FATAL_FAILURE(add_release("v1"));

@@ -76,9 +76,10 @@ Status LocalPlatform::init() {
   if (auto st = load_settings(); !st) return st;
 
   ReplicaSetOptions ro;
-  ro.log_dir = dir / "logs";
+  ro.log_dir = fs::absolute(dir / "logs");
   ro.drain_timeout = opts_.drain_timeout;
   ro.grace_period = opts_.grace_period;
+  ro.initial_backoff = opts_.restart_backoff;
   const std::string storage = opts_.storage.empty()
                                   ? "sqlite:" + fs::absolute(dir / "streamgate.db").string()
                                   : opts_.storage;

@@ -62,6 +62,7 @@ struct PlatformOptions {
   std::chrono::seconds drain_timeout{30};
   std::chrono::seconds grace_period{30};
   std::chrono::seconds replica_drain_delay{1};  // STREAMGATE_DRAIN_DELAY for replicas
+  std::chrono::seconds restart_backoff{10};     // first restart delay of a crashed replica
 };
 
 // What a deploy asks for. Durations in seconds; thresholds as the CLI takes them.
