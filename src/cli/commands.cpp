@@ -153,10 +153,20 @@ int run_rollback(const Common& c) {
   auto r = client->post("/control/v1/rollback", json::object{});
   if (!r) return fail(r.error());
   const auto id = r->as_object().at("id").to_number<std::int64_t>();
+  const bool switch_back = s(at(*r, {"mode"})) == "switch_back";
+  if (c.output == "text") {
+    std::cout << (switch_back ? "switching deployment " + std::to_string(id) + " back"
+                              : "deployment " + std::to_string(id) +
+                                    ": blue-green back to the previous release")
+              << std::endl;
+  }
   const int status = follow(c, id);
-  // Rolling back the rollout in progress ends it "rolled_back": that is the success here.
-  auto d = client->get("/control/v1/deployments/" + std::to_string(id));
-  if (d && s(at(*d, {"result"})) == "rolled_back") return kExitOk;
+  // Switching the rollout in progress back ends it "rolled_back": the rollback succeeded.
+  // A redeployment of the previous release that was itself rolled back exits 1.
+  if (switch_back) {
+    auto d = client->get("/control/v1/deployments/" + std::to_string(id));
+    if (d && s(at(*d, {"result"})) == "rolled_back") return kExitOk;
+  }
   return status;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/ip/address_v4.hpp>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -32,10 +33,15 @@ fs::path find_binary(const std::string& name, const std::string& build_dir) {
   return {};
 }
 
+// HOST:PORT with HOST an IPv4 literal (the control plane talks to it with a client that does
+// not resolve names).
 bool parse_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
   const auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   host = text.substr(0, colon);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address_v4(host, ec);
+  if (ec) return false;
   try {
     std::size_t used = 0;
     const int p = std::stoi(text.substr(colon + 1), &used);
@@ -58,9 +64,14 @@ int run_up(const Common& c, UpOptions o) {
   }
   std::string control_host;
   std::uint16_t control_port = 0;
-  if (!parse_host_port(o.control_listen, control_host, control_port)) {
-    return usage_error("--control-listen must be HOST:PORT, got '" + o.control_listen + "'");
+  for (const auto& [flag, value] : {std::pair<std::string, std::string>{"--listen", p.listen},
+                                    {"--admin-listen", p.admin_listen},
+                                    {"--control-listen", o.control_listen}}) {
+    if (!parse_host_port(value, control_host, control_port)) {
+      return usage_error(flag + " must be IPV4:PORT (e.g. 127.0.0.1:8080), got '" + value + "'");
+    }
   }
+  (void)parse_host_port(o.control_listen, control_host, control_port);
   std::error_code ec;
   fs::create_directories(c.state_dir, ec);
   if (ec) return usage_error("state dir " + c.state_dir.string() + ": " + ec.message());

@@ -94,6 +94,34 @@ TEST_F(SgctlTest, BlueGreenSwitchesWithoutErrorsAndRollsBackTheSameWay) {
   std::printf("blue-green v1 -> v2 -> v1 under load: %s\n", describe(total).c_str());
 }
 
+// While the old colour is kept warm, a rollback is an instant switch back: no request fails.
+TEST_F(SgctlTest, RollbackWhileOldColourIsWarmIsInstantAndLossless) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  ASSERT_NO_FATAL_FAILURE(add_release("v2"));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1"));
+  LoadGenerator load(load_options(port_));
+  load.start();
+  std::this_thread::sleep_for(500ms);
+  auto deploy = sgctl({"deploy", "blue-green", "v2", "--verify", "2", "--ready-stability", "1",
+                       "--scale-down-delay", "60"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
+  EXPECT_TRUE(all_traffic_on(load, "v2", 10s)) << describe(load.window());
+  const auto t0 = Clock::now();
+  auto rollback = sgctl({"rollback"});
+  const double took = std::chrono::duration<double>(Clock::now() - t0).count();
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output << up_log();
+  EXPECT_LT(took, 5.0) << rollback.output;
+  EXPECT_TRUE(all_traffic_on(load, "v1", 5s)) << describe(load.window());
+  std::this_thread::sleep_for(1s);
+  load.stop();
+  LoadResult total = load.finish();
+  EXPECT_EQ(total.non_2xx, 0u) << describe(total);
+  EXPECT_EQ(total.connection_errors, 0u) << describe(total);
+  auto history = sgctl({"history", "-o", "json"});
+  const json::value h = json::parse(history.output);
+  EXPECT_EQ(h.as_array()[0].at("result").as_string(), "rolled_back") << history.output;
+}
+
 TEST_F(SgctlTest, HealthyCanaryPromotesThroughEveryStep) {
   ASSERT_NO_FATAL_FAILURE(add_release("v1"));
   ASSERT_NO_FATAL_FAILURE(add_release("v2"));
@@ -344,23 +372,28 @@ TEST_F(SgctlTest, InFlightDownloadOnOldColourCompletes) {
   EXPECT_EQ(received, kSize) << "download cut short; " << up_log();
   EXPECT_EQ(version, "v1");
   EXPECT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
-  // The v1 replica stopped after the download ended, not before.
-  for (int i = 0; i < 100; ++i) {
+  // The v1 replica's drain began while the download still had seconds to go, and it stopped
+  // only when the download was (all but the bytes already in loopback buffers) done: it
+  // waited for the request, not for a timer.
+  const auto ms = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  };
+  const std::string ended = platform::iso8601_utc(ms(finished_at));
+  const std::string ended_less_1s = platform::iso8601_utc(ms(finished_at) - 1000);
+  std::string draining, stopped;
+  for (int i = 0; i < 100 && stopped.empty(); ++i) {
     auto ev = sgctl({"events", "--tail", "200", "-o", "json"});
     const json::value events = json::parse(ev.output);
     for (const auto& e : events.as_array()) {
-      if (e.at("kind").as_string() != "replica_stopped") continue;
       if (std::string(e.at("message").as_string()).find("blue/v1") == std::string::npos) continue;
-      const std::string ts(e.at("ts").as_string());
-      const auto now_ts = platform::iso8601_utc(
-          std::chrono::duration_cast<std::chrono::milliseconds>(finished_at.time_since_epoch())
-              .count());
-      EXPECT_GE(ts, now_ts) << "replica stopped at " << ts << ", download ended at " << now_ts;
-      return;
+      if (e.at("kind").as_string() == "replica_draining") draining = e.at("ts").as_string();
+      if (e.at("kind").as_string() == "replica_stopped") stopped = e.at("ts").as_string();
     }
-    std::this_thread::sleep_for(200ms);
+    if (stopped.empty()) std::this_thread::sleep_for(200ms);
   }
-  FAIL() << "blue/v1 never stopped: " << up_log();
+  ASSERT_FALSE(stopped.empty()) << "blue/v1 never stopped: " << up_log();
+  EXPECT_LT(draining, ended_less_1s) << "drain began " << draining << ", download ended " << ended;
+  EXPECT_GE(stopped, ended_less_1s) << "stopped " << stopped << ", download ended " << ended;
 }
 
 // The control plane is killed with SIGKILL mid-canary: the gateway keeps serving with its

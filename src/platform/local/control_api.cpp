@@ -76,9 +76,11 @@ Response ControlApi::handle(http::Request& req, const http::RequestContext&) {
     return json_ok(*d);
   }
   if (path == "/control/v1/rollback" && post) {
-    auto id = platform_.rollback();
-    if (!id) return http::error_response(id.error());
-    return json_ok(json::object{{"id", *id}}, bhttp::status::accepted);
+    auto started = platform_.rollback();
+    if (!started) return http::error_response(started.error());
+    return json_ok(json::object{{"id", started->id},
+                                {"mode", started->in_progress ? "switch_back" : "redeploy"}},
+                   bhttp::status::accepted);
   }
   if ((path == "/control/v1/promote" || path == "/control/v1/abort") && post) {
     Status st = path.ends_with("promote") ? platform_.promote() : platform_.abort();

@@ -5,7 +5,7 @@
 //   GET  /control/v1/status               platform status (LocalPlatform::status)
 //   POST /control/v1/deployments          DeployRequest JSON -> 201 {"id":N}
 //   GET  /control/v1/deployments/{id}     result, reason, live rollout progress
-//   POST /control/v1/rollback             -> 202 {"id":N} (the deployment rolled back or started)
+//   POST /control/v1/rollback             -> 202 {"id":N,"mode":"switch_back"|"redeploy"}
 //   POST /control/v1/promote | /abort     -> 200 {}
 //   POST /control/v1/scale                {"replicas":N} -> 200 {}
 //

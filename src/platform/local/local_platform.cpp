@@ -1,6 +1,7 @@
 #include "platform/local/local_platform.hpp"
 
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -100,21 +101,22 @@ Status LocalPlatform::init() {
                        " running replicas");
   }
   if (auto g = store_->setting("gateway"); g && *g) {
+    // The gateway of an earlier control plane: if that process still runs, it is ours to
+    // adopt (never start a second one beside it); ensure_gateway() connects to its admin API.
     boost::system::error_code jec;
     auto v = json::parse(**g, jec);
-    if (!jec && v.is_object()) {
-      const auto pid = static_cast<pid_t>(v.as_object()["pid"].to_number<std::int64_t>());
-      const auto ticks = v.as_object()["start_ticks"].to_number<std::uint64_t>();
-      if (same_process_alive(pid, ticks)) {
-        auto client = std::make_unique<GatewayClient>(opts_.admin_listen, gateway_token_);
-        if (client->alive()) {
-          gateway_ = std::move(client);
-          gateway_pid_ = pid;
-          gateway_ticks_ = ticks;
-          gateway_adopted_ = true;
-          if (auto cfg = gateway_->config()) applied_ = *cfg;
-          event("adopt", "adopted the running gateway (pid " + std::to_string(pid) + ")");
-        }
+    const json::object* o = !jec && v.is_object() ? &v.as_object() : nullptr;
+    const json::value* pid = o != nullptr ? o->if_contains("pid") : nullptr;
+    const json::value* ticks = o != nullptr ? o->if_contains("start_ticks") : nullptr;
+    if (pid != nullptr && ticks != nullptr && pid->is_int64() &&
+        (ticks->is_int64() || ticks->is_uint64())) {
+      const auto p = static_cast<pid_t>(pid->as_int64());
+      const auto t = ticks->to_number<std::uint64_t>();
+      if (same_process_alive(p, t)) {
+        gateway_pid_ = p;
+        gateway_ticks_ = t;
+        gateway_adopted_ = true;
+        event("adopt", "adopting the running gateway (pid " + std::to_string(p) + ")");
       }
     }
   }
@@ -235,7 +237,18 @@ void LocalPlatform::ensure_gateway(Clock::time_point now) {
             "gateway (pid " + std::to_string(gateway_pid_) + ") is gone; restarting");
       alive = false;
     }
-    if (alive) return;
+    if (alive) {
+      if (!gateway_) {
+        auto client = std::make_unique<GatewayClient>(opts_.admin_listen, gateway_token_);
+        if (client->alive()) {
+          if (auto cfg = client->config()) applied_ = *cfg;
+          gateway_ = std::move(client);
+          event("adopt", "gateway (pid " + std::to_string(gateway_pid_) + ") answers on " +
+                             opts_.admin_listen);
+        }
+      }
+      return;
+    }
     gateway_pid_ = -1;
     gateway_.reset();
   }
@@ -265,7 +278,7 @@ void LocalPlatform::ensure_gateway(Clock::time_point now) {
   }
   if (!client->alive()) {
     ::kill(*pid, SIGKILL);
-    (void)reap_if_exited(*pid);
+    ::waitpid(*pid, nullptr, 0);
     event("gateway_failed", "gateway did not start on " + opts_.listen + " / " +
                                 opts_.admin_listen + "; log: " + tail(log));
     return;
@@ -275,6 +288,7 @@ void LocalPlatform::ensure_gateway(Clock::time_point now) {
   gateway_ticks_ = process_start_ticks(*pid).value_or(0);
   gateway_adopted_ = false;
   applied_ = cfg;
+  on_gateway_restarted();
   (void)store_->set_setting(
       "gateway", json_text(json::object{{"pid", gateway_pid_}, {"start_ticks", gateway_ticks_}}));
   event("gateway_started", "gateway pid " + std::to_string(gateway_pid_) + " serving " +
@@ -309,6 +323,8 @@ void LocalPlatform::tick(Clock::time_point now) {
     pending_targets_.clear();
   }
   ensure_gateway(now);
+  // Routes first: a replica is drained (below) only after the route stopped weighting it.
+  sync_gateway();
   replicas_->tick(now, gateway_.get());
   if (replicas_->take_dirty()) (void)store_->replace_replicas(replicas_->records());
   sample_traffic(now);
@@ -330,13 +346,13 @@ void LocalPlatform::run(const std::atomic<bool>& stop) {
   // The gateway first (it finishes its clients' requests within its grace period), then the
   // replicas, which then have nothing in flight.
   if (gateway_pid_ > 0 && same_process_alive(gateway_pid_, gateway_ticks_)) {
-    ::kill(gateway_pid_, SIGTERM);
+    ::kill(-gateway_pid_, SIGTERM);  // its process group (it leads its own session)
     const auto limit = Clock::now() + opts_.grace_period + 5s;
     while (same_process_alive(gateway_pid_, gateway_ticks_) && Clock::now() < limit) {
       (void)reap_if_exited(gateway_pid_);
       std::this_thread::sleep_for(50ms);
     }
-    if (same_process_alive(gateway_pid_, gateway_ticks_)) ::kill(gateway_pid_, SIGKILL);
+    if (same_process_alive(gateway_pid_, gateway_ticks_)) ::kill(-gateway_pid_, SIGKILL);
     (void)reap_if_exited(gateway_pid_);
   }
   gateway_.reset();
@@ -344,7 +360,7 @@ void LocalPlatform::run(const std::atomic<bool>& stop) {
   replicas_->stop_all(nullptr);
   for (const auto& [track, target] : targets) replicas_->set_target(track, target);
   (void)store_->replace_replicas(replicas_->records());
-  (void)store_->set_setting("gateway", "{}");
+  (void)store_->set_setting("gateway", "{}");  // nothing to adopt
   event("stopped", "control plane stopped the gateway and every replica");
 }
 

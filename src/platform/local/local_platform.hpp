@@ -83,6 +83,13 @@ struct DeployRequest {
 Result<DeployRequest> deploy_request_from_json(const boost::json::object& body);
 boost::json::object to_json(const DeployRequest& request);
 
+// What `sgctl rollback` started: the rollout in progress switched back (in_progress), or a new
+// blue-green deployment of the previous release.
+struct RollbackStarted {
+  std::int64_t id = 0;
+  bool in_progress = false;
+};
+
 class LocalPlatform {
  public:
   // Opens the state, registers the default release, adopts or starts the gateway and the
@@ -97,7 +104,7 @@ class LocalPlatform {
   // Commands. Errors: kNotFound (unknown release), kConflict (a rollout is in progress, or
   // nothing to roll back), kInvalidArgument (bad options).
   Result<std::int64_t> deploy(const DeployRequest& request);
-  Result<std::int64_t> rollback();
+  Result<RollbackStarted> rollback();
   Status promote();
   Status abort();
   Status scale(int replicas);
@@ -131,6 +138,12 @@ class LocalPlatform {
                const std::vector<control::Action>& actions, const control::Verdict& evidence);
   void finish_rollout(control::RolloutResult result, const std::string& reason);
   void persist_rollout();
+  // Journals and carries out a decision from a manual command; kConflict when the machine
+  // ignored the command in its phase.
+  template <class Decision>
+  Status apply_manual(const Decision& d, Clock::time_point now);
+  // A new gateway process counts from zero: the rollout's baseline must too.
+  void on_gateway_restarted();
   std::optional<std::string> smoke_version(const std::string& track);
   boost::json::value rollout_json() const;
 

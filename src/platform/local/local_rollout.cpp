@@ -20,7 +20,7 @@ struct LocalPlatform::Rollout {
   std::deque<control::Action> pending;
   TrackTraffic baseline;
   std::optional<Clock::time_point> update_deadline;
-  bool update_overdue_reported = false;
+  std::string promotion_failure;  // set when the new stable never became ready
   bool finished = false;
   control::RolloutResult result = control::RolloutResult::kInProgress;
   std::string final_reason;
@@ -228,26 +228,26 @@ Result<std::int64_t> LocalPlatform::deploy(const DeployRequest& request) {
   if (auto r = resolve(request.release); !r) return r.error();
   const auto active = replicas_->target(active_);
   const std::string from = active ? active->release : "";
-  if (rollout_) {
-    const bool warm = rollout_->blue_green && rollout_->blue_green->state().phase ==
-                                                  control::BlueGreenPhase::kScaleDownDelay;
-    if (!warm) {
-      return make_error(ErrorCode::kConflict,
-                        "deployment " + std::to_string(rollout_->record.id) + " (" +
-                            rollout_->record.strategy + " of " + rollout_->record.to_release +
-                            ") is in progress; wait for it or run sgctl abort");
-    }
-    // The previous blue-green rollout was verified; its warm colour goes now.
-    const auto old = control::colour_name(rollout_->blue_green->state().active);
-    replicas_->set_target(old, {replicas_->target(old) ? replicas_->target(old)->release : "", 0});
-    finish_rollout(control::RolloutResult::kPromoted,
-                   "verified; old colour scaled down early for a new deployment");
+  const bool warm = rollout_ && rollout_->blue_green &&
+                    rollout_->blue_green->state().phase == control::BlueGreenPhase::kScaleDownDelay;
+  if (rollout_ && !warm) {
+    return make_error(ErrorCode::kConflict, "deployment " + std::to_string(rollout_->record.id) +
+                                                " (" + rollout_->record.strategy + " of " +
+                                                rollout_->record.to_release +
+                                                ") is in progress; wait for it or run sgctl abort");
   }
   if (from == request.release) {
     return make_error(ErrorCode::kConflict, "release " + request.release + " is already active");
   }
   if (!gateway_) {
     return make_error(ErrorCode::kUnavailable, "the gateway is not running yet; try again");
+  }
+  if (warm) {
+    // The previous blue-green rollout was verified; its warm colour goes now.
+    const auto old = control::colour_name(rollout_->blue_green->state().active);
+    if (auto t = replicas_->target(old)) replicas_->set_target(old, {t->release, 0});
+    finish_rollout(control::RolloutResult::kPromoted,
+                   "verified; old colour scaled down early for a new deployment");
   }
   auto baseline = gateway_->traffic();
   if (!baseline) return baseline.error();
@@ -302,25 +302,34 @@ Status LocalPlatform::resume_rollout() {
     r->baseline = traffic_from_json(json::parse(**baseline, ec));
   }
   const control::StateMap map = state_map(r->record.state);
-  if (problem.empty() && r->request.strategy == "blue-green") {
-    if (auto st = control::blue_green_state_from_map(map)) {
-      r->blue_green.emplace(blue_green_config(r->request), *st);
-    } else {
-      problem = st.error().message;
+  try {
+    if (problem.empty() && r->request.strategy == "blue-green") {
+      if (auto st = control::blue_green_state_from_map(map)) {
+        r->blue_green.emplace(blue_green_config(r->request), *st);
+      } else {
+        problem = st.error().message;
+      }
+    } else if (problem.empty()) {
+      if (auto st = control::canary_state_from_map(map)) {
+        r->canary.emplace(canary_config(r->request), *st);
+      } else {
+        problem = st.error().message;
+      }
     }
-  } else if (problem.empty()) {
-    if (auto st = control::canary_state_from_map(map)) {
-      r->canary.emplace(canary_config(r->request), *st);
-    } else {
-      problem = st.error().message;
-    }
+  } catch (const std::exception& e) {  // a state that contradicts its options
+    problem = e.what();
   }
   boost::system::error_code jec;
   auto journal = json::parse(r->record.journal, jec);
   if (!jec && journal.is_array()) r->journal = journal.as_array();
   rollout_ = std::move(r);
   if (!problem.empty()) {
-    // Fail safe: all traffic to the active colour, the canary gone.
+    // Fail safe: all traffic back on the colour that runs the release from before the
+    // rollout, the canary and any colour of the new release scaled to zero.
+    for (const char* colour : {"blue", "green"}) {
+      auto t = replicas_->target(colour);
+      if (t && t->replicas > 0 && t->release == rollout_->record.from_release) active_ = colour;
+    }
     weights_ = {{active_, 100}};
     if (auto c = replicas_->target("canary")) replicas_->set_target("canary", {c->release, 0});
     save_settings();
@@ -385,11 +394,13 @@ bool LocalPlatform::execute(const control::Action& action, Clock::time_point now
             done = false;
             return;
           }
-          if (replicas_->ready_count(idle, a.release) < stable_replicas_) {
-            if (now > *ro.update_deadline && !ro.update_overdue_reported) {
-              ro.update_overdue_reported = true;
-              event("rollout", "promoting: " + idle + " replicas of " + a.release +
-                                   " not ready within the timeout; the canary keeps serving");
+          const auto wanted = replicas_->target(idle);
+          const int need = wanted ? std::max(1, wanted->replicas) : stable_replicas_;
+          if (replicas_->ready_count(idle, a.release) < need) {
+            if (now > *ro.update_deadline) {
+              ro.promotion_failure = std::to_string(need) + " " + idle + " replicas of " +
+                                     a.release + " not ready within " +
+                                     std::to_string(ro.request.timeout_s) + " s";
             }
             done = false;
             return;
@@ -428,16 +439,35 @@ void LocalPlatform::journal(const std::string& phase, const std::string& reason,
   event("rollout", line);
 }
 
+namespace {
+
+// The machine's state as JSON, or `fallback` when there is no machine (unreadable state).
+std::string machine_state(const std::optional<control::BlueGreenRollout>& bg,
+                          const std::optional<control::CanaryRollout>& canary,
+                          const std::string& fallback) {
+  if (bg) return json_text(state_json(control::to_map(bg->state())));
+  if (canary) return json_text(state_json(control::to_map(canary->state())));
+  return fallback;
+}
+
+}  // namespace
+
 void LocalPlatform::persist_rollout() {
   Rollout& ro = *rollout_;
-  const control::StateMap map =
-      ro.blue_green ? control::to_map(ro.blue_green->state()) : control::to_map(ro.canary->state());
-  ro.record.state = json_text(state_json(map));
+  ro.record.state = machine_state(ro.blue_green, ro.canary, ro.record.state);
   ro.record.evidence = json_text(evidence_json(ro.verdict));
   ro.record.journal = json_text(ro.journal);
-  if (ro.record.state == ro.persisted_state && !ro.finished) return;
-  ro.persisted_state = ro.record.state;
+  const std::string key = ro.record.state + std::to_string(ro.journal.size());
+  if (key == ro.persisted_state && !ro.finished) return;
+  ro.persisted_state = key;
   (void)store_->update_deployment(ro.record);
+}
+
+void LocalPlatform::on_gateway_restarted() {
+  if (!rollout_) return;
+  rollout_->baseline = TrackTraffic{};
+  (void)store_->set_setting("rollout_baseline", "{}");
+  event("rollout", "gateway restarted: the rollout's measurements start again from zero");
 }
 
 void LocalPlatform::finish_rollout(control::RolloutResult result, const std::string& reason) {
@@ -446,9 +476,18 @@ void LocalPlatform::finish_rollout(control::RolloutResult result, const std::str
   ro.record.result = control::result_name(result);
   ro.record.reason = reason;
   ro.record.finished_ms = unix_ms_now();
-  const control::StateMap map =
-      ro.blue_green ? control::to_map(ro.blue_green->state()) : control::to_map(ro.canary->state());
-  ro.record.state = json_text(state_json(map));
+  ro.record.state = machine_state(ro.blue_green, ro.canary, ro.record.state);
+  if (result != control::RolloutResult::kPromoted) {
+    // Safety net: no replica of the refused release stays up on a colour without traffic
+    // (e.g. a promotion's new stable when the rollout resumed and then rolled back).
+    for (const char* colour : {"blue", "green"}) {
+      auto t = replicas_->target(colour);
+      if (colour != active_ && t && t->release == ro.record.to_release && t->replicas > 0) {
+        replicas_->set_target(colour, {t->release, 0});
+      }
+    }
+    save_settings();
+  }
   ro.record.evidence = json_text(evidence_json(ro.verdict));
   ro.record.journal = json_text(ro.journal);
   (void)store_->update_deployment(ro.record);
@@ -467,7 +506,18 @@ void LocalPlatform::step_rollout(Clock::time_point now) {
     }
     return true;
   };
-  if (!drain()) return;
+  if (!drain()) {
+    if (!ro.promotion_failure.empty()) {
+      // The new stable never became ready: everything back to the old stable.
+      ro.pending.clear();
+      weights_ = {{active_, 100}};
+      if (auto c = replicas_->target("canary")) replicas_->set_target("canary", {c->release, 0});
+      save_settings();
+      finish_rollout(control::RolloutResult::kRolledBack,
+                     "promotion failed: " + ro.promotion_failure + "; stable keeps serving");
+    }
+    return;
+  }
   if (ro.finished) {
     finish_rollout(ro.result, ro.final_reason);
     return;
@@ -522,38 +572,35 @@ void LocalPlatform::step_rollout(Clock::time_point now) {
   if (ro.finished) finish_rollout(ro.result, ro.final_reason);
 }
 
-namespace {
-
 template <class Decision>
-void record_manual(const Decision& d, std::deque<control::Action>& pending, bool& finished,
-                   control::RolloutResult& result, std::string& reason) {
-  for (const auto& a : d.actions) pending.push_back(a);
-  if (d.finished) {
-    finished = true;
-    result = d.result;
-    reason = d.reason;
+Status LocalPlatform::apply_manual(const Decision& d, Clock::time_point now) {
+  Rollout& ro = *rollout_;
+  if (!d.finished && d.actions.empty()) {
+    // The machine ignored the command in this phase (e.g. abort while promoting).
+    return make_error(ErrorCode::kConflict, d.reason);
   }
+  journal(control::phase_name(d.phase), d.reason, d.actions, d.evidence);
+  for (const auto& a : d.actions) ro.pending.push_back(a);
+  if (d.finished) {
+    ro.finished = true;
+    ro.result = d.result;
+    ro.final_reason = d.reason;
+  }
+  step_rollout(now);  // carries the actions out now
+  sync_gateway();     // and the route changes, before any replica is drained
+  return Status::ok();
 }
 
-}  // namespace
-
-Result<std::int64_t> LocalPlatform::rollback() {
+Result<RollbackStarted> LocalPlatform::rollback() {
   std::unique_lock lock(mu_);
   if (rollout_) {
-    Rollout& ro = *rollout_;
     const auto now = Clock::now();
-    const std::int64_t id = ro.record.id;
-    if (ro.blue_green) {
-      const auto d = ro.blue_green->rollback(now);
-      journal(control::phase_name(d.phase), d.reason, d.actions, d.evidence);
-      record_manual(d, ro.pending, ro.finished, ro.result, ro.final_reason);
-    } else {
-      const auto d = ro.canary->abort(now, "rolled back by operator");
-      journal(control::phase_name(d.phase), d.reason, d.actions, d.evidence);
-      record_manual(d, ro.pending, ro.finished, ro.result, ro.final_reason);
-    }
-    step_rollout(now);  // carries the actions out now
-    return id;
+    const std::int64_t id = rollout_->record.id;
+    Status st = rollout_->blue_green
+                    ? apply_manual(rollout_->blue_green->rollback(now), now)
+                    : apply_manual(rollout_->canary->abort(now, "rolled back by operator"), now);
+    if (!st) return st.error();
+    return RollbackStarted{id, true};
   }
   auto history = store_->deployments(20);
   if (!history) return history.error();
@@ -568,7 +615,9 @@ Result<std::int64_t> LocalPlatform::rollback() {
     req.strategy = "blue-green";
     req.release = d.from_release;
     lock.unlock();
-    return deploy(req);
+    auto id = deploy(req);
+    if (!id) return id.error();
+    return RollbackStarted{*id, false};
   }
   return make_error(ErrorCode::kConflict,
                     "nothing to roll back: no rollout in progress and no promoted deployment "
@@ -585,41 +634,30 @@ Status LocalPlatform::promote() {
     if (d.phase != control::CanaryPhase::kPromoting) {
       return make_error(ErrorCode::kConflict, d.reason);
     }
-    journal(control::phase_name(d.phase), d.reason, d.actions, d.evidence);
-    record_manual(d, ro.pending, ro.finished, ro.result, ro.final_reason);
-  } else {
-    const auto& st = ro.blue_green->state();
-    if (st.phase != control::BlueGreenPhase::kScaleDownDelay) {
-      return make_error(ErrorCode::kConflict,
-                        std::string("blue-green can be promoted only after verification (phase "
-                                    "scale_down_delay); now: ") +
-                            control::phase_name(st.phase));
-    }
-    ro.pending.push_back(control::ScaleDown{st.active});
-    ro.finished = true;
-    ro.result = control::RolloutResult::kPromoted;
-    ro.final_reason = "promoted by operator: old colour scaled down before its delay ended";
+    return apply_manual(d, now);
   }
+  const auto& st = ro.blue_green->state();
+  if (st.phase != control::BlueGreenPhase::kScaleDownDelay) {
+    return make_error(ErrorCode::kConflict,
+                      std::string("blue-green can be promoted only after verification (phase "
+                                  "scale_down_delay); now: ") +
+                          control::phase_name(st.phase));
+  }
+  ro.pending.push_back(control::ScaleDown{st.active});
+  ro.finished = true;
+  ro.result = control::RolloutResult::kPromoted;
+  ro.final_reason = "promoted by operator: old colour scaled down before its delay ended";
   step_rollout(now);
+  sync_gateway();
   return Status::ok();
 }
 
 Status LocalPlatform::abort() {
   std::lock_guard lock(mu_);
   if (!rollout_) return make_error(ErrorCode::kConflict, "no rollout in progress");
-  Rollout& ro = *rollout_;
   const auto now = Clock::now();
-  if (ro.canary) {
-    const auto d = ro.canary->abort(now);
-    journal(control::phase_name(d.phase), d.reason, d.actions, d.evidence);
-    record_manual(d, ro.pending, ro.finished, ro.result, ro.final_reason);
-  } else {
-    const auto d = ro.blue_green->abort(now);
-    journal(control::phase_name(d.phase), d.reason, d.actions, d.evidence);
-    record_manual(d, ro.pending, ro.finished, ro.result, ro.final_reason);
-  }
-  step_rollout(now);
-  return Status::ok();
+  return rollout_->canary ? apply_manual(rollout_->canary->abort(now), now)
+                          : apply_manual(rollout_->blue_green->abort(now), now);
 }
 
 json::value LocalPlatform::rollout_json() const {

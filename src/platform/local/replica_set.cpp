@@ -163,14 +163,14 @@ void ReplicaSet::begin_stop(Replica& r, Clock::time_point now, const GatewayClie
   }
   r.phase = ReplicaPhase::kDraining;
   r.deadline = now + opts_.drain_timeout;
-  if (gateway != nullptr) {
-    if (auto st = gateway->drain(r.address()); !st) {
-      // Not in the gateway (never was ready, or already removed): nothing to drain.
-      r.deadline = now;
-    }
-  } else {
-    r.deadline = now;
+  if (gateway == nullptr) {
+    r.deadline = now;  // no gateway routes to it
+  } else if (auto st = gateway->drain(r.address());
+             !st && st.error().code == ErrorCode::kNotFound) {
+    r.deadline = now;  // not in the gateway (never ready, or removed): nothing to drain
   }
+  // Any other drain error: the tick asks again until the endpoint reports drained, or the
+  // drain timeout passes; an admin hiccup never cuts requests in flight short.
   events_("replica_draining",
           "replica " + r.track + "/" + r.release + " " + r.address() + " draining before stop");
 }
@@ -276,10 +276,13 @@ void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
         bool drained = now >= r.deadline || gateway == nullptr;
         if (!drained) {
           auto st = gateway->endpoint(r.address());
-          drained = !st || !st->found || st->drained;
+          if (st && st->found && !st->drained) {
+            (void)gateway->drain(r.address());  // idempotent; an earlier call may have failed
+          }
+          drained = st && (!st->found || st->drained);
         }
         if (drained) {
-          ::kill(r.pid, SIGTERM);
+          ::kill(-r.pid, SIGTERM);  // its process group: a wrapper script's children too
           r.phase = ReplicaPhase::kTerminating;
           r.deadline = now + opts_.grace_period;
           dirty_ = true;
@@ -288,7 +291,7 @@ void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
       }
       case ReplicaPhase::kTerminating:
         if (r.pid > 0 && alive(r)) {
-          if (now >= r.deadline) ::kill(r.pid, SIGKILL);
+          if (now >= r.deadline) ::kill(-r.pid, SIGKILL);
         } else {
           r.pid = -1;
         }

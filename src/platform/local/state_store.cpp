@@ -283,21 +283,25 @@ Result<std::optional<std::string>> StateStore::setting(const std::string& key) {
 
 Status StateStore::replace_replicas(const std::vector<ReplicaRecord>& replicas) {
   std::lock_guard lock(mu_);
-  if (auto st = exec("BEGIN IMMEDIATE; DELETE FROM replicas;"); !st) return st;
-  for (const auto& r : replicas) {
-    Stmt st(db_,
-            "INSERT INTO replicas(track, release, port, pid, start_ticks, log_file, restarts) "
-            "VALUES(?,?,?,?,?,?,?)");
-    st.bind(r.track).bind(r.release).bind(static_cast<std::int64_t>(r.port)).bind(r.pid);
-    st.bind(static_cast<std::int64_t>(r.start_ticks)).bind(r.log_file);
-    st.bind(static_cast<std::int64_t>(r.restarts));
-    if (!st.prepared() || st.step() != SQLITE_DONE) {
-      Error e = db_error(db_, "saving replicas");
-      (void)exec("ROLLBACK");
-      return e;
+  if (auto st = exec("BEGIN IMMEDIATE"); !st) return st;
+  // Any failure after BEGIN rolls back, so no transaction is ever left open.
+  auto write_all = [&]() -> Status {
+    if (auto st = exec("DELETE FROM replicas"); !st) return st;
+    for (const auto& r : replicas) {
+      Stmt st(db_,
+              "INSERT INTO replicas(track, release, port, pid, start_ticks, log_file, restarts) "
+              "VALUES(?,?,?,?,?,?,?)");
+      if (!st.prepared()) return db_error(db_, "saving replicas");
+      st.bind(r.track).bind(r.release).bind(static_cast<std::int64_t>(r.port)).bind(r.pid);
+      st.bind(static_cast<std::int64_t>(r.start_ticks)).bind(r.log_file);
+      st.bind(static_cast<std::int64_t>(r.restarts));
+      if (st.step() != SQLITE_DONE) return db_error(db_, "saving replicas");
     }
-  }
-  return exec("COMMIT");
+    return exec("COMMIT");
+  };
+  Status st = write_all();
+  if (!st) (void)exec("ROLLBACK");
+  return st;
 }
 
 Result<std::vector<ReplicaRecord>> StateStore::replicas() {
