@@ -58,6 +58,19 @@ struct SpawnSetup {
 
 Result<pid_t> spawn_process(const SpawnSpec& spec) {
   if (spec.argv.empty()) return make_error(ErrorCode::kInvalidArgument, "spawn: empty argv");
+  // posix_spawn reports a failing file action like a failing exec: name the real culprit.
+  std::error_code ec;
+  if (!spec.log_file.empty() && !spec.log_file.parent_path().empty() &&
+      !std::filesystem::is_directory(spec.log_file.parent_path(), ec)) {
+    return make_error(ErrorCode::kInvalidArgument, "starting " + spec.argv[0] + ": log directory " +
+                                                       spec.log_file.parent_path().string() +
+                                                       " does not exist");
+  }
+  if (!spec.cwd.empty() && !std::filesystem::is_directory(spec.cwd, ec)) {
+    return make_error(ErrorCode::kInvalidArgument, "starting " + spec.argv[0] +
+                                                       ": working directory " + spec.cwd.string() +
+                                                       " does not exist");
+  }
   SpawnSetup setup;
   posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
   const std::string log = spec.log_file.empty() ? "/dev/null" : spec.log_file.string();

@@ -138,9 +138,16 @@ control::StateMap state_map(const std::string& text) {
   return out;
 }
 
-int int_field(const json::object& o, const char* key, int fallback) {
+// The integer at `key` (absent: `fallback`); kInvalidArgument when it is not an integer that
+// fits an int.
+Result<int> int_field(const json::object& o, const char* key, int fallback) {
   auto* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? static_cast<int>(v->as_int64()) : fallback;
+  if (v == nullptr) return fallback;
+  if (!v->is_int64() || v->as_int64() < -1000000000 || v->as_int64() > 1000000000) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(key) + " must be an integer, got " + json_text(*v));
+  }
+  return static_cast<int>(v->as_int64());
 }
 
 }  // namespace
@@ -163,20 +170,31 @@ Result<DeployRequest> deploy_request_from_json(const json::object& o) {
   auto release = release_from_image(str("release"));
   if (!release) return release.error();
   r.release = *release;
-  r.timeout_s = int_field(o, "timeout_s", r.timeout_s);
-  r.verify_s = int_field(o, "verify_s", r.verify_s);
-  r.scale_down_delay_s = int_field(o, "scale_down_delay_s", r.scale_down_delay_s);
-  r.step_interval_s = int_field(o, "step_interval_s", r.step_interval_s);
-  r.ready_stability_s = int_field(o, "ready_stability_s", r.ready_stability_s);
-  r.min_requests = int_field(o, "min_requests", r.min_requests);
-  r.canary_replicas = int_field(o, "canary_replicas", r.canary_replicas);
+  for (auto [key, field] : {std::pair<const char*, int*>{"timeout_s", &r.timeout_s},
+                            {"verify_s", &r.verify_s},
+                            {"scale_down_delay_s", &r.scale_down_delay_s},
+                            {"step_interval_s", &r.step_interval_s},
+                            {"ready_stability_s", &r.ready_stability_s},
+                            {"min_requests", &r.min_requests},
+                            {"canary_replicas", &r.canary_replicas}}) {
+    auto value = int_field(o, key, *field);
+    if (!value) return value.error();
+    *field = *value;
+  }
+  for (const char* key : {"max_error_rate", "max_p95_ms"}) {
+    if (auto* v = o.if_contains(key); v != nullptr && !v->is_number()) {
+      return bad(std::string(key) + " must be a number, got " + json_text(*v));
+    }
+  }
   r.max_error_rate = num("max_error_rate", r.max_error_rate);
   r.max_p95_ms = num("max_p95_ms", r.max_p95_ms);
   if (auto* s = o.if_contains("steps"); s != nullptr) {
     if (!s->is_array()) return bad("steps must be an array of integers");
     r.steps.clear();
     for (const auto& x : s->as_array()) {
-      if (!x.is_int64()) return bad("steps must be an array of integers");
+      if (!x.is_int64() || x.as_int64() < 1 || x.as_int64() > 100) {
+        return bad("--steps: each step must be an integer weight 1..100, got " + json_text(x));
+      }
       r.steps.push_back(static_cast<int>(x.as_int64()));
     }
   }
@@ -191,7 +209,8 @@ Result<DeployRequest> deploy_request_from_json(const json::object& o) {
   if (r.ready_stability_s < 0 || r.ready_stability_s > 3600) {
     return bad("--ready-stability must be 0..3600 seconds");
   }
-  if (r.min_requests < 1 || r.min_requests > 1000000) return bad("--min-requests must be >= 1");
+  if (r.min_requests < 1 || r.min_requests > 1000000)
+    return bad("--min-requests must be 1..1000000");
   if (r.canary_replicas < 1 || r.canary_replicas > 50)
     return bad("--canary-replicas must be 1..50");
   if (r.max_error_rate >= 0 && (r.max_error_rate <= 0 || r.max_error_rate >= 0.5)) {

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -130,6 +131,12 @@ bool ReplicaSet::alive(Replica& r) {
     }
   }
   if (!same_process_alive(r.pid, r.start_ticks)) {
+    // Our child may have exited between the two checks: it is a zombie now, so this wait
+    // returns at once with its status (and reaps it).
+    int status = 0;
+    if (!r.adopted && ::waitpid(r.pid, &status, 0) == r.pid) {
+      r.last_exit = describe_wait_status(status);
+    }
     if (r.last_exit.empty()) r.last_exit = "exited";
     return false;
   }

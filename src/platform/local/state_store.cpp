@@ -1,6 +1,8 @@
 #include "platform/local/state_store.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <boost/json.hpp>
 
 #include <ctime>
@@ -168,15 +170,26 @@ Result<std::string> read_or_create_secret(const fs::path& file) {
   static constexpr char kHex[] = "0123456789abcdef";
   token.clear();
   for (int i = 0; i < 48; ++i) token += kHex[rd() % 16];
-  const mode_t old = ::umask(077);
-  std::ofstream out(file, std::ios::trunc);
-  out << token << "\n";
-  ::umask(old);
-  if (!out) return make_error(ErrorCode::kInternal, "cannot write " + file.string());
+  // A fresh 0600 file renamed over the old one: never readable by others, even for a moment,
+  // and no process-wide umask change.
+  const fs::path tmp = file.string() + ".tmp";
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  const std::string line = token + "\n";
+  const bool ok =
+      fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  if (fd >= 0) ::close(fd);
+  std::error_code ec;
+  if (ok) fs::rename(tmp, file, ec);
+  if (!ok || ec) {
+    ::unlink(tmp.c_str());
+    return make_error(ErrorCode::kInternal, "cannot write secret file " + file.string());
+  }
   return token;
 }
 
 std::string iso8601_utc(std::int64_t unix_ms) {
+  if (unix_ms < 0) unix_ms = 0;
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);

@@ -166,9 +166,24 @@ TEST(DeployRequest, StepsMustBeAnArrayOfIntegers) {
     auto r = deploy_request_from_json(canary({{"steps", steps}}));
     ASSERT_FALSE(r) << "steps " << json::serialize(steps) << " accepted";
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(r.error().message.find("steps must be an array of integers"), std::string::npos)
-        << r.error().message;
+    EXPECT_NE(r.error().message.find("steps"), std::string::npos) << r.error().message;
   }
+}
+
+TEST(DeployRequest, IntegersOutOfRangeOrOfTheWrongTypeAreRefusedNotWrapped) {
+  // 4294967297 would wrap to 1 through a plain int cast; "30" and 30.0 are not integers.
+  for (const json::value& timeout :
+       {json::value(std::int64_t{4294967297}), json::value("30"), json::value(30.0)}) {
+    auto r = deploy_request_from_json(canary({{"timeout_s", timeout}}));
+    ASSERT_FALSE(r) << "timeout_s " << json::serialize(timeout) << " accepted";
+    EXPECT_NE(r.error().message.find("timeout_s"), std::string::npos) << r.error().message;
+  }
+  auto steps =
+      deploy_request_from_json(canary({{"steps", json::array{std::int64_t{4294967301}, 10}}}));
+  ASSERT_FALSE(steps);
+  auto rate = deploy_request_from_json(canary({{"max_error_rate", "0.01"}}));
+  ASSERT_FALSE(rate);
+  EXPECT_NE(rate.error().message.find("max_error_rate"), std::string::npos);
 }
 
 TEST(DeployRequest, RoundTripsThroughToJson) {
