@@ -22,11 +22,7 @@ constexpr int kDefaultWindows[] = {10, 60, 300};
 constexpr int kDefaultHistogramWindow = 60;
 
 Response json_ok(const json::value& value, bhttp::status status = bhttp::status::ok) {
-  Response r;
-  r.msg.result(status);
-  r.msg.set(bhttp::field::content_type, "application/json");
-  r.msg.body() = json_text(value) + "\n";
-  return r;
+  return http::json_response(value, status);
 }
 
 Response method_not_allowed(std::string_view allow) {

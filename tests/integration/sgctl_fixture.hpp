@@ -59,13 +59,14 @@ class SgctlFixture : public ::testing::Test {
 
   std::string bin() const { return SG_SGCTL_BIN; }
 
-  // Runs `sgctl --state-dir STATE ARGS...`; returns its exit code and output.
-  CommandResult sgctl(const std::vector<std::string>& args,
-                      std::chrono::seconds timeout = std::chrono::seconds(120)) {
+  // Runs argv (with `env` added) to its end, or `timeout`; returns its exit code and output.
+  CommandResult run(std::vector<std::string> argv,
+                    std::vector<std::pair<std::string, std::string>> env,
+                    std::chrono::seconds timeout) {
     SpawnOptions o;
-    o.argv = {bin(), "--state-dir", state_.string()};
-    o.argv.insert(o.argv.end(), args.begin(), args.end());
-    o.log_file = dir_.path() / ("sgctl-" + std::to_string(++commands_) + ".log");
+    o.argv = std::move(argv);
+    o.env = std::move(env);
+    o.log_file = dir_.path() / ("command-" + std::to_string(++commands_) + ".log");
     auto child = ChildProcess::spawn(o);
     if (!child) return {-1, child.error().message};
     auto status = child->wait_exit(timeout);
@@ -75,21 +76,20 @@ class SgctlFixture : public ::testing::Test {
     return r;
   }
 
+  // Runs `sgctl --state-dir STATE ARGS...`.
+  CommandResult sgctl(const std::vector<std::string>& args,
+                      std::chrono::seconds timeout = std::chrono::seconds(120)) {
+    std::vector<std::string> argv = {bin(), "--state-dir", state_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(std::move(argv), {}, timeout);
+  }
+
   // Runs a runbook script (scripts/NAME) with SGCTL and SG_STATE_DIR pointing here.
   CommandResult script(const std::string& name, const std::vector<std::string>& args,
                        std::chrono::seconds timeout = std::chrono::seconds(120)) {
-    SpawnOptions o;
-    o.argv = {"bash", std::string(SG_SOURCE_DIR) + "/scripts/" + name};
-    o.argv.insert(o.argv.end(), args.begin(), args.end());
-    o.env = {{"SGCTL", bin()}, {"SG_STATE_DIR", state_.string()}};
-    o.log_file = dir_.path() / ("script-" + std::to_string(++commands_) + ".log");
-    auto child = ChildProcess::spawn(o);
-    if (!child) return {-1, child.error().message};
-    auto status = child->wait_exit(timeout);
-    CommandResult r;
-    r.output = tail_of(o.log_file, 20000);
-    if (status && WIFEXITED(*status)) r.exit_code = WEXITSTATUS(*status);
-    return r;
+    std::vector<std::string> argv = {"bash", std::string(SG_SOURCE_DIR) + "/scripts/" + name};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(std::move(argv), {{"SGCTL", bin()}, {"SG_STATE_DIR", state_.string()}}, timeout);
   }
 
   // Starts a command without waiting (for a deploy that the test interrupts).

@@ -2,6 +2,7 @@
 
 #include <random>
 
+#include "common/json_text.hpp"
 #include "common/log.hpp"
 
 namespace sg::http {
@@ -10,6 +11,14 @@ std::variant<std::unique_ptr<BodySink>, Response> Handler::open_sink(const Reque
                                                                      const RequestContext&) {
   return json_error(bhttp::status::internal_server_error, "internal",
                     "this route does not accept a streamed body");
+}
+
+Response json_response(const boost::json::value& value, bhttp::status status) {
+  Response r;
+  r.msg.result(status);
+  r.msg.set(bhttp::field::content_type, "application/json");
+  r.msg.body() = json_text(value) + "\n";
+  return r;
 }
 
 Response json_error(bhttp::status status, std::string_view code, std::string_view message) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/beast/http.hpp>
+#include <boost/json/value.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -90,6 +91,8 @@ class Handler {
   virtual void on_complete(const CompletedExchange& /*exchange*/) {}
 };
 
+// A JSON response: `value` as one line of compact JSON (json_text) and a newline.
+Response json_response(const boost::json::value& value, bhttp::status status = bhttp::status::ok);
 // A response with the JSON error shape {"error":{"code":...,"message":...}}.
 Response json_error(bhttp::status status, std::string_view code, std::string_view message);
 // The HTTP status for an ErrorCode and the JSON error response for an Error.

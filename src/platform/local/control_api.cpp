@@ -12,12 +12,8 @@ using http::Response;
 
 namespace {
 
-Response json_ok(const json::value& v, bhttp::status status = bhttp::status::ok) {
-  Response r;
-  r.msg.result(status);
-  r.msg.set(bhttp::field::content_type, "application/json");
-  r.msg.body() = json_text(v) + "\n";
-  return r;
+Response json_ok(const json::value& value, bhttp::status status = bhttp::status::ok) {
+  return http::json_response(value, status);
 }
 
 Result<json::object> body_object(const http::Request& req) {
