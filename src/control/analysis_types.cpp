@@ -4,9 +4,12 @@ namespace sg::control {
 
 const char* outcome_name(Verdict::Outcome outcome) {
   switch (outcome) {
-    case Verdict::Outcome::kPass: return "pass";
-    case Verdict::Outcome::kFail: return "fail";
-    case Verdict::Outcome::kInconclusive: return "inconclusive";
+    case Verdict::Outcome::kPass:
+      return "pass";
+    case Verdict::Outcome::kFail:
+      return "fail";
+    case Verdict::Outcome::kInconclusive:
+      return "inconclusive";
   }
   return "inconclusive";
 }

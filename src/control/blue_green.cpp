@@ -174,24 +174,13 @@ void BlueGreenRollout::enter(BlueGreenPhase phase, TimePoint now) {
 
 BlueGreenDecision BlueGreenRollout::decision(TimePoint now, std::string reason,
                                              const Verdict& evidence) const {
-  BlueGreenDecision d;
-  d.phase = state_.phase;
-  d.result = state_.result;
-  d.finished = state_.result != RolloutResult::kInProgress;
-  d.reason = std::move(reason);
-  d.evidence = evidence;
-  d.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - state_.started);
-  return d;
+  return detail::state_decision<BlueGreenDecision>(state_, now, std::move(reason), evidence);
 }
 
 BlueGreenDecision BlueGreenRollout::finish(TimePoint now, RolloutResult result, std::string reason,
                                            std::vector<Action> actions, const Verdict& evidence) {
-  state_.result = result;
-  state_.reason = reason;
-  state_.phase = result == RolloutResult::kPromoted     ? BlueGreenPhase::kDone
-                 : result == RolloutResult::kRolledBack ? BlueGreenPhase::kRolledBack
-                                                        : BlueGreenPhase::kFailed;
-  state_.phase_started = now;
+  detail::end_rollout(state_, now, result, reason, BlueGreenPhase::kDone,
+                      BlueGreenPhase::kRolledBack, BlueGreenPhase::kFailed);
   auto d = decision(now, std::move(reason), evidence);
   d.actions = std::move(actions);
   return d;

@@ -202,15 +202,9 @@ std::string CanaryRollout::step_label() const {
 
 CanaryDecision CanaryRollout::decision(TimePoint now, std::string reason,
                                        const Verdict& evidence) const {
-  CanaryDecision d;
-  d.phase = state_.phase;
+  auto d = detail::state_decision<CanaryDecision>(state_, now, std::move(reason), evidence);
   d.step_index = state_.step_index;
   d.canary_weight = state_.canary_weight;
-  d.result = state_.result;
-  d.finished = state_.result != RolloutResult::kInProgress;
-  d.reason = std::move(reason);
-  d.evidence = evidence;
-  d.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - state_.started);
   d.step_elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(now - state_.phase_started);
   return d;
@@ -218,12 +212,8 @@ CanaryDecision CanaryRollout::decision(TimePoint now, std::string reason,
 
 CanaryDecision CanaryRollout::finish(TimePoint now, RolloutResult result, std::string reason,
                                      std::vector<Action> actions, const Verdict& evidence) {
-  state_.result = result;
-  state_.reason = reason;
-  state_.phase = result == RolloutResult::kPromoted     ? CanaryPhase::kDone
-                 : result == RolloutResult::kRolledBack ? CanaryPhase::kRolledBack
-                                                        : CanaryPhase::kFailed;
-  state_.phase_started = now;
+  detail::end_rollout(state_, now, result, reason, CanaryPhase::kDone, CanaryPhase::kRolledBack,
+                      CanaryPhase::kFailed);
   auto d = decision(now, std::move(reason), evidence);
   d.actions = std::move(actions);
   return d;

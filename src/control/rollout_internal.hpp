@@ -4,8 +4,10 @@
 // anywhere (SQLite rows, JSON) and read by a human.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "common/result.hpp"
 #include "control/rollout.hpp"
@@ -22,6 +24,34 @@ std::string replicas_text(int ready, int desired);
 
 // Whole seconds of a duration, for reasons ("after 300 s").
 long long seconds(std::chrono::steady_clock::duration d);
+
+// What every decision reports from its machine's state: phase, result, finished, reason,
+// evidence and the time since the rollout started.
+template <class Decision, class State>
+Decision state_decision(const State& s, TimePoint now, std::string reason,
+                        const Verdict& evidence) {
+  Decision d;
+  d.phase = s.phase;
+  d.result = s.result;
+  d.finished = s.result != RolloutResult::kInProgress;
+  d.reason = std::move(reason);
+  d.evidence = evidence;
+  d.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.started);
+  return d;
+}
+
+// Ends the rollout in `s`: records result and reason and enters the terminal phase for the
+// result (`done` for kPromoted, `rolled_back`, else `failed`).
+template <class State, class Phase>
+void end_rollout(State& s, TimePoint now, RolloutResult result, const std::string& reason,
+                 Phase done, Phase rolled_back, Phase failed) {
+  s.result = result;
+  s.reason = reason;
+  s.phase = result == RolloutResult::kPromoted     ? done
+            : result == RolloutResult::kRolledBack ? rolled_back
+                                                   : failed;
+  s.phase_started = now;
+}
 
 std::string encode_time(TimePoint t);
 std::string encode_time(const std::optional<TimePoint>& t);  // "" when absent
