@@ -95,7 +95,16 @@ std::optional<TrackTarget> ReplicaSet::target(const std::string& track) const {
 Status ReplicaSet::spawn(Replica& r, Clock::time_point now) {
   auto release = resolve_(r.release);
   if (!release) return release.error();
-  auto port = pick_free_port();
+  // A port just released by the kernel can come back at once: never hand out one that
+  // another replica of ours holds (two replicas started in one pass would collide).
+  Result<std::uint16_t> port = pick_free_port();
+  for (int i = 0; i < 16 && port; ++i) {
+    const bool taken = std::any_of(replicas_.begin(), replicas_.end(), [&](const Replica& o) {
+      return &o != &r && o.pid > 0 && o.port == *port;
+    });
+    if (!taken) break;
+    port = pick_free_port();
+  }
   if (!port) return port.error();
   r.port = *port;
   SpawnSpec spec;
