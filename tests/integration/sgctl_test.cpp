@@ -62,8 +62,10 @@ TEST_F(SgctlTest, BlueGreenSwitchesWithoutErrorsAndRollsBackTheSameWay) {
   load.start();
   std::this_thread::sleep_for(1s);
 
-  auto deploy = sgctl({"deploy", "blue-green", "streamgate:v2", "--timeout", "60", "--verify", "2",
-                       "--ready-stability", "1", "--scale-down-delay", "2"});
+  // The runbook's script (IMAGE TIMEOUT), with short windows.
+  auto deploy =
+      script("blue-green-deploy.sh", {"streamgate:v2", "60", "--verify", "2", "--ready-stability",
+                                      "1", "--scale-down-delay", "2"});
   ASSERT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
   EXPECT_TRUE(all_traffic_on(load, "v2", 10s)) << describe(load.window());
 

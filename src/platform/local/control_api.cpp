@@ -3,7 +3,6 @@
 #include <boost/json.hpp>
 #include <charconv>
 
-#include "common/json_text.hpp"
 
 namespace sg::platform {
 namespace json = boost::json;
