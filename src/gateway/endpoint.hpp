@@ -12,8 +12,11 @@
 
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -59,13 +62,16 @@ class Endpoint {
 
   WindowStats& stats() { return stats_; }
 
-  // An idle keep-alive connection to the endpoint and when it went idle.
+  // An idle keep-alive connection to the endpoint and when it went idle. The stream and its
+  // (empty) read buffer are kept whole, so reusing them allocates nothing.
   struct IdleConnection {
-    boost::asio::ip::tcp::socket socket;
+    explicit IdleConnection(boost::beast::tcp_stream s) : stream(std::move(s)) {}
+    boost::beast::tcp_stream stream;
+    boost::beast::flat_buffer buffer;
     Clock::time_point since;
   };
   // Idle upstream connections of worker `w`, most recently used last.
-  std::vector<IdleConnection>& idle_pool(unsigned w) { return pools_[w].sockets; }
+  std::vector<std::unique_ptr<IdleConnection>>& idle_pool(unsigned w) { return pools_[w].sockets; }
   // Closes all pooled connections (only while no worker thread runs).
   void close_idle_connections() {
     for (auto& p : pools_) p.sockets.clear();
@@ -73,7 +79,7 @@ class Endpoint {
 
  private:
   struct alignas(64) Pool {
-    std::vector<IdleConnection> sockets;
+    std::vector<std::unique_ptr<IdleConnection>> sockets;
   };
   std::string address_;
   boost::asio::ip::tcp::endpoint ep_;

@@ -8,7 +8,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/http/parse_read.hpp"
 #include "common/log.hpp"
+#include "gateway/proxy_heads.hpp"
 #include "gateway/request_rules.hpp"
 
 namespace sg::gateway {
@@ -74,6 +76,9 @@ struct Proxy::Exchange {
   bool client_keep_alive = true;
   bool head_only = false;
   std::uint64_t bytes_sent = 0;
+  // The request as sent upstream: the head, plus the body when it is replayable (read
+  // before forwarding). Kept for a retry; a streamed body follows it from the client.
+  std::string upstream_request;
 };
 
 namespace {
@@ -125,45 +130,50 @@ std::shared_ptr<Endpoint> choose_endpoint(const Track& track, const Endpoint* ex
   return best;
 }
 
-// Copies a body chunk by chunk from parser `in` to serializer `out` over message `msg`.
+// Copies the body `in` parses from `from` to `to`, framed chunked or as is (Content-Length,
+// or up to the close), with `prefix` (a head not yet sent, may be empty) gathered in front
+// of the first bytes. Sets `from_failed` when reading failed, `sent_some` once a write
+// succeeded.
 template <bool IsRequest>
 asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buf,
                                        bhttp::parser<IsRequest, bhttp::buffer_body>& in,
-                                       beast::tcp_stream& to,
-                                       bhttp::message<IsRequest, bhttp::buffer_body>& msg,
-                                       bhttp::serializer<IsRequest, bhttp::buffer_body>& out,
+                                       beast::tcp_stream& to, std::string& prefix, bool chunked,
                                        std::chrono::milliseconds idle, std::uint64_t& bytes,
-                                       bool& from_failed) {
+                                       bool& from_failed, bool& sent_some) {
   // Not zeroed: every byte sent was read first. Small bodies get a small buffer.
   const std::size_t size = static_cast<std::size_t>(
       std::min<std::uint64_t>(kRelayChunk, in.content_length().value_or(kRelayChunk) + 1));
   auto buf = std::make_unique_for_overwrite<char[]>(size);
-  do {
+  for (;;) {
+    std::size_t n = 0;
     if (!in.is_done()) {
       in.get().body().data = buf.get();
       in.get().body().size = size;
       from.expires_after(idle);
-      auto [ec, n] = co_await bhttp::async_read(from, from_buf, in, kTuple);
-      if (ec == bhttp::error::need_buffer) ec = {};
-      if (ec) {
+      if (auto ec = co_await http::read_body_some(from, from_buf, in)) {
         from_failed = true;
         co_return ec;
       }
-      msg.body().data = buf.get();
-      msg.body().size = size - in.get().body().size;
-      msg.body().more = !in.is_done();
-    } else {
-      msg.body().data = nullptr;
-      msg.body().size = 0;
-      msg.body().more = false;
+      n = size - in.get().body().size;
     }
-    bytes += msg.body().size;
-    to.expires_after(idle);
-    auto [ec, n] = co_await bhttp::async_write(to, out, kTuple);
-    if (ec == bhttp::error::need_buffer) ec = {};
-    if (ec) co_return ec;
-  } while (!in.is_done() || !out.is_done());
-  co_return error_code{};
+    const bool last = in.is_done();
+    std::string_view suffix;
+    if (chunked) {
+      if (n > 0) append_chunk_size(prefix, n);
+      suffix = n > 0 ? (last ? "\r\n0\r\n\r\n" : "\r\n") : (last ? "0\r\n\r\n" : "");
+    }
+    if (!prefix.empty() || n > 0 || !suffix.empty()) {
+      const std::array<asio::const_buffer, 3> out{asio::buffer(prefix), asio::buffer(buf.get(), n),
+                                                  asio::buffer(suffix)};
+      to.expires_after(idle);
+      auto [ec, written] = co_await asio::async_write(to, out, kTuple);
+      if (ec) co_return ec;
+      sent_some = true;
+      bytes += n;
+      prefix.clear();
+    }
+    if (last) co_return error_code{};
+  }
 }
 
 }  // namespace
@@ -173,16 +183,15 @@ struct Proxy::Attempt {
   bool answered = false;    // a response (or part of one) went to the client
   bool keep_alive = false;  // the client connection may continue (when answered)
   Failure failure = Failure::kNone;
-  bool retryable = false;  // failed before any response byte: another endpoint may try
-  bool reused = false;     // it ran on a pooled connection
+  bool retryable = false;          // failed before any response byte: another endpoint may try
+  bool reused = false;             // it ran on a pooled connection
+  bool upstream_reusable = false;  // the upstream connection may serve another request
 };
 
 // Sends the request on `up` and relays the response; the client sees nothing on failure
 // before the response head.
 asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exchange& ex,
-                                               const http::RequestHeader& uhead,
-                                               const std::string& body, http::HeadParser* streamed,
-                                               bool allow_pooled) {
+                                               http::HeadParser* streamed, bool allow_pooled) {
   Endpoint& ep = *ex.endpoint;
   ep.begin_request();
   struct Done {
@@ -190,26 +199,26 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     ~Done() { e.end_request(); }
   } done_guard{ep};
   const auto& t = ex.table->config.timeouts;
-  const auto idle = std::chrono::milliseconds(t.idle_ms);
-  beast::tcp_stream up(co_await asio::this_coro::executor);
   auto& pool = ep.idle_pool(http::current_worker());
-  bool connected = false;
+  std::unique_ptr<Endpoint::IdleConnection> upstream;
   const auto now = Endpoint::Clock::now();
-  while (allow_pooled && !pool.empty() && !connected) {
-    Endpoint::IdleConnection idle = std::move(pool.back());
+  while (allow_pooled && !pool.empty() && !upstream) {
+    std::unique_ptr<Endpoint::IdleConnection> idle = std::move(pool.back());
     pool.pop_back();
-    const auto age = now - idle.since;
+    const auto age = now - idle->since;
     // Old connections are near the upstream's idle timeout: not worth the race. A peek
     // catches one the upstream closed; a connection idle for under a second is trusted
     // (a failure on it is retried on a fresh connection, see forward()).
     if (age > kMaxPooledIdle) continue;
-    if (age < kTrustedIdle || still_usable(idle.socket)) {
-      up.socket() = std::move(idle.socket);
-      connected = true;
-    }
+    if (age < kTrustedIdle || still_usable(idle->stream.socket())) upstream = std::move(idle);
   }
-  const bool reused = connected;
-  if (!connected) {
+  const bool reused = upstream != nullptr;
+  if (!reused) {
+    upstream = std::make_unique<Endpoint::IdleConnection>(
+        beast::tcp_stream(co_await asio::this_coro::executor));
+  }
+  beast::tcp_stream& up = upstream->stream;
+  if (!reused) {
     up.expires_after(std::chrono::milliseconds(t.connect_ms));
     auto [ec] = co_await up.async_connect(ep.tcp_endpoint(), kTuple);
     if (ec) co_return Attempt{false, false, Failure::kConnect, true, false};
@@ -217,47 +226,38 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     up.socket().set_option(tcp::no_delay(true), ignored);
   }
   if (streamed) {
-    Attempt sent = co_await send_streamed(conn, ex, up, uhead, *streamed);
+    Attempt sent = co_await send_streamed(conn, ex, up, *streamed);
     sent.reused = reused;
     if (sent.failure != Failure::kNone || sent.answered) co_return sent;
   } else {
-    bhttp::request<bhttp::string_body> ureq(uhead);
-    ureq.body() = body;
-    if (!body.empty() || uhead.method() == bhttp::verb::post ||
-        uhead.method() == bhttp::verb::put || uhead.method() == bhttp::verb::patch) {
-      ureq.content_length(body.size());
-    }
-    up.expires_after(idle);
-    auto [ec, n] = co_await bhttp::async_write(up, ureq, kTuple);
+    up.expires_after(std::chrono::milliseconds(t.idle_ms));
+    auto [ec, n] = co_await asio::async_write(up, asio::buffer(ex.upstream_request), kTuple);
     if (ec) co_return Attempt{false, false, Failure::kReset, true, reused};
   }
-  Attempt relayed = co_await relay_response(conn, ex, up);
+  Attempt relayed = co_await relay_response(conn, ex, *upstream);
   relayed.reused = reused;
+  if (relayed.upstream_reusable && pool.size() < kMaxIdlePerWorker) {
+    up.expires_never();
+    upstream->since = Endpoint::Clock::now();
+    pool.push_back(std::move(upstream));
+  }
   co_return relayed;
 }
 
 // Forwards a body too large (or chunked) to replay, straight from the client.
 asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& conn, Exchange& ex,
                                                      beast::tcp_stream& up,
-                                                     const http::RequestHeader& uhead,
                                                      http::HeadParser& head_parser) {
   const auto idle = std::chrono::milliseconds(ex.table->config.timeouts.idle_ms);
   bhttp::request_parser<bhttp::buffer_body> in(std::move(head_parser));
   co_await conn.continue_if_expected(in.get().base());
-  bhttp::request<bhttp::buffer_body> ureq(uhead);
-  if (in.chunked()) {
-    ureq.chunked(true);
-  } else {
-    ureq.content_length(in.content_length().value_or(0));
-  }
-  bhttp::request_serializer<bhttp::buffer_body> out(ureq);
-  up.expires_after(idle);
-  auto [ec, n] = co_await bhttp::async_write_header(up, out, kTuple);
-  if (ec) co_return Attempt{false, false, Failure::kReset, false};
   std::uint64_t bytes = 0;
   bool client_failed = false;
-  ec = co_await relay_body(conn.stream(), conn.buffer(), in, up, ureq, out, idle, bytes,
-                           client_failed);
+  bool sent_some = false;
+  // The head goes with the first body bytes. Never retried, so the text is consumed.
+  const error_code ec =
+      co_await relay_body(conn.stream(), conn.buffer(), in, up, ex.upstream_request, in.chunked(),
+                          idle, bytes, client_failed, sent_some);
   if (ec && client_failed) {
     // The client stopped sending its body: nothing sensible to answer; drop both sides.
     co_return Attempt{true, false, Failure::kNone, false};
@@ -267,11 +267,12 @@ asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& con
 }
 
 asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& conn, Exchange& ex,
-                                                      beast::tcp_stream& up) {
+                                                      Endpoint::IdleConnection& upstream) {
   Endpoint& ep = *ex.endpoint;
   const auto& cfg = ex.table->config;
   const auto idle = std::chrono::milliseconds(cfg.timeouts.idle_ms);
-  beast::flat_buffer ubuf;
+  beast::tcp_stream& up = upstream.stream;
+  beast::flat_buffer& ubuf = upstream.buffer;
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
   error_code ec;
   for (;;) {
@@ -281,7 +282,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
     p.body_limit(boost::none);
     if (ex.head_only) p.skip(true);
     up.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
-    std::tie(ec, std::ignore) = co_await bhttp::async_read_header(up, ubuf, p, kTuple);
+    ec = co_await http::read_head(up, ubuf, p);
     if (ec || p.get().result_int() / 100 != 1 || p.get().result_int() == 101) break;
   }
   auto& rp = *parser;
@@ -296,39 +297,44 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   } else {
     ep.record_success(now);
   }
-  bhttp::response<bhttp::buffer_body> cres;
-  cres.base() = rp.get().base();
-  strip_hop_by_hop(cres);
-  cres.version(ex.head.version == 10 ? 10 : 11);
-  cres.set("X-StreamGate-Track", ex.track->name);
-  if (cres.find("X-Request-Id") == cres.end()) cres.set("X-Request-Id", ex.head.ctx.request_id);
+  ResponseHeadParts parts;
+  parts.version = ex.head.version == 10 ? 10 : 11;
+  parts.track = ex.track->name;
+  parts.request_id = ex.head.ctx.request_id;
   bool keep = ex.client_keep_alive && !conn.closing();
   const bool no_body = ex.head_only || status == 204 || status == 304 || status < 200;
   if (no_body) {
-    if (ex.head_only && rp.content_length())
-      cres.set(bhttp::field::content_length, std::to_string(*rp.content_length()));
+    if (ex.head_only && rp.content_length()) {
+      parts.framing = BodyFraming::kLength;
+      parts.length = *rp.content_length();
+    }
   } else if (rp.content_length()) {
-    cres.content_length(*rp.content_length());
+    parts.framing = BodyFraming::kLength;
+    parts.length = *rp.content_length();
   } else if (ex.head.version != 10) {
-    cres.chunked(true);
+    parts.framing = BodyFraming::kChunked;
   } else {
     keep = false;  // HTTP/1.0 knows no chunked coding: the body ends at the close
   }
-  cres.keep_alive(keep);
-  bhttp::response_serializer<bhttp::buffer_body> sr(cres);
+  parts.keep_alive = keep;
+  // The request text is not needed any more (nothing is retried once a response arrived):
+  // its storage takes the response head.
+  std::string& head = ex.upstream_request;
+  head.clear();
+  append_client_response_head(head, rp.get().base(), parts);
   conn.stream().expires_after(idle);
   bool upstream_failed = false;
   std::uint64_t bytes = 0;
   if (no_body) {
-    cres.body().data = nullptr;
-    cres.body().size = 0;
-    cres.body().more = false;
-    std::tie(ec, std::ignore) = co_await bhttp::async_write(conn.stream(), sr, kTuple);
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(conn.stream(), asio::buffer(head), kTuple);
   } else {
-    // No separate head write: the serializer's first write gathers the head and the first
-    // body chunk, one send instead of two for a small response.
-    ec = co_await relay_body(up, ubuf, rp, conn.stream(), cres, sr, idle, bytes, upstream_failed);
-    if (upstream_failed && !sr.is_header_done()) {
+    // The head goes with the first body chunk: one send instead of two for a small response.
+    bool sent_some = false;
+    ec = co_await relay_body(up, ubuf, rp, conn.stream(), head,
+                             parts.framing == BodyFraming::kChunked, idle, bytes, upstream_failed,
+                             sent_some);
+    if (upstream_failed && !sent_some) {
       // The upstream failed before the client saw anything: answer with an error instead.
       if (ep.record_failure(Endpoint::Clock::now(), cfg.outlier)) note_ejection(ex);
       co_return Attempt{false, false, Failure::kReset, false, false};
@@ -340,11 +346,9 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   // A response cut short by the upstream is an error the client noticed.
   record(ex, upstream_failed ? 502 : status, latency, upstream_failed);
   if (upstream_failed && ep.record_failure(Endpoint::Clock::now(), cfg.outlier)) note_ejection(ex);
-  auto& pool = ep.idle_pool(http::current_worker());
-  if (!ec && rp.is_done() && rp.keep_alive() && pool.size() < kMaxIdlePerWorker) {
-    pool.push_back({up.release_socket(), Endpoint::Clock::now()});
-  }
-  co_return Attempt{true, keep && !ec, Failure::kNone, false};
+  // Bytes after the response would be taken for the next one: such a connection is closed.
+  const bool reusable = !ec && rp.is_done() && rp.keep_alive() && ubuf.size() == 0;
+  co_return Attempt{true, keep && !ec, Failure::kNone, false, false, reusable};
 }
 
 void Proxy::note_ejection(Exchange& ex) {
@@ -379,12 +383,15 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
     co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",
                             "no track of the route has an available endpoint");
   }
-  const http::RequestHeader uhead =
-      upstream_head(head, ex.head.ctx.request_id, conn.peer_address());
   const bool replayable =
       !has_body || (!parser.chunked() && *parser.content_length() <= kReplayableBody);
   const bool can_retry = ex.table->config.retries.enabled && replayable && retry_allowed(head);
-  std::string body;
+  RequestHeadParts parts{ex.head.ctx.request_id, conn.peer_address()};
+  const auto length = parser.content_length();
+  set_upstream_framing(parts, head, parser.chunked(),
+                       length ? std::optional<std::uint64_t>(*length) : std::nullopt);
+  ex.upstream_request.reserve(1024);
+  append_upstream_request_head(ex.upstream_request, head, parts);
   if (has_body && replayable) {
     bhttp::request_parser<bhttp::string_body> bp(std::move(parser));
     bp.body_limit(kReplayableBody);
@@ -392,14 +399,12 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
     conn.stream().expires_after(std::chrono::milliseconds(ex.table->config.timeouts.idle_ms));
     auto [ec, n] = co_await bhttp::async_read(conn.stream(), conn.buffer(), bp, kTuple);
     if (ec) co_return false;  // the client did not send its body
-    body = std::move(bp.get().body());
+    ex.upstream_request.append(bp.get().body());
   }
-  co_return co_await forward(conn, ex, uhead, body, has_body && !replayable ? &parser : nullptr,
-                             can_retry);
+  co_return co_await forward(conn, ex, has_body && !replayable ? &parser : nullptr, can_retry);
 }
 
 asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
-                                     const http::RequestHeader& uhead, const std::string& body,
                                      http::HeadParser* streamed, bool can_retry) {
   Failure last = Failure::kNone;
   const Endpoint* tried = nullptr;
@@ -408,12 +413,12 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
     auto next = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
     if (!next) break;
     ex.endpoint = std::move(next);
-    Attempt a = co_await attempt(conn, ex, uhead, body, streamed, true);
+    Attempt a = co_await attempt(conn, ex, streamed, true);
     if (!a.answered && a.reused && a.retryable && can_retry) {
       // The pooled connection was stale (closed by the upstream): not the endpoint's fault,
       // and a fresh connection to the same endpoint is the right second try.
       metrics_.retries.with({kRouteName, ex.track->name}).inc();
-      a = co_await attempt(conn, ex, uhead, body, streamed, false);
+      a = co_await attempt(conn, ex, streamed, false);
     }
     if (a.answered) co_return a.keep_alive;
     last = a.failure;

@@ -34,17 +34,14 @@ class Proxy final : public http::ConnectionHandler {
   struct Exchange;
   struct Attempt;
   boost::asio::awaitable<bool> forward(http::ServerConnection& conn, Exchange& ex,
-                                       const http::RequestHeader& uhead, const std::string& body,
                                        http::HeadParser* streamed, bool can_retry);
   boost::asio::awaitable<Attempt> attempt(http::ServerConnection& conn, Exchange& ex,
-                                          const http::RequestHeader& uhead, const std::string& body,
                                           http::HeadParser* streamed, bool allow_pooled);
   boost::asio::awaitable<Attempt> send_streamed(http::ServerConnection& conn, Exchange& ex,
                                                 boost::beast::tcp_stream& up,
-                                                const http::RequestHeader& uhead,
                                                 http::HeadParser& head_parser);
   boost::asio::awaitable<Attempt> relay_response(http::ServerConnection& conn, Exchange& ex,
-                                                 boost::beast::tcp_stream& up);
+                                                 Endpoint::IdleConnection& upstream);
   void note_ejection(Exchange& ex);
   boost::asio::awaitable<bool> fail(http::ServerConnection& conn, Exchange& ex,
                                     http::bhttp::status status, const char* reason,

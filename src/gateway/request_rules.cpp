@@ -20,8 +20,7 @@ bool retry_allowed(const http::RequestHeader& head) {
   }
 }
 
-void strip_hop_by_hop(bhttp::fields& fields) {
-  std::vector<std::string> named;
+HopByHopFields::HopByHopFields(const bhttp::fields& fields) {
   for (auto it = fields.find(bhttp::field::connection);
        it != fields.end() && it->name() == bhttp::field::connection; ++it) {
     std::string_view v = it->value();
@@ -34,17 +33,32 @@ void strip_hop_by_hop(bhttp::fields& fields) {
         token.remove_prefix(1);
       while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
         token.remove_suffix(1);
-      if (!token.empty()) named.emplace_back(token);
+      if (!token.empty()) named_.push_back(token);
     }
   }
-  for (const auto& n : named) fields.erase(n);
-  for (auto f :
-       {bhttp::field::connection, bhttp::field::keep_alive, bhttp::field::proxy_connection,
-        bhttp::field::te, bhttp::field::trailer, bhttp::field::transfer_encoding,
-        bhttp::field::upgrade, bhttp::field::proxy_authorization, bhttp::field::proxy_authenticate,
-        bhttp::field::content_length, bhttp::field::expect}) {
-    fields.erase(f);
+}
+
+bool HopByHopFields::drops(const bhttp::fields::value_type& f) const {
+  switch (f.name()) {
+    case bhttp::field::connection:
+    case bhttp::field::keep_alive:
+    case bhttp::field::proxy_connection:
+    case bhttp::field::te:
+    case bhttp::field::trailer:
+    case bhttp::field::transfer_encoding:
+    case bhttp::field::upgrade:
+    case bhttp::field::proxy_authorization:
+    case bhttp::field::proxy_authenticate:
+    case bhttp::field::content_length:
+    case bhttp::field::expect:
+      return true;
+    default:
+      break;
   }
+  for (std::string_view n : named_) {
+    if (boost::beast::iequals(n, f.name_string())) return true;
+  }
+  return false;
 }
 
 std::string cookie_value(std::string_view header, std::string_view name) {
@@ -77,16 +91,6 @@ std::optional<std::string> framing_error(const http::RequestHeader& head) {
     return "transfer coding '" + *coding + "' is not supported (only chunked)";
   }
   return std::nullopt;
-}
-
-http::RequestHeader upstream_head(const http::RequestHeader& client, std::string_view request_id,
-                                  std::string_view peer_address) {
-  http::RequestHeader up = client;
-  strip_hop_by_hop(up);
-  up.version(11);
-  up.set("X-Request-Id", request_id);
-  if (!peer_address.empty()) up.insert("X-Forwarded-For", peer_address);
-  return up;
 }
 
 }  // namespace sg::gateway

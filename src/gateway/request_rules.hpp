@@ -3,6 +3,7 @@
 // requests may be retried, and cookie lookup for stickiness.
 #pragma once
 
+#include <boost/container/small_vector.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -21,15 +22,20 @@ std::optional<std::string> framing_error(const http::RequestHeader& head);
 // The first transfer coding other than chunked, if any (answered with 501).
 std::optional<std::string> unsupported_transfer_coding(const http::RequestHeader& head);
 
-// Removes hop-by-hop fields (RFC 9110 7.6.1: Connection and the fields it names, Keep-Alive,
-// Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) plus Content-Length and Expect: each side
-// of the gateway gets framing and connection fields of its own.
-void strip_hop_by_hop(http::bhttp::fields& fields);
+// Which fields of a message are hop-by-hop (RFC 9110 7.6.1: Connection and the fields it
+// names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) or otherwise belong to
+// one side of the gateway only (Content-Length, Expect): each side gets framing and
+// connection fields of its own. Borrows the names from `fields`, which must outlive it.
+class HopByHopFields {
+ public:
+  explicit HopByHopFields(const http::bhttp::fields& fields);
+  // True when `f` is not forwarded.
+  bool drops(const http::bhttp::fields::value_type& f) const;
 
-// The head sent upstream for `client`: hop-by-hop fields removed, HTTP/1.1, X-Request-Id
-// set, the client address appended to X-Forwarded-For. Framing is set by the caller.
-http::RequestHeader upstream_head(const http::RequestHeader& client, std::string_view request_id,
-                                  std::string_view peer_address);
+ private:
+  // Field names listed in Connection headers; few in practice.
+  boost::container::small_vector<std::string_view, 4> named_;
+};
 
 // Idempotent methods (RFC 9110 9.2.2), or any request carrying Idempotency-Key.
 bool retry_allowed(const http::RequestHeader& head);

@@ -8,10 +8,11 @@
 //      400 and closes);
 //   3. the sticky keys (a header value and cookie_value() of the Cookie header) go through
 //      TrackSchedule::pick_sticky on a few routes and eligibility patterns;
-//   4. upstream_head(head, "rid", "127.0.0.1") plus the framing proxy.cpp sets (chunked when
+//   4. the upstream head is written as the proxy writes it (set_upstream_framing: chunked when
 //      the client sent chunked, else Content-Length when there is a body or the method is
-//      POST/PUT/PATCH) is serialized with a Beast serializer and the text parsed again with a
-//      fresh request_parser<empty_body>, which is what the upstream server sees;
+//      POST/PUT/PATCH; append_upstream_request_head with request id "rid" and peer
+//      "127.0.0.1") and parsed again with a fresh request_parser<empty_body>, which is what
+//      the upstream server sees;
 //   5. the body is read with a request_parser<buffer_body> (512-byte buffer, discarded) like
 //      the streamed path; the loop goes on while the client connection would stay open.
 //
@@ -47,6 +48,7 @@
 
 #include "common/http/http_types.hpp"
 #include "gateway/core/track_schedule.hpp"
+#include "gateway/proxy_heads.hpp"
 #include "gateway/request_rules.hpp"
 
 namespace {
@@ -199,25 +201,6 @@ std::string coding_list(const sg::http::RequestHeader& head) {
   return out;
 }
 
-std::string serialize(const bhttp::request<bhttp::empty_body>& msg) {
-  std::string out;
-  bhttp::request_serializer<bhttp::empty_body> sr(msg);
-  sr.split(true);
-  error_code ec;
-  while (!sr.is_header_done()) {
-    sr.next(ec, [&](error_code&, const auto& buffers) {
-      std::size_t n = 0;
-      for (auto b : beast::buffers_range_ref(buffers)) {
-        out.append(static_cast<const char*>(b.data()), b.size());
-        n += b.size();
-      }
-      sr.consume(n);
-    });
-    if (ec) violation("serializing the upstream head failed: " + ec.message(), out);
-  }
-  return out;
-}
-
 bool iequals(std::string_view a, std::string_view b) { return beast::iequals(a, b); }
 
 bool is_hop_by_hop(std::string_view name) {
@@ -231,19 +214,18 @@ bool is_hop_by_hop(std::string_view name) {
 
 void check_upstream(const sg::http::RequestHeader& client, bool chunked,
                     std::optional<std::uint64_t> length) {
-  const sg::http::RequestHeader up =
-      no_throw("upstream_head", [&] { return gw::upstream_head(client, "rid", "127.0.0.1"); });
-  bhttp::request<bhttp::empty_body> msg(up);
-  // Framing as proxy.cpp sets it (send_streamed / attempt).
+  // The head as the proxy writes it (Proxy::serve).
+  gw::RequestHeadParts parts{"rid", "127.0.0.1"};
+  no_throw("set_upstream_framing", [&] {
+    gw::set_upstream_framing(parts, client, chunked, length);
+    return 0;
+  });
+  std::string text;
+  no_throw("append_upstream_request_head", [&] {
+    gw::append_upstream_request_head(text, client, parts);
+    return 0;
+  });
   const bool has_body = chunked || length.value_or(0) > 0;
-  const auto m = up.method();
-  if (chunked) {
-    msg.chunked(true);
-  } else if (has_body || m == bhttp::verb::post || m == bhttp::verb::put ||
-             m == bhttp::verb::patch) {
-    msg.content_length(length.value_or(0));
-  }
-  const std::string text = serialize(msg);
   if (trace()) std::fprintf(stderr, "--- upstream:\n%s", text.c_str());
 
   bhttp::request_parser<bhttp::empty_body> p;

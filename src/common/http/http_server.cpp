@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/http/parse_read.hpp"
 #include "common/log.hpp"
 
 namespace sg::http {
@@ -122,7 +123,7 @@ class Session final : public ServerConnection {
       head_parser.header_limit(opts_.header_limit);
       // The body limit depends on the route; exchange() enforces it once the head is known.
       head_parser.body_limit(boost::none);
-      auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, head_parser, kTuple);
+      const error_code ec = co_await read_head(stream_, buffer_, head_parser);
       const auto start = std::chrono::steady_clock::now();
       std::optional<Response> refusal = ec ? read_error_response(ec) : framing_refusal(head_parser);
       if (refusal) {

@@ -1,0 +1,166 @@
+// read_head / read_body_some over a real socket pair, with the peer writing in fragments.
+#include "common/http/parse_read.hpp"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/http.hpp>
+#include <string>
+#include <vector>
+
+namespace sg::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using Socket = asio::local::stream_protocol::socket;
+using error_code = boost::system::error_code;
+
+// Writes `pieces` one by one, yielding to the reader between them, then closes when asked.
+asio::awaitable<void> write_pieces(Socket& s, std::vector<std::string> pieces, bool close) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (const auto& p : pieces) {
+    co_await asio::async_write(s, asio::buffer(p), asio::use_awaitable);
+    t.expires_after(std::chrono::milliseconds(1));
+    co_await t.async_wait(asio::use_awaitable);
+  }
+  if (close) s.shutdown(Socket::shutdown_send);
+}
+
+// Runs `reader` on one end and the writer on the other until both finish (5 s at most).
+template <class Reader>
+void run_pair(std::vector<std::string> pieces, bool close, Reader reader) {
+  asio::io_context io;
+  Socket a(io), b(io);
+  asio::local::connect_pair(a, b);
+  bool read_done = false;
+  asio::co_spawn(io, write_pieces(b, std::move(pieces), close), asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await reader(a);
+        read_done = true;
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(read_done) << "the reader did not finish";
+}
+
+std::vector<std::string> bytes_of(const std::string& s) {
+  std::vector<std::string> out;
+  for (char c : s) out.emplace_back(1, c);
+  return out;
+}
+
+TEST(ReadParsed, ReadsPipelinedHeadsSentByteByByte) {
+  const std::string wire =
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /b HTTP/1.1\r\nHost: y\r\nX-Long: " +
+      std::string(300, 'v') + "\r\n\r\n";
+  std::vector<std::string> targets;
+  run_pair(bytes_of(wire), true, [&](Socket& s) -> asio::awaitable<void> {
+    beast::flat_buffer buf;
+    for (int i = 0; i < 2; ++i) {
+      bhttp::request_parser<bhttp::empty_body> p;
+      const error_code ec = co_await read_head(s, buf, p);
+      EXPECT_FALSE(ec) << ec.message();
+      targets.emplace_back(p.get().target());
+      EXPECT_TRUE(p.is_done()) << "no body: the message is complete";
+    }
+    bhttp::request_parser<bhttp::empty_body> p;
+    EXPECT_EQ(co_await read_head(s, buf, p), bhttp::error::end_of_stream);
+  });
+  EXPECT_EQ(targets, (std::vector<std::string>{"/a", "/b"}));
+}
+
+TEST(ReadParsed, LeavesTheNextRequestInTheBufferWhenBothArriveTogether) {
+  run_pair({"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"}, false,
+           [&](Socket& s) -> asio::awaitable<void> {
+             beast::flat_buffer buf;
+             bhttp::request_parser<bhttp::empty_body> first;
+             EXPECT_FALSE(co_await read_head(s, buf, first));
+             EXPECT_EQ(buf.size(), 19u) << "the second request stays buffered";
+             // The peer writes nothing more and keeps the connection open: the second head
+             // must come from the buffer alone.
+             bhttp::request_parser<bhttp::empty_body> second;
+             EXPECT_FALSE(co_await read_head(s, buf, second));
+             EXPECT_EQ(second.get().target(), "/b");
+             EXPECT_EQ(buf.size(), 0u);
+           });
+}
+
+// Reads a whole body through read_body_some with a `chunk`-byte buffer.
+asio::awaitable<std::string> read_body(Socket& s, beast::flat_buffer& buf,
+                                       bhttp::response_parser<bhttp::buffer_body>& p,
+                                       std::size_t chunk, error_code& ec) {
+  std::string body;
+  std::vector<char> mem(chunk);
+  while (!p.is_done()) {
+    p.get().body().data = mem.data();
+    p.get().body().size = chunk;
+    ec = co_await read_body_some(s, buf, p);
+    if (ec) break;
+    body.append(mem.data(), chunk - p.get().body().size);
+  }
+  co_return body;
+}
+
+TEST(ReadParsed, DecodesAChunkedBodyInFragmentsIntoASmallBuffer) {
+  const std::string wire =
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n1a\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nHTTP/1.1";
+  std::string body;
+  run_pair(bytes_of(wire), false, [&](Socket& s) -> asio::awaitable<void> {
+    beast::flat_buffer buf;
+    bhttp::response_parser<bhttp::buffer_body> p;
+    EXPECT_FALSE(co_await read_head(s, buf, p));
+    error_code ec;
+    body = co_await read_body(s, buf, p, 4, ec);
+    EXPECT_FALSE(ec) << ec.message();
+  });
+  EXPECT_EQ(body, "helloabcdefghijklmnopqrstuvwxyz");
+}
+
+TEST(ReadParsed, EndsABodyWithoutLengthAtTheClose) {
+  std::string body;
+  run_pair({"HTTP/1.0 200 OK\r\n\r\nstream", "ed to the end"}, true,
+           [&](Socket& s) -> asio::awaitable<void> {
+             beast::flat_buffer buf;
+             bhttp::response_parser<bhttp::buffer_body> p;
+             EXPECT_FALSE(co_await read_head(s, buf, p));
+             error_code ec;
+             body = co_await read_body(s, buf, p, 64, ec);
+             EXPECT_FALSE(ec) << ec.message();
+             EXPECT_TRUE(p.is_done());
+           });
+  EXPECT_EQ(body, "streamed to the end");
+}
+
+TEST(ReadParsed, ReportsATruncatedBodyAsPartialMessage) {
+  run_pair({"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"}, true,
+           [&](Socket& s) -> asio::awaitable<void> {
+             beast::flat_buffer buf;
+             bhttp::response_parser<bhttp::buffer_body> p;
+             EXPECT_FALSE(co_await read_head(s, buf, p));
+             error_code ec;
+             const std::string body = co_await read_body(s, buf, p, 64, ec);
+             EXPECT_EQ(ec, bhttp::error::partial_message) << ec.message();
+             EXPECT_EQ(body, "abc");
+           });
+}
+
+TEST(ReadParsed, EnforcesTheParsersHeaderLimit) {
+  run_pair({"GET / HTTP/1.1\r\nX: " + std::string(2000, 'a') + "\r\n\r\n"}, false,
+           [&](Socket& s) -> asio::awaitable<void> {
+             beast::flat_buffer buf;
+             bhttp::request_parser<bhttp::empty_body> p;
+             p.header_limit(1024);
+             EXPECT_EQ(co_await read_head(s, buf, p), bhttp::error::header_limit);
+           });
+}
+
+}  // namespace
+}  // namespace sg::http
