@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/http/direct_write.hpp"
 #include "common/http/parse_read.hpp"
 #include "common/log.hpp"
 #include "gateway/proxy_heads.hpp"
@@ -166,8 +167,7 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
       const std::array<asio::const_buffer, 3> out{asio::buffer(prefix), asio::buffer(buf.get(), n),
                                                   asio::buffer(suffix)};
       to.expires_after(idle);
-      auto [ec, written] = co_await asio::async_write(to, out, kTuple);
-      if (ec) co_return ec;
+      if (auto ec = co_await http::write_direct(to, out)) co_return ec;
       sent_some = true;
       bytes += n;
       prefix.clear();
@@ -231,8 +231,8 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     if (sent.failure != Failure::kNone || sent.answered) co_return sent;
   } else {
     up.expires_after(std::chrono::milliseconds(t.idle_ms));
-    auto [ec, n] = co_await asio::async_write(up, asio::buffer(ex.upstream_request), kTuple);
-    if (ec) co_return Attempt{false, false, Failure::kReset, true, reused};
+    if (co_await http::write_direct(up, asio::buffer(ex.upstream_request)))
+      co_return Attempt{false, false, Failure::kReset, true, reused};
   }
   Attempt relayed = co_await relay_response(conn, ex, *upstream);
   relayed.reused = reused;
@@ -326,8 +326,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   bool upstream_failed = false;
   std::uint64_t bytes = 0;
   if (no_body) {
-    std::tie(ec, std::ignore) =
-        co_await asio::async_write(conn.stream(), asio::buffer(head), kTuple);
+    ec = co_await http::write_direct(conn.stream(), asio::buffer(head));
   } else {
     // The head goes with the first body chunk: one send instead of two for a small response.
     bool sent_some = false;

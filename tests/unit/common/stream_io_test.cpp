@@ -1,8 +1,11 @@
-// read_head / read_body_some over a real socket pair, with the peer writing in fragments.
+// read_head / read_body_some over a real socket pair, with the peer writing in fragments;
+// write_direct over loopback TCP, with a reader too slow for the kernel to take it all at once.
+#include "common/http/direct_write.hpp"
 #include "common/http/parse_read.hpp"
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/beast/http.hpp>
 #include <string>
@@ -160,6 +163,76 @@ TEST(ReadParsed, EnforcesTheParsersHeaderLimit) {
              p.header_limit(1024);
              EXPECT_EQ(co_await read_head(s, buf, p), bhttp::error::header_limit);
            });
+}
+
+TEST(WriteDirect, DeliversEveryByteWhenTheKernelTakesOnlyPart) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  beast::tcp_stream writer(io);
+  asio::ip::tcp::socket reader(io);
+  writer.socket().connect(acceptor.local_endpoint());
+  acceptor.accept(reader);
+  // Far more than a loopback socket buffers: most of it must go through the async fallback.
+  std::string payload(16 * 1024 * 1024, '\0');
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  const std::array<asio::const_buffer, 2> pieces{
+      asio::buffer(payload.data(), 100), asio::buffer(payload.data() + 100, payload.size() - 100)};
+  std::string received;
+  bool wrote = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        writer.expires_after(std::chrono::seconds(10));
+        const error_code ec = co_await write_direct(writer, pieces);
+        EXPECT_FALSE(ec) << ec.message();
+        wrote = true;
+        writer.socket().shutdown(asio::ip::tcp::socket::shutdown_send);
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 4096> buf{};
+        asio::steady_timer pause(io);
+        for (;;) {
+          auto [ec, n] = co_await reader.async_read_some(asio::buffer(buf),
+                                                         asio::as_tuple(asio::use_awaitable));
+          received.append(buf.data(), n);
+          if (ec) break;
+          if (received.size() < 256 * 1024) {  // slow at first, so the kernel fills up
+            pause.expires_after(std::chrono::microseconds(200));
+            co_await pause.async_wait(asio::use_awaitable);
+          }
+        }
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(20));
+  EXPECT_TRUE(wrote);
+  ASSERT_EQ(received.size(), payload.size());
+  EXPECT_TRUE(received == payload) << "the bytes arrived out of order or changed";
+}
+
+TEST(WriteDirect, ReportsAPeerThatIsGone) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  beast::tcp_stream writer(io);
+  writer.socket().connect(acceptor.local_endpoint());
+  {
+    asio::ip::tcp::socket peer(io);
+    acceptor.accept(peer);
+    peer.set_option(asio::socket_base::linger(true, 0));  // close with a reset
+  }
+  const std::string payload(4 * 1024 * 1024, 'x');
+  error_code result;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        writer.expires_after(std::chrono::seconds(5));
+        result = co_await write_direct(writer, asio::buffer(payload));
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(result) << "a write to a reset connection must fail";
 }
 
 }  // namespace
