@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "common/http/lazy_deadline.hpp"
 #include "gateway/core/gateway_config.hpp"
 #include "gateway/core/window_stats.hpp"
 
@@ -65,8 +66,11 @@ class Endpoint {
   // An idle keep-alive connection to the endpoint and when it went idle. The stream and its
   // (empty) read buffer are kept whole, so reusing them allocates nothing.
   struct IdleConnection {
-    explicit IdleConnection(boost::beast::tcp_stream s) : stream(std::move(s)) {}
+    explicit IdleConnection(boost::beast::tcp_stream s)
+        : stream(std::move(s)), read_deadline(stream.get_executor(), stream.socket()) {}
     boost::beast::tcp_stream stream;
+    // Timeouts of reads from the upstream (the stream's own timer is used for writes).
+    http::LazyDeadline read_deadline;
     boost::beast::flat_buffer buffer;
     Clock::time_point since;
   };

@@ -133,10 +133,12 @@ std::shared_ptr<Endpoint> choose_endpoint(const Track& track, const Endpoint* ex
 
 // Copies the body `in` parses from `from` to `to`, framed chunked or as is (Content-Length,
 // or up to the close), with `prefix` (a head not yet sent, may be empty) gathered in front
-// of the first bytes. Sets `from_failed` when reading failed, `sent_some` once a write
-// succeeded.
+// of the first bytes. Reads time out through `from_deadline` when given (an upstream), else
+// through the stream's own timer. Sets `from_failed` when reading failed, `sent_some` once a
+// write succeeded.
 template <bool IsRequest>
 asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buf,
+                                       http::LazyDeadline* from_deadline,
                                        bhttp::parser<IsRequest, bhttp::buffer_body>& in,
                                        beast::tcp_stream& to, std::string& prefix, bool chunked,
                                        std::chrono::milliseconds idle, std::uint64_t& bytes,
@@ -150,10 +152,15 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
     if (!in.is_done()) {
       in.get().body().data = buf.get();
       in.get().body().size = size;
-      from.expires_after(idle);
+      if (from_deadline) {
+        from.expires_never();
+        from_deadline->expires_after(idle);
+      } else {
+        from.expires_after(idle);
+      }
       if (auto ec = co_await http::read_body_some(from, from_buf, in)) {
         from_failed = true;
-        co_return ec;
+        co_return from_deadline && from_deadline->timed_out() ? beast::error::timeout : ec;
       }
       n = size - in.get().body().size;
     }
@@ -235,6 +242,7 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
       co_return Attempt{false, false, Failure::kReset, true, reused};
   }
   Attempt relayed = co_await relay_response(conn, ex, *upstream);
+  upstream->read_deadline.disarm();
   relayed.reused = reused;
   if (relayed.upstream_reusable && pool.size() < kMaxIdlePerWorker) {
     up.expires_never();
@@ -256,8 +264,8 @@ asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& con
   bool sent_some = false;
   // The head goes with the first body bytes. Never retried, so the text is consumed.
   const error_code ec =
-      co_await relay_body(conn.stream(), conn.buffer(), in, up, ex.upstream_request, in.chunked(),
-                          idle, bytes, client_failed, sent_some);
+      co_await relay_body(conn.stream(), conn.buffer(), nullptr, in, up, ex.upstream_request,
+                          in.chunked(), idle, bytes, client_failed, sent_some);
   if (ec && client_failed) {
     // The client stopped sending its body: nothing sensible to answer; drop both sides.
     co_return Attempt{true, false, Failure::kNone, false};
@@ -281,8 +289,10 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
     p.header_limit(kUpstreamHeaderLimit);
     p.body_limit(boost::none);
     if (ex.head_only) p.skip(true);
-    up.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
+    up.expires_never();
+    upstream.read_deadline.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
     ec = co_await http::read_head(up, ubuf, p);
+    if (ec && upstream.read_deadline.timed_out()) ec = beast::error::timeout;
     if (ec || p.get().result_int() / 100 != 1 || p.get().result_int() == 101) break;
   }
   auto& rp = *parser;
@@ -330,7 +340,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   } else {
     // The head goes with the first body chunk: one send instead of two for a small response.
     bool sent_some = false;
-    ec = co_await relay_body(up, ubuf, rp, conn.stream(), head,
+    ec = co_await relay_body(up, ubuf, &upstream.read_deadline, rp, conn.stream(), head,
                              parts.framing == BodyFraming::kChunked, idle, bytes, upstream_failed,
                              sent_some);
     if (upstream_failed && !sent_some) {

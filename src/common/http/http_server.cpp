@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/http/lazy_deadline.hpp"
 #include "common/http/parse_read.hpp"
 #include "common/log.hpp"
 
@@ -110,7 +111,8 @@ class Session final : public ServerConnection {
       if (buffer_.size() == 0) {
         // Idle between requests: the keep-alive timeout applies until the first byte.
         state_.idle = true;
-        stream_.expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
+        stream_.expires_never();
+        read_deadline_.expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
         auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
         state_.idle = false;
         if (ec) co_return;
@@ -118,12 +120,14 @@ class Session final : public ServerConnection {
       }
       first = false;
       // From the first byte, the whole head must arrive within header_timeout.
-      stream_.expires_after(opts_.header_timeout);
+      stream_.expires_never();
+      read_deadline_.expires_after(opts_.header_timeout);
       bhttp::request_parser<bhttp::empty_body> head_parser;
       head_parser.header_limit(opts_.header_limit);
       // The body limit depends on the route; exchange() enforces it once the head is known.
       head_parser.body_limit(boost::none);
       const error_code ec = co_await read_head(stream_, buffer_, head_parser);
+      read_deadline_.disarm();  // the handler sets its own timeouts
       const auto start = std::chrono::steady_clock::now();
       std::optional<Response> refusal = ec ? read_error_response(ec) : framing_refusal(head_parser);
       if (refusal) {
@@ -251,6 +255,8 @@ class Session final : public ServerConnection {
   HttpServer::Worker& worker_;
   const ServerOptions& opts_;
   beast::tcp_stream stream_;
+  // Idle and head-read timeouts; the stream's own timer is left to the handlers' writes.
+  LazyDeadline read_deadline_{stream_.get_executor(), stream_.socket()};
   beast::flat_buffer buffer_;
   ConnState state_;
   std::string peer_address_;

@@ -1,6 +1,8 @@
 // read_head / read_body_some over a real socket pair, with the peer writing in fragments;
-// write_direct over loopback TCP, with a reader too slow for the kernel to take it all at once.
+// write_direct over loopback TCP, with a reader too slow for the kernel to take it all at once;
+// LazyDeadline on a loopback TCP read.
 #include "common/http/direct_write.hpp"
+#include "common/http/lazy_deadline.hpp"
 #include "common/http/parse_read.hpp"
 
 #include <gtest/gtest.h>
@@ -233,6 +235,97 @@ TEST(WriteDirect, ReportsAPeerThatIsGone) {
       asio::detached);
   io.run_for(std::chrono::seconds(10));
   EXPECT_TRUE(result) << "a write to a reset connection must fail";
+}
+
+// A connected loopback TCP pair.
+struct TcpPair {
+  explicit TcpPair(asio::io_context& io) : reader(io), writer(io) {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    writer.connect(acceptor.local_endpoint());
+    acceptor.accept(reader);
+  }
+  asio::ip::tcp::socket reader;
+  asio::ip::tcp::socket writer;
+};
+
+using SteadyClock = std::chrono::steady_clock;
+
+TEST(LazyDeadline, ClosesASocketNobodyWritesToAtTheDeadline) {
+  asio::io_context io;
+  TcpPair pair(io);
+  LazyDeadline deadline(io.get_executor(), pair.reader);
+  error_code read_ec;
+  SteadyClock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const auto start = SteadyClock::now();
+        deadline.expires_after(std::chrono::milliseconds(100));
+        std::array<char, 16> buf{};
+        auto [ec, n] = co_await pair.reader.async_read_some(asio::buffer(buf),
+                                                            asio::as_tuple(asio::use_awaitable));
+        read_ec = ec;
+        took = SteadyClock::now() - start;
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(read_ec) << "the read should have failed";
+  EXPECT_TRUE(deadline.timed_out());
+  EXPECT_FALSE(pair.reader.is_open());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  EXPECT_GE(ms, 100);
+  EXPECT_LT(ms, 1000);
+}
+
+TEST(LazyDeadline, MovingTheDeadlineKeepsABusySocketOpen) {
+  asio::io_context io;
+  TcpPair pair(io);
+  LazyDeadline deadline(io.get_executor(), pair.reader);
+  int reads = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(io);
+        for (int i = 0; i < 10; ++i) {  // 10 x 40 ms, each under the 100 ms deadline
+          t.expires_after(std::chrono::milliseconds(40));
+          co_await t.async_wait(asio::use_awaitable);
+          co_await asio::async_write(pair.writer, asio::buffer("x", 1), asio::use_awaitable);
+        }
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 16> buf{};
+        for (int i = 0; i < 10; ++i) {
+          deadline.expires_after(std::chrono::milliseconds(100));
+          auto [ec, n] = co_await pair.reader.async_read_some(asio::buffer(buf),
+                                                              asio::as_tuple(asio::use_awaitable));
+          if (ec) break;
+          reads += static_cast<int>(n);
+        }
+        deadline.disarm();
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(reads, 10) << "400 ms of steady traffic under a 100 ms deadline";
+  EXPECT_FALSE(deadline.timed_out());
+  EXPECT_TRUE(pair.reader.is_open());
+}
+
+TEST(LazyDeadline, DisarmedOrDestroyedItLeavesTheSocketAlone) {
+  asio::io_context io;
+  TcpPair pair(io);
+  LazyDeadline disarmed(io.get_executor(), pair.reader);
+  disarmed.expires_after(std::chrono::milliseconds(20));
+  disarmed.disarm();
+  {
+    auto gone = std::make_unique<LazyDeadline>(io.get_executor(), pair.reader);
+    gone->expires_after(std::chrono::milliseconds(20));
+  }  // destroyed with its timer pending
+  io.run_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(disarmed.timed_out());
+  EXPECT_TRUE(pair.reader.is_open());
 }
 
 }  // namespace
