@@ -136,21 +136,25 @@ std::shared_ptr<Endpoint> choose_endpoint(const Track& track, const Endpoint* ex
 // of the first bytes. Reads time out through `from_deadline` when given (an upstream), else
 // through the stream's own timer. Sets `from_failed` when reading failed, `sent_some` once a
 // write succeeded.
-template <bool IsRequest>
+template <bool IsRequest, class Allocator>
 asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buf,
                                        http::LazyDeadline* from_deadline,
-                                       bhttp::parser<IsRequest, bhttp::buffer_body>& in,
+                                       bhttp::parser<IsRequest, bhttp::buffer_body, Allocator>& in,
                                        beast::tcp_stream& to, std::string& prefix, bool chunked,
                                        std::chrono::milliseconds idle, std::uint64_t& bytes,
                                        bool& from_failed, bool& sent_some) {
   // Not zeroed: every byte sent was read first. Small bodies get a small buffer.
   const std::size_t size = static_cast<std::size_t>(
       std::min<std::uint64_t>(kRelayChunk, in.content_length().value_or(kRelayChunk) + 1));
-  auto buf = std::make_unique_for_overwrite<char[]>(size);
+  // Small bodies (the common API answer) fit the coroutine frame, which Asio recycles.
+  char small[512];
+  std::unique_ptr<char[]> big;
+  char* const buf =
+      size <= sizeof small ? small : (big = std::make_unique_for_overwrite<char[]>(size)).get();
   for (;;) {
     std::size_t n = 0;
     if (!in.is_done()) {
-      in.get().body().data = buf.get();
+      in.get().body().data = buf;
       in.get().body().size = size;
       if (from_deadline) {
         from.expires_never();
@@ -171,7 +175,7 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
       suffix = n > 0 ? (last ? "\r\n0\r\n\r\n" : "\r\n") : (last ? "0\r\n\r\n" : "");
     }
     if (!prefix.empty() || n > 0 || !suffix.empty()) {
-      const std::array<asio::const_buffer, 3> out{asio::buffer(prefix), asio::buffer(buf.get(), n),
+      const std::array<asio::const_buffer, 3> out{asio::buffer(prefix), asio::buffer(buf, n),
                                                   asio::buffer(suffix)};
       to.expires_after(idle);
       if (auto ec = co_await http::write_direct(to, out)) co_return ec;
@@ -281,7 +285,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   const auto idle = std::chrono::milliseconds(cfg.timeouts.idle_ms);
   beast::tcp_stream& up = upstream.stream;
   beast::flat_buffer& ubuf = upstream.buffer;
-  std::optional<bhttp::response_parser<bhttp::buffer_body>> parser;
+  std::optional<bhttp::response_parser<bhttp::buffer_body, ThreadCachedAllocator<char>>> parser;
   error_code ec;
   for (;;) {
     // Interim 1xx answers (102, 103) are not the response: read on to the final one.

@@ -10,7 +10,8 @@ namespace {
 
 namespace bhttp = http::bhttp;
 
-bool is_named(const bhttp::fields::value_type& f, std::string_view name) {
+template <class Field>
+bool is_named(const Field& f, std::string_view name) {
   return boost::beast::iequals(f.name_string(), name);
 }
 
@@ -70,7 +71,7 @@ void append_upstream_request_head(std::string& out, const http::RequestHeader& c
   out.append("\r\n");
 }
 
-void append_client_response_head(std::string& out, const bhttp::response_header<>& upstream,
+void append_client_response_head(std::string& out, const UpstreamResponseHeader& upstream,
                                  const ResponseHeadParts& parts) {
   out.append(parts.version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   append_number(out, upstream.result_int());

@@ -16,8 +16,14 @@
 #include <string_view>
 
 #include "common/http/http_types.hpp"
+#include "gateway/thread_cached_allocator.hpp"
 
 namespace sg::gateway {
+
+// The head of an upstream response as the proxy parses it: its fields live only for one
+// exchange on one worker thread, so they come from per-thread free lists.
+using UpstreamFields = http::bhttp::basic_fields<ThreadCachedAllocator<char>>;
+using UpstreamResponseHeader = http::bhttp::response_header<UpstreamFields>;
 
 // How the body after a head is delimited.
 enum class BodyFraming {
@@ -56,7 +62,7 @@ struct ResponseHeadParts {
 // Appends the response head for the client: the upstream's status and reason (the standard
 // reason when it sent none), its end-to-end fields in order, then X-StreamGate-Track,
 // X-Request-Id, the framing and Connection.
-void append_client_response_head(std::string& out, const http::bhttp::response_header<>& upstream,
+void append_client_response_head(std::string& out, const UpstreamResponseHeader& upstream,
                                  const ResponseHeadParts& parts);
 
 // Appends the chunk-size line that precedes `size` bytes of chunked body (RFC 9112 7.1).

@@ -20,26 +20,21 @@ bool retry_allowed(const http::RequestHeader& head) {
   }
 }
 
-HopByHopFields::HopByHopFields(const bhttp::fields& fields) {
-  for (auto it = fields.find(bhttp::field::connection);
-       it != fields.end() && it->name() == bhttp::field::connection; ++it) {
-    std::string_view v = it->value();
-    while (!v.empty()) {
-      const auto comma = v.find(',');
-      std::string_view token = v.substr(0, comma);
-      v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
-      // OWS around list items is SP or HTAB (RFC 9110 5.6.1).
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
-        token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t'))
-        token.remove_suffix(1);
-      if (!token.empty()) named_.push_back(token);
-    }
+void HopByHopFields::add_connection_tokens(std::string_view v) {
+  while (!v.empty()) {
+    const auto comma = v.find(',');
+    std::string_view token = v.substr(0, comma);
+    v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+    // OWS around list items is SP or HTAB (RFC 9110 5.6.1).
+    while (!token.empty() && (token.front() == ' ' || token.front() == '\t'))
+      token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    if (!token.empty()) named_.push_back(token);
   }
 }
 
-bool HopByHopFields::drops(const bhttp::fields::value_type& f) const {
-  switch (f.name()) {
+bool HopByHopFields::drops(bhttp::field name, std::string_view name_string) const {
+  switch (name) {
     case bhttp::field::connection:
     case bhttp::field::keep_alive:
     case bhttp::field::proxy_connection:
@@ -56,7 +51,7 @@ bool HopByHopFields::drops(const bhttp::fields::value_type& f) const {
       break;
   }
   for (std::string_view n : named_) {
-    if (boost::beast::iequals(n, f.name_string())) return true;
+    if (boost::beast::iequals(n, name_string)) return true;
   }
   return false;
 }

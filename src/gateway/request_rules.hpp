@@ -28,11 +28,21 @@ std::optional<std::string> unsupported_transfer_coding(const http::RequestHeader
 // connection fields of its own. Borrows the names from `fields`, which must outlive it.
 class HopByHopFields {
  public:
-  explicit HopByHopFields(const http::bhttp::fields& fields);
-  // True when `f` is not forwarded.
-  bool drops(const http::bhttp::fields::value_type& f) const;
+  template <class Fields>
+  explicit HopByHopFields(const Fields& fields) {
+    for (auto it = fields.find(http::bhttp::field::connection);
+         it != fields.end() && it->name() == http::bhttp::field::connection; ++it)
+      add_connection_tokens(it->value());
+  }
+  // True when field `f` is not forwarded.
+  template <class Field>
+  bool drops(const Field& f) const {
+    return drops(f.name(), f.name_string());
+  }
+  bool drops(http::bhttp::field name, std::string_view name_string) const;
 
  private:
+  void add_connection_tokens(std::string_view value);
   // Field names listed in Connection headers; few in practice.
   boost::container::small_vector<std::string_view, 4> named_;
 };

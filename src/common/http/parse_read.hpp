@@ -76,10 +76,10 @@ boost::asio::awaitable<boost::system::error_code> read_head(
 // Reads body bytes into `parser`'s buffer_body (body().data / body().size set by the caller)
 // until some arrived, the buffer is full or the message is complete, whichever comes first.
 // The bytes received are the decrease of body().size.
-template <class Stream, bool IsRequest>
+template <class Stream, bool IsRequest, class Allocator>
 boost::asio::awaitable<boost::system::error_code> read_body_some(
     Stream& stream, boost::beast::flat_buffer& buffer,
-    boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body>& parser) {
+    boost::beast::http::parser<IsRequest, boost::beast::http::buffer_body, Allocator>& parser) {
   return read_parsed(stream, buffer, parser, [&parser, before = parser.get().body().size] {
     return parser.get().body().size < before;
   });

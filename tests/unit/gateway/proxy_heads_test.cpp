@@ -73,9 +73,9 @@ TEST(UpstreamRequestHead, KeepsEndToEndFieldsAndDropsHopByHop) {
   EXPECT_EQ(up.target(), "/v1/media/abc?x=1");
   EXPECT_EQ(up.version(), 11u);
   EXPECT_EQ(up[bhttp::field::host], "media.example");
-  for (std::string_view gone : {"Connection", "X-Secret", "X-Other", "Keep-Alive", "TE", "Upgrade",
-                                "Proxy-Authorization", "Expect", "Content-Length",
-                                "Transfer-Encoding"}) {
+  for (std::string_view gone :
+       {"Connection", "X-Secret", "X-Other", "Keep-Alive", "TE", "Upgrade", "Proxy-Authorization",
+        "Expect", "Content-Length", "Transfer-Encoding"}) {
     EXPECT_EQ(up.count(gone), 0u) << gone << " reached the upstream:\n" << out;
   }
   EXPECT_EQ(up.count("X-Request-Id"), 1u) << out;
@@ -134,8 +134,8 @@ TEST(UpstreamFraming, AnnouncesEmptyBodiesOnlyForMethodsThatCarryOne) {
   EXPECT_EQ(parts.framing, BodyFraming::kChunked);
 }
 
-bhttp::response_header<> upstream_response() {
-  bhttp::response_header<> r;
+UpstreamResponseHeader upstream_response() {
+  UpstreamResponseHeader r;
   r.result(bhttp::status::partial_content);
   r.reason("Partial Stuff");
   r.version(11);
