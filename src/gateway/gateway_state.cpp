@@ -104,6 +104,7 @@ Status GatewayState::apply(const GatewayConfig& config) {
     if (!stats) stats = std::make_shared<WindowStats>();
     track.stats = stats;
     track.rr = std::make_shared<std::atomic<std::uint64_t>>(0);
+    track.metrics = std::make_shared<TrackMetricCache>();
     next->tracks.push_back(std::move(track));
   }
   for (const auto& w : next->schedule.weights()) {

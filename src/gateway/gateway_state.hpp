@@ -9,6 +9,7 @@
 // Thread-safety: every method may be called from any thread; apply() calls are serialised.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/metrics.hpp"
 #include "common/result.hpp"
 #include "gateway/core/gateway_config.hpp"
 #include "gateway/core/track_schedule.hpp"
@@ -28,6 +30,15 @@ namespace sg::gateway {
 // The name of the single route this gateway serves (label of route metrics).
 inline constexpr const char* kRouteName = "default";
 
+// The metric children a track's requests update, looked up once (Family::with() builds a key
+// and takes a mutex) and then read lock-free. Filled lazily by the proxy; the children never
+// go away, so a pointer stays valid.
+struct TrackMetricCache {
+  static constexpr std::size_t kCodes = 600;  // HTTP status codes 0..599
+  std::array<std::atomic<metrics::Counter*>, kCodes> requests{};
+  std::atomic<metrics::Histogram*> duration{nullptr};
+};
+
 struct Track {
   std::string name;
   Balance balance = Balance::kLeastOutstanding;
@@ -35,6 +46,7 @@ struct Track {
   std::vector<std::shared_ptr<Endpoint>> endpoints;
   std::shared_ptr<WindowStats> stats;              // survives config changes
   std::shared_ptr<std::atomic<std::uint64_t>> rr;  // round-robin cursor
+  std::shared_ptr<TrackMetricCache> metrics;       // per table, filled on first use
 };
 
 struct RouteTable {

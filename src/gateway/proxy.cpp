@@ -461,14 +461,43 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
 Proxy::Proxy(GatewayState& state, GatewayMetrics& metrics, ProxyOptions options)
     : state_(state), metrics_(metrics), options_(options) {}
 
+metrics::Counter& Proxy::request_counter(const Track* track, unsigned status) {
+  auto lookup = [&] {
+    char code[8];
+    auto [end, ec] = std::to_chars(code, code + sizeof code, status);
+    return &metrics_.requests.with({std::string_view(kRouteName),
+                                    track ? std::string_view(track->name) : "none",
+                                    std::string_view(code, end - code)});
+  };
+  if (!track || status >= TrackMetricCache::kCodes) return *lookup();
+  auto& slot = track->metrics->requests[status];
+  metrics::Counter* c = slot.load(std::memory_order_acquire);
+  if (!c) {
+    c = lookup();
+    slot.store(c, std::memory_order_release);
+  }
+  return *c;
+}
+
+metrics::Histogram& Proxy::duration_histogram(const Track* track) {
+  auto lookup = [&] {
+    return &metrics_.duration.with(
+        {std::string_view(kRouteName), track ? std::string_view(track->name) : "none"});
+  };
+  if (!track) return *lookup();
+  metrics::Histogram* h = track->metrics->duration.load(std::memory_order_acquire);
+  if (!h) {
+    h = lookup();
+    track->metrics->duration.store(h, std::memory_order_release);
+  }
+  return *h;
+}
+
 void Proxy::record(Exchange& ex, unsigned status, double latency, bool gateway_generated) {
   const auto now = Endpoint::Clock::now();
   const std::string_view track = ex.track ? std::string_view(ex.track->name) : "none";
-  char code[8];
-  auto [end, ec] = std::to_chars(code, code + sizeof code, status);
-  metrics_.requests.with({std::string_view(kRouteName), track, std::string_view(code, end - code)})
-      .inc();
-  metrics_.duration.with({std::string_view(kRouteName), track}).observe(latency);
+  request_counter(ex.track, status).inc();
+  duration_histogram(ex.track).observe(latency);
   if (ex.track) ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated);
   if (ex.endpoint)
     ex.endpoint->stats().record(now, static_cast<int>(status), latency, gateway_generated);

@@ -47,6 +47,9 @@ class Proxy final : public http::ConnectionHandler {
                                     http::bhttp::status status, const char* reason,
                                     std::string message);
   void record(Exchange& ex, unsigned status, double latency_seconds, bool gateway_generated);
+  // The metric children of a track (cached in the track) or of "none" (track null).
+  metrics::Counter& request_counter(const Track* track, unsigned status);
+  metrics::Histogram& duration_histogram(const Track* track);
 
   GatewayState& state_;
   GatewayMetrics& metrics_;
