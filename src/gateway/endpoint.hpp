@@ -66,8 +66,9 @@ class Endpoint {
   // An idle keep-alive connection to the endpoint and when it went idle. The stream and its
   // (empty) read buffer are kept whole, so reusing them allocates nothing.
   struct IdleConnection {
-    explicit IdleConnection(boost::beast::tcp_stream s)
-        : stream(std::move(s)), read_deadline(stream.get_executor(), stream.socket()) {}
+    // `period`: the shortest read timeout the connection is used with (see LazyDeadline).
+    IdleConnection(boost::beast::tcp_stream s, std::chrono::steady_clock::duration period)
+        : stream(std::move(s)), read_deadline(stream.get_executor(), stream.socket(), period) {}
     boost::beast::tcp_stream stream;
     // Timeouts of reads from the upstream (the stream's own timer is used for writes).
     http::LazyDeadline read_deadline;

@@ -226,7 +226,8 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
   const bool reused = upstream != nullptr;
   if (!reused) {
     upstream = std::make_unique<Endpoint::IdleConnection>(
-        beast::tcp_stream(co_await asio::this_coro::executor));
+        beast::tcp_stream(co_await asio::this_coro::executor),
+        std::chrono::milliseconds(std::min(t.first_byte_ms, t.idle_ms)));
   }
   beast::tcp_stream& up = upstream->stream;
   if (!reused) {

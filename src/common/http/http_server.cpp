@@ -256,7 +256,9 @@ class Session final : public ServerConnection {
   const ServerOptions& opts_;
   beast::tcp_stream stream_;
   // Idle and head-read timeouts; the stream's own timer is left to the handlers' writes.
-  LazyDeadline read_deadline_{stream_.get_executor(), stream_.socket()};
+  LazyDeadline read_deadline_{
+      stream_.get_executor(), stream_.socket(),
+      std::min<std::chrono::steady_clock::duration>(opts_.header_timeout, opts_.idle_timeout)};
   beast::flat_buffer buffer_;
   ConnState state_;
   std::string peer_address_;

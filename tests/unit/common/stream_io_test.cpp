@@ -253,7 +253,7 @@ using SteadyClock = std::chrono::steady_clock;
 TEST(LazyDeadline, ClosesASocketNobodyWritesToAtTheDeadline) {
   asio::io_context io;
   TcpPair pair(io);
-  LazyDeadline deadline(io.get_executor(), pair.reader);
+  LazyDeadline deadline(io.get_executor(), pair.reader, std::chrono::milliseconds(100));
   error_code read_ec;
   SteadyClock::duration took{};
   asio::co_spawn(
@@ -280,7 +280,7 @@ TEST(LazyDeadline, ClosesASocketNobodyWritesToAtTheDeadline) {
 TEST(LazyDeadline, MovingTheDeadlineKeepsABusySocketOpen) {
   asio::io_context io;
   TcpPair pair(io);
-  LazyDeadline deadline(io.get_executor(), pair.reader);
+  LazyDeadline deadline(io.get_executor(), pair.reader, std::chrono::milliseconds(100));
   int reads = 0;
   asio::co_spawn(
       io,
@@ -313,14 +313,64 @@ TEST(LazyDeadline, MovingTheDeadlineKeepsABusySocketOpen) {
   EXPECT_TRUE(pair.reader.is_open());
 }
 
+TEST(LazyDeadline, ADeadlineMovedEarlierIsStillOnTime) {
+  asio::io_context io;
+  TcpPair pair(io);
+  // A long period and a long first deadline: the second, short one must re-set the wait.
+  LazyDeadline deadline(io.get_executor(), pair.reader, std::chrono::seconds(30));
+  deadline.expires_after(std::chrono::seconds(30));
+  const auto start = SteadyClock::now();
+  deadline.expires_after(std::chrono::milliseconds(100));
+  SteadyClock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 16> buf{};
+        co_await pair.reader.async_read_some(asio::buffer(buf),
+                                             asio::as_tuple(asio::use_awaitable));
+        took = SteadyClock::now() - start;
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(deadline.timed_out());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  EXPECT_GE(ms, 100);
+  EXPECT_LT(ms, 1000) << "the 100 ms deadline waited for the 30 s one";
+}
+
+TEST(LazyDeadline, AnIdleSocketWakesOncePerPeriodAndTimesOutOnTime) {
+  asio::io_context io;
+  TcpPair pair(io);
+  // Deadline 350 ms, period 100 ms: the wait ends at 100, 200, 300 and 350 ms.
+  LazyDeadline deadline(io.get_executor(), pair.reader, std::chrono::milliseconds(100));
+  const auto start = SteadyClock::now();
+  deadline.expires_after(std::chrono::milliseconds(350));
+  SteadyClock::duration took{};
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        std::array<char, 16> buf{};
+        co_await pair.reader.async_read_some(asio::buffer(buf),
+                                             asio::as_tuple(asio::use_awaitable));
+        took = SteadyClock::now() - start;
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(deadline.timed_out());
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(took).count();
+  EXPECT_GE(ms, 350);
+  EXPECT_LT(ms, 1000);
+}
+
 TEST(LazyDeadline, DisarmedOrDestroyedItLeavesTheSocketAlone) {
   asio::io_context io;
   TcpPair pair(io);
-  LazyDeadline disarmed(io.get_executor(), pair.reader);
+  LazyDeadline disarmed(io.get_executor(), pair.reader, std::chrono::milliseconds(20));
   disarmed.expires_after(std::chrono::milliseconds(20));
   disarmed.disarm();
   {
-    auto gone = std::make_unique<LazyDeadline>(io.get_executor(), pair.reader);
+    auto gone = std::make_unique<LazyDeadline>(io.get_executor(), pair.reader,
+                                               std::chrono::milliseconds(20));
     gone->expires_after(std::chrono::milliseconds(20));
   }  // destroyed with its timer pending
   io.run_for(std::chrono::milliseconds(200));
