@@ -162,7 +162,10 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
       } else {
         from.expires_after(idle);
       }
-      if (auto ec = co_await http::read_body_some(from, from_buf, in)) {
+      const error_code ec = co_await http::read_body_some(from, from_buf, in);
+      // Not while writing to `to`, which may take up to its own timeout.
+      if (from_deadline) from_deadline->disarm();
+      if (ec) {
         from_failed = true;
         co_return from_deadline && from_deadline->timed_out() ? beast::error::timeout : ec;
       }
@@ -297,6 +300,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
     up.expires_never();
     upstream.read_deadline.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
     ec = co_await http::read_head(up, ubuf, p);
+    upstream.read_deadline.disarm();
     if (ec && upstream.read_deadline.timed_out()) ec = beast::error::timeout;
     if (ec || p.get().result_int() / 100 != 1 || p.get().result_int() == 101) break;
   }
