@@ -3,7 +3,13 @@
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <boost/json.hpp>
+
 #include <csignal>
 #include <fstream>
 #include <future>
@@ -265,6 +271,65 @@ TEST_P(ServerTest, SlowlorisHeadIsCutOffAfterTheHeaderTimeout) {
   EXPECT_GT(secs, 0.9) << "closed before the timeout";
   EXPECT_LT(secs, 3.0) << "connection held for " << secs << " s";
   EXPECT_EQ(got.find("200 OK"), std::string::npos) << got;
+}
+
+// Reads from `fd` until `done(received)` or EOF/error or the deadline; returns what came.
+template <class Done>
+std::string read_until(int fd, std::chrono::steady_clock::time_point deadline, Done done,
+                       bool* eof = nullptr) {
+  std::string got;
+  char buf[4096];
+  while (!done(got)) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) {
+      if (eof) *eof = true;
+      break;
+    }
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+TEST_P(ServerTest, SlowlorisOnAKeptAliveConnectionIsCutOffToo) {
+  // The head timeout must hold for the second request of a connection as for the first,
+  // also after the connection sat idle under the (longer) idle timeout.
+  ASSERT_NO_FATAL_FAILURE(start({"--header-timeout", "1", "--idle-timeout", "60"}));
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string first = "GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::send(fd, first.data(), first.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(first.size()));
+  const std::string answer =
+      read_until(fd, std::chrono::steady_clock::now() + std::chrono::seconds(5),
+                 [](const std::string& got) { return got.find("200 OK") != std::string::npos; });
+  ASSERT_NE(answer.find("200 OK"), std::string::npos) << answer;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // idle, kept alive
+  const std::string half = "GET /health HTTP/1.1\r\nHost: x\r\n";
+  ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL), static_cast<ssize_t>(half.size()))
+      << "the server closed an idle connection before its idle timeout";
+  const auto t0 = std::chrono::steady_clock::now();
+  bool eof = false;
+  const std::string rest = read_until(
+      fd, t0 + std::chrono::seconds(8), [](const std::string&) { return false; }, &eof);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(eof) << "the half head was held for 8 s";
+  EXPECT_GT(secs, 0.9) << "closed before the header timeout";
+  EXPECT_LT(secs, 3.0) << "connection held for " << secs << " s";
+  EXPECT_EQ(rest.find("200 OK"), std::string::npos) << rest;
 }
 
 TEST_P(ServerTest, InFlightRequestCompletesAfterSigtermAndReadinessDropsAtOnce) {
