@@ -9,6 +9,7 @@
 #include <boost/beast/http.hpp>
 
 #include "common/http/direct_write.hpp"
+#include "common/http/drain_aware_buffer.hpp"
 #include "common/http/parse_read.hpp"
 #include "common/log.hpp"
 #include "gateway/proxy_heads.hpp"
@@ -239,6 +240,7 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     if (ec) co_return Attempt{false, false, Failure::kConnect, true, false};
     error_code ignored;
     up.socket().set_option(tcp::no_delay(true), ignored);
+    http::enable_drain_aware_reads(up.socket());
   }
   if (streamed) {
     Attempt sent = co_await send_streamed(conn, ex, up, *streamed);

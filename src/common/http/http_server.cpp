@@ -113,7 +113,8 @@ class Session final : public ServerConnection {
         state_.idle = true;
         stream_.expires_never();
         read_deadline_.expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
-        auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(8192), kTuple);
+        auto [ec, n] =
+            co_await stream_.async_read_some(DrainAwareBuffer(buffer_.prepare(8192)), kTuple);
         state_.idle = false;
         if (ec) co_return;
         buffer_.commit(n);
@@ -359,6 +360,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
     }
     error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
+    enable_drain_aware_reads(sock);
     asio::co_spawn(w->io, run_session(*this, *w, std::move(sock)), log_coroutine_failure);
   }
 }

@@ -10,7 +10,11 @@
 //
 // Limits are the parser's (header_limit, body_limit); a read of at most 64 KiB is prepared
 // at a time, as Beast does. Timeouts are the stream's (beast::tcp_stream::expires_after).
+// Reads go through a DrainAwareBuffer: after a read that emptied the socket the next one waits
+// for epoll instead of trying a recvmsg that would fail with EAGAIN.
 #pragma once
+
+#include "common/http/drain_aware_buffer.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -54,7 +58,7 @@ boost::asio::awaitable<boost::system::error_code> read_parsed(
     const std::size_t size = boost::beast::read_size(buffer, 65536);
     if (size == 0) co_return bhttp::error::buffer_overflow;
     auto [rec, n] = co_await stream.async_read_some(
-        buffer.prepare(size), boost::asio::as_tuple(boost::asio::use_awaitable));
+        DrainAwareBuffer(buffer.prepare(size)), boost::asio::as_tuple(boost::asio::use_awaitable));
     buffer.commit(n);
     if (rec == boost::asio::error::eof) {
       if (!parser.got_some()) co_return bhttp::error::end_of_stream;
