@@ -134,12 +134,12 @@ std::shared_ptr<Endpoint> choose_endpoint(const Track& track, const Endpoint* ex
 
 // Copies the body `in` parses from `from` to `to`, framed chunked or as is (Content-Length,
 // or up to the close), with `prefix` (a head not yet sent, may be empty) gathered in front
-// of the first bytes. Reads time out through `from_deadline` when given (an upstream), else
-// through the stream's own timer. Sets `from_failed` when reading failed, `sent_some` once a
-// write succeeded.
+// of the first bytes. Reads time out through `from_deadline`, writes through `to`'s expiry;
+// both after `idle`. Sets `from_failed` when reading failed, `sent_some` once a write
+// succeeded.
 template <bool IsRequest, class Allocator>
 asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buffer& from_buf,
-                                       http::LazyDeadline* from_deadline,
+                                       http::LazyDeadline& from_deadline,
                                        bhttp::parser<IsRequest, bhttp::buffer_body, Allocator>& in,
                                        beast::tcp_stream& to, std::string& prefix, bool chunked,
                                        std::chrono::milliseconds idle, std::uint64_t& bytes,
@@ -157,18 +157,13 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
     if (!in.is_done()) {
       in.get().body().data = buf;
       in.get().body().size = size;
-      if (from_deadline) {
-        from.expires_never();
-        from_deadline->expires_after(idle);
-      } else {
-        from.expires_after(idle);
-      }
+      from_deadline.expires_after(idle);
       const error_code ec = co_await http::read_body_some(from, from_buf, in);
       // Not while writing to `to`, which may take up to its own timeout.
-      if (from_deadline) from_deadline->disarm();
+      from_deadline.disarm();
       if (ec) {
         from_failed = true;
-        co_return from_deadline && from_deadline->timed_out() ? beast::error::timeout : ec;
+        co_return from_deadline.timed_out() ? beast::error::timeout : ec;
       }
       n = size - in.get().body().size;
     }
@@ -181,8 +176,7 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
     if (!prefix.empty() || n > 0 || !suffix.empty()) {
       const std::array<asio::const_buffer, 3> out{asio::buffer(prefix), asio::buffer(buf, n),
                                                   asio::buffer(suffix)};
-      to.expires_after(idle);
-      if (auto ec = co_await http::write_direct(to, out)) co_return ec;
+      if (auto ec = co_await http::write_direct(to, out, idle)) co_return ec;
       sent_some = true;
       bytes += n;
       prefix.clear();
@@ -238,6 +232,7 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     up.expires_after(std::chrono::milliseconds(t.connect_ms));
     auto [ec] = co_await up.async_connect(ep.tcp_endpoint(), kTuple);
     if (ec) co_return Attempt{false, false, Failure::kConnect, true, false};
+    up.expires_never();
     error_code ignored;
     up.socket().set_option(tcp::no_delay(true), ignored);
     http::enable_drain_aware_reads(up.socket());
@@ -247,15 +242,14 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     sent.reused = reused;
     if (sent.failure != Failure::kNone || sent.answered) co_return sent;
   } else {
-    up.expires_after(std::chrono::milliseconds(t.idle_ms));
-    if (co_await http::write_direct(up, asio::buffer(ex.upstream_request)))
+    if (co_await http::write_direct(up, asio::buffer(ex.upstream_request),
+                                    std::chrono::milliseconds(t.idle_ms)))
       co_return Attempt{false, false, Failure::kReset, true, reused};
   }
   Attempt relayed = co_await relay_response(conn, ex, *upstream);
   upstream->read_deadline.disarm();
   relayed.reused = reused;
   if (relayed.upstream_reusable && pool.size() < kMaxIdlePerWorker) {
-    up.expires_never();
     upstream->since = Endpoint::Clock::now();
     pool.push_back(std::move(upstream));
   }
@@ -274,8 +268,8 @@ asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& con
   bool sent_some = false;
   // The head goes with the first body bytes. Never retried, so the text is consumed.
   const error_code ec =
-      co_await relay_body(conn.stream(), conn.buffer(), nullptr, in, up, ex.upstream_request,
-                          in.chunked(), idle, bytes, client_failed, sent_some);
+      co_await relay_body(conn.stream(), conn.buffer(), conn.read_deadline(), in, up,
+                          ex.upstream_request, in.chunked(), idle, bytes, client_failed, sent_some);
   if (ec && client_failed) {
     // The client stopped sending its body: nothing sensible to answer; drop both sides.
     co_return Attempt{true, false, Failure::kNone, false};
@@ -299,7 +293,6 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
     p.header_limit(kUpstreamHeaderLimit);
     p.body_limit(boost::none);
     if (ex.head_only) p.skip(true);
-    up.expires_never();
     upstream.read_deadline.expires_after(std::chrono::milliseconds(cfg.timeouts.first_byte_ms));
     ec = co_await http::read_head(up, ubuf, p);
     upstream.read_deadline.disarm();
@@ -343,15 +336,14 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   std::string& head = ex.upstream_request;
   head.clear();
   append_client_response_head(head, rp.get().base(), parts);
-  conn.stream().expires_after(idle);
   bool upstream_failed = false;
   std::uint64_t bytes = 0;
   if (no_body) {
-    ec = co_await http::write_direct(conn.stream(), asio::buffer(head));
+    ec = co_await http::write_direct(conn.stream(), asio::buffer(head), idle);
   } else {
     // The head goes with the first body chunk: one send instead of two for a small response.
     bool sent_some = false;
-    ec = co_await relay_body(up, ubuf, &upstream.read_deadline, rp, conn.stream(), head,
+    ec = co_await relay_body(up, ubuf, upstream.read_deadline, rp, conn.stream(), head,
                              parts.framing == BodyFraming::kChunked, idle, bytes, upstream_failed,
                              sent_some);
     if (upstream_failed && !sent_some) {

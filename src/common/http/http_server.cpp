@@ -111,17 +111,15 @@ class Session final : public ServerConnection {
       if (buffer_.size() == 0) {
         // Idle between requests: the keep-alive timeout applies until the first byte.
         state_.idle = true;
-        stream_.expires_never();
         read_deadline_.expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
-        auto [ec, n] =
-            co_await stream_.async_read_some(DrainAwareBuffer(buffer_.prepare(8192)), kTuple);
+        auto [ec, n] = co_await stream_.socket().async_read_some(
+            DrainAwareBuffer(buffer_.prepare(8192)), kTuple);
         state_.idle = false;
         if (ec) co_return;
         buffer_.commit(n);
       }
       first = false;
       // From the first byte, the whole head must arrive within header_timeout.
-      stream_.expires_never();
       read_deadline_.expires_after(opts_.header_timeout);
       bhttp::request_parser<bhttp::empty_body> head_parser;
       head_parser.header_limit(opts_.header_limit);
@@ -148,6 +146,7 @@ class Session final : public ServerConnection {
   }
 
   beast::tcp_stream& stream() override { return stream_; }
+  LazyDeadline& read_deadline() override { return read_deadline_; }
   beast::flat_buffer& buffer() override { return buffer_; }
   const ServerOptions& options() const override { return opts_; }
   bool closing() const override { return state_.close_requested || !server_.accepting_.load(); }

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common/http/http_types.hpp"
+#include "common/http/lazy_deadline.hpp"
 #include "common/result.hpp"
 
 namespace sg::http {
@@ -67,6 +68,10 @@ class ServerConnection {
  public:
   virtual ~ServerConnection() = default;
   virtual boost::beast::tcp_stream& stream() = 0;
+  // The deadline for reading the client socket. read_head / read_body_some (parse_read.hpp)
+  // read the socket directly, so the stream's own expiry does not time them: a handler
+  // reading the body that way sets this before each read and disarms it after.
+  virtual LazyDeadline& read_deadline() = 0;
   // Bytes already read from the client beyond the request head (pipelining, body start).
   virtual boost::beast::flat_buffer& buffer() = 0;
   virtual const ServerOptions& options() const = 0;

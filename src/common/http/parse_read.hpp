@@ -9,7 +9,9 @@
 // directly when no read was needed.
 //
 // Limits are the parser's (header_limit, body_limit); a read of at most 64 KiB is prepared
-// at a time, as Beast does. Timeouts are the stream's (beast::tcp_stream::expires_after).
+// at a time, as Beast does. The socket under a beast::tcp_stream is read directly: the
+// stream's own expiry does NOT apply (it would arm and cancel a timer per read); time the
+// reads with a LazyDeadline on the socket.
 // Reads go through a DrainAwareBuffer: after a read that emptied the socket the next one waits
 // for epoll instead of trying a recvmsg that would fail with EAGAIN.
 #pragma once
@@ -30,6 +32,16 @@
 #include <cstddef>
 
 namespace sg::http {
+
+// The socket a stream reads from: a beast::tcp_stream's, or the stream itself.
+template <class Stream>
+auto& socket_of(Stream& stream) {
+  if constexpr (requires { stream.socket(); }) {
+    return stream.socket();
+  } else {
+    return stream;
+  }
+}
 
 // Feeds `parser` from `buffer`, reading from `stream` into `buffer` whenever the parser needs
 // more, until the message is complete or `enough()` holds. Returns the parse or read error; a
@@ -57,7 +69,7 @@ boost::asio::awaitable<boost::system::error_code> read_parsed(
     }
     const std::size_t size = boost::beast::read_size(buffer, 65536);
     if (size == 0) co_return bhttp::error::buffer_overflow;
-    auto [rec, n] = co_await stream.async_read_some(
+    auto [rec, n] = co_await socket_of(stream).async_read_some(
         DrainAwareBuffer(buffer.prepare(size)), boost::asio::as_tuple(boost::asio::use_awaitable));
     buffer.commit(n);
     if (rec == boost::asio::error::eof) {

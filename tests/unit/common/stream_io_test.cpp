@@ -184,8 +184,7 @@ TEST(WriteDirect, DeliversEveryByteWhenTheKernelTakesOnlyPart) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        writer.expires_after(std::chrono::seconds(10));
-        const error_code ec = co_await write_direct(writer, pieces);
+        const error_code ec = co_await write_direct(writer, pieces, std::chrono::seconds(5));
         EXPECT_FALSE(ec) << ec.message();
         wrote = true;
         writer.socket().shutdown(asio::ip::tcp::socket::shutdown_send);
@@ -229,12 +228,70 @@ TEST(WriteDirect, ReportsAPeerThatIsGone) {
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
-        writer.expires_after(std::chrono::seconds(5));
-        result = co_await write_direct(writer, asio::buffer(payload));
+        result = co_await write_direct(writer, asio::buffer(payload), std::chrono::seconds(5));
       },
       asio::detached);
   io.run_for(std::chrono::seconds(10));
   EXPECT_TRUE(result) << "a write to a reset connection must fail";
+}
+
+TEST(WriteDirect, TimesOutWhenThePeerStopsReadingAndLeavesNoExpiryBehind) {
+  asio::io_context io;
+  asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+  beast::tcp_stream writer(io);
+  asio::ip::tcp::socket reader(io);  // never read
+  writer.socket().connect(acceptor.local_endpoint());
+  acceptor.accept(reader);
+  const std::string payload(32 * 1024 * 1024, 'x');  // more than loopback buffers hold
+  error_code result;
+  std::chrono::steady_clock::duration took{};
+  error_code later;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        const auto start = std::chrono::steady_clock::now();
+        result =
+            co_await write_direct(writer, asio::buffer(payload), std::chrono::milliseconds(300));
+        took = std::chrono::steady_clock::now() - start;
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(10));
+  EXPECT_EQ(result, beast::error::timeout) << result.message();
+  EXPECT_GE(took, std::chrono::milliseconds(290));
+  EXPECT_LT(took, std::chrono::seconds(3));
+
+  // A write that the kernel takes at once arms nothing: a later read through the stream is
+  // not cut off after the write's 100 ms.
+  io.restart();
+  beast::tcp_stream writer2(io);
+  asio::ip::tcp::socket reader2(io);
+  writer2.socket().connect(acceptor.local_endpoint());
+  acceptor.accept(reader2);
+  bool waited = false;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        (void)co_await write_direct(writer2, asio::buffer(payload.data(), 100),
+                                    std::chrono::milliseconds(100));
+        // A read through the stream with no expiry of its own: waits for the peer's bytes.
+        std::array<char, 16> buf{};
+        auto [ec, n] = co_await writer2.async_read_some(asio::buffer(buf),
+                                                        asio::as_tuple(asio::use_awaitable));
+        later = ec;
+        waited = n == 4;
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(io, std::chrono::milliseconds(400));
+        co_await t.async_wait(asio::use_awaitable);
+        co_await asio::async_write(reader2, asio::buffer("pong", 4), asio::use_awaitable);
+      },
+      asio::detached);
+  io.run_for(std::chrono::seconds(10));
+  EXPECT_FALSE(later) << later.message();
+  EXPECT_TRUE(waited);
 }
 
 // A connected loopback TCP pair.
