@@ -1,5 +1,6 @@
 // streamgate-gateway streaming, reload and upstream-failure behaviour with real processes:
 // a large media object uploaded and downloaded through the gateway while its RSS is sampled,
+// clients that pause or stall against the gateway's timeouts,
 // SIGHUP reload of the YAML file (good and bad), and a track whose endpoint is a closed port.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -386,6 +387,100 @@ TEST_F(GatewayStreamTest, LargeMediaStreamsThroughWithBoundedRss) {
     EXPECT_GT(rss.samples(), 1);
     EXPECT_LT(rss.growth(), kMaxGrowth) << "gateway RSS grew during the download";
   }
+}
+
+// Client-side timeouts (timeouts.idle_ms) cut off a client that stops reading its download or
+// stops sending its upload, and only those: a reader pausing for longer than first_byte_ms
+// (but less than idle_ms) gets every byte. (Removing the write timeout fails the stalled
+// reader part; the stalled upload would be held for the socket's 30 s without its deadline.)
+TEST_F(GatewayStreamTest, StalledClientsAreCutOffAtTheIdleTimeoutAndAPausingOneIsServed) {
+  constexpr std::uint64_t kMib = 32;  // far more than the loopback buffers hold
+  constexpr std::uint64_t kSize = kMib << 20;
+  ASSERT_NO_FATAL_FAILURE(start_replica("v-stable"));
+  ASSERT_NO_FATAL_FAILURE(start_gateway(
+      "tracks:\n  stable: { endpoints: [" + endpoint("v-stable") +
+      "] }\nroute: { weights: { stable: 100 } }\n"
+      "timeouts: { connect_ms: 1000, first_byte_ms: 1000, idle_ms: 2000, header_ms: 10000 }\n"));
+  auto created = http_call(port_, {verb::post,
+                                   "/api/v1/content",
+                                   R"({"title":"stalls"})",
+                                   {{"Authorization", std::string("Bearer ") + kToken},
+                                    {"Content-Type", "application/json"}}});
+  ASSERT_EQ(created.status, 201) << created.body << created.error;
+  const std::string media =
+      "/api/v1/content/" + std::string(json::parse(created.body).at("id").as_string()) + "/media";
+  const std::string put_head =
+      "PUT " + media + " HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer " + kToken +
+      "\r\nContent-Type: video/mp4\r\nContent-Length: " + std::to_string(kSize) + "\r\n\r\n";
+  std::vector<char> block(1 << 20);
+  std::string sent_sha;
+  {
+    RawConn c(port_);
+    ASSERT_TRUE(c.write_all(put_head));
+    Sha256 sha;
+    for (std::uint64_t i = 0; i < kMib; ++i) {
+      fill_block(block, i);
+      sha.update(block.data(), block.size());
+      ASSERT_TRUE(c.write_all(block.data(), block.size()));
+    }
+    sent_sha = sha.hex();
+    int status = 0;
+    std::map<std::string, std::string> fields;
+    ASSERT_TRUE(c.read_head(status, fields));
+    ASSERT_EQ(status, 200);
+  }
+  const std::string get = "GET " + media + " HTTP/1.1\r\nHost: gw\r\n\r\n";
+
+  // Pausing reader: 1.5 s without reading, after the first MiB.
+  {
+    RawConn c(port_);
+    ASSERT_TRUE(c.write_all(get));
+    int status = 0;
+    std::map<std::string, std::string> fields;
+    ASSERT_TRUE(c.read_head(status, fields));
+    ASSERT_EQ(status, 200);
+    Sha256 sha;
+    auto sink = [&](const char* p, std::size_t n) { sha.update(p, n); };
+    std::uint64_t got = c.read_body(1 << 20, 65536, sink);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    got += c.read_body(kSize - got, 256 * 1024, sink);
+    EXPECT_EQ(got, kSize) << "a reader that paused for less than idle_ms was cut off";
+    EXPECT_EQ(sha.hex(), sent_sha);
+  }
+
+  // Stalled reader: reads the head, then nothing for 4 s. The gateway gives up after 2 s;
+  // what it had handed to the kernel still arrives, then the end of the stream.
+  {
+    RawConn c(port_);
+    ASSERT_TRUE(c.write_all(get));
+    int status = 0;
+    std::map<std::string, std::string> fields;
+    ASSERT_TRUE(c.read_head(status, fields));
+    ASSERT_EQ(status, 200);
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    const std::uint64_t got = c.read_body(kSize, 256 * 1024, [](const char*, std::size_t) {});
+    EXPECT_LT(got, kSize) << "a client that stopped reading was never cut off";
+  }
+
+  // Stalled upload: 1 MiB of the announced 32, then nothing. The gateway closes the
+  // connection after idle_ms, without an answer (there is nothing sensible to answer).
+  {
+    RawConn c(port_);
+    ASSERT_TRUE(c.write_all(put_head));
+    fill_block(block, 0);
+    ASSERT_TRUE(c.write_all(block.data(), block.size()));
+    const auto t0 = Clock::now();
+    int status = 0;
+    std::map<std::string, std::string> fields;
+    EXPECT_FALSE(c.read_head(status, fields)) << "answered " << status;
+    const double waited = std::chrono::duration<double>(Clock::now() - t0).count();
+    EXPECT_GE(waited, 1.5) << "cut off before idle_ms";
+    EXPECT_LT(waited, 10.0) << "a client that stopped sending was held for " << waited << " s";
+  }
+
+  // The gateway and the stored media are unharmed.
+  auto h = http_get(port_, "/health");
+  EXPECT_EQ(h.status, 200) << h.error;
 }
 
 TEST_F(GatewayStreamTest, SighupReloadsGoodConfigAndKeepsOldOnBadOne) {
