@@ -99,7 +99,8 @@ void append_sample(std::string& out, std::string_view name,
 
 Histogram::Histogram(std::span<const double> bounds)
     : bounds_(bounds.begin(), bounds.end()),
-      buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds.size() + 1)) {
+      lines_per_shard_((bounds.size() + 1 + 7) / 8),
+      lines_(std::make_unique<Line[]>(lines_per_shard_ * kThreadShards)) {
   if (!std::is_sorted(bounds_.begin(), bounds_.end()) ||
       std::adjacent_find(bounds_.begin(), bounds_.end()) != bounds_.end()) {
     throw std::invalid_argument("histogram bounds must be strictly increasing");
@@ -107,10 +108,10 @@ Histogram::Histogram(std::span<const double> bounds)
 }
 
 void Histogram::observe(double v) {
-  std::size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
-  buckets_[i].fetch_add(1, std::memory_order_relaxed);
-  sum_.fetch_add(v, std::memory_order_relaxed);
-  count_.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
+  const std::size_t shard = this_thread_shard();
+  bucket(shard, i).fetch_add(1, std::memory_order_relaxed);
+  sums_[shard].v.fetch_add(v, std::memory_order_relaxed);
 }
 
 Histogram::Snapshot Histogram::snapshot() const {
@@ -119,12 +120,13 @@ Histogram::Snapshot Histogram::snapshot() const {
   s.cumulative.resize(bounds_.size() + 1);
   std::uint64_t acc = 0;
   for (std::size_t i = 0; i <= bounds_.size(); ++i) {
-    acc += buckets_[i].load(std::memory_order_relaxed);
+    for (std::size_t shard = 0; shard < kThreadShards; ++shard)
+      acc += bucket(shard, i).load(std::memory_order_relaxed);
     s.cumulative[i] = acc;
   }
   // count is the +Inf bucket so the exposition is self-consistent even while observing.
   s.count = acc;
-  s.sum = sum_.load(std::memory_order_relaxed);
+  for (const auto& sum : sums_) s.sum += sum.v.load(std::memory_order_relaxed);
   return s;
 }
 

@@ -3,8 +3,11 @@
 // Thread-safety: every method may be called from any thread. Counter/Gauge/Histogram
 // updates are lock-free atomics; Family::with() takes the family's mutex only to find or
 // create a labelled child, and children live as long as the registry (references stay valid).
+// Counters and histograms keep one cache line per thread shard (common/thread_shard.hpp), so
+// worker threads counting every request do not contend; reading them sums the shards.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -18,15 +21,26 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/thread_shard.hpp"
+
 namespace sg::metrics {
 
 class Counter {
  public:
-  void inc(std::uint64_t n = 1) { v_.fetch_add(n, std::memory_order_relaxed); }
-  std::uint64_t value() const { return v_.load(std::memory_order_relaxed); }
+  void inc(std::uint64_t n = 1) {
+    slots_[this_thread_shard()].v.fetch_add(n, std::memory_order_relaxed);
+  }
+  std::uint64_t value() const {
+    std::uint64_t sum = 0;
+    for (const auto& s : slots_) sum += s.v.load(std::memory_order_relaxed);
+    return sum;
+  }
 
  private:
-  std::atomic<std::uint64_t> v_{0};
+  struct alignas(64) Slot {
+    std::atomic<std::uint64_t> v{0};
+  };
+  std::array<Slot, kThreadShards> slots_{};
 };
 
 class Gauge {
@@ -55,10 +69,24 @@ class Histogram {
   Snapshot snapshot() const;
 
  private:
+  // Eight counters per cache line; each shard's buckets start on a line of their own.
+  struct alignas(64) Line {
+    std::atomic<std::uint64_t> v[8] = {};
+  };
+  struct alignas(64) SumSlot {
+    std::atomic<double> v{0};
+  };
+  std::atomic<std::uint64_t>& bucket(std::size_t shard, std::size_t i) {
+    return lines_[shard * lines_per_shard_ + i / 8].v[i % 8];
+  }
+  const std::atomic<std::uint64_t>& bucket(std::size_t shard, std::size_t i) const {
+    return lines_[shard * lines_per_shard_ + i / 8].v[i % 8];
+  }
+
   std::vector<double> bounds_;
-  std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // bounds_.size() + 1
-  std::atomic<double> sum_{0};
-  std::atomic<std::uint64_t> count_{0};
+  std::size_t lines_per_shard_;  // for bounds_.size() + 1 buckets
+  std::unique_ptr<Line[]> lines_;
+  std::array<SumSlot, kThreadShards> sums_{};
 };
 
 // Default latency buckets in seconds: 1 ms .. 10 s.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 
 namespace sg::gateway {
 namespace {
@@ -91,7 +92,22 @@ double WindowSnapshot::quantile(double q) const {
   return bounds.back();
 }
 
-WindowStats::WindowStats() : ring_(kRingSize) {}
+WindowStats::WindowStats() = default;
+
+WindowStats::~WindowStats() {
+  for (auto& s : shards_) delete s.load(std::memory_order_acquire);
+}
+
+WindowStats::Shard& WindowStats::this_shard() {
+  auto& slot = shards_[this_thread_shard()];
+  Shard* s = slot.load(std::memory_order_acquire);
+  if (s) return *s;
+  auto fresh = std::make_unique<Shard>();
+  // Another thread of the same shard may have installed one first: use that one.
+  if (slot.compare_exchange_strong(s, fresh.get(), std::memory_order_acq_rel))
+    return *fresh.release();
+  return *s;
+}
 
 void WindowStats::record(Clock::time_point now, int status, double latency_seconds,
                          bool gateway_generated) {
@@ -99,8 +115,9 @@ void WindowStats::record(Clock::time_point now, int status, double latency_secon
   const std::size_t slot = slot_of(second);
   const std::size_t bucket = latency_bucket(latency_seconds);
   const double latency = latency_seconds > 0 ? latency_seconds : 0.0;
-  std::lock_guard lock(mu_);
-  Bucket& b = ring_[slot];
+  Shard& shard = this_shard();
+  std::lock_guard lock(shard.mu);
+  Bucket& b = shard.ring[slot];
   // A slot holding a later second means this record is older than the ring: drop it.
   if (b.second > second) return;
   if (b.second < second) {
@@ -122,10 +139,14 @@ WindowSnapshot WindowStats::snapshot(Clock::time_point now, std::chrono::seconds
   const std::int64_t last = second_of(now);
   const std::int64_t span = std::clamp<std::int64_t>(window.count(), 0, kMaxWindow);
   WindowSnapshot sum;
-  std::lock_guard lock(mu_);
-  for (std::int64_t s = last - span; s <= last; ++s) {
-    const std::size_t slot = slot_of(s);
-    if (ring_[slot].second == s) add_into(sum, ring_[slot].counts);
+  for (const auto& slot_ptr : shards_) {
+    Shard* shard = slot_ptr.load(std::memory_order_acquire);
+    if (!shard) continue;
+    std::lock_guard lock(shard->mu);
+    for (std::int64_t s = last - span; s <= last; ++s) {
+      const Bucket& b = shard->ring[slot_of(s)];
+      if (b.second == s) add_into(sum, b.counts);
+    }
   }
   return sum;
 }

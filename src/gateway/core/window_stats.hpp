@@ -7,12 +7,14 @@
 // the kMaxWindow = 300 complete seconds before it. A record whose second is older than
 // that is dropped. Skipping ahead by more than 300 s leaves nothing in any window.
 //
-// Thread-safety: every method may be called from any thread. record() and snapshot() take
-// one internal mutex; the critical sections only touch one bucket (record) or sum the
-// buckets of the window (snapshot).
+// Thread-safety: every method may be called from any thread. Each thread records into the
+// ring of its thread shard (common/thread_shard.hpp; a shard's ring is created on its first
+// record), so worker threads recording every request do not contend; snapshot() sums the
+// rings. record() takes its shard's mutex for one bucket, snapshot() each shard's in turn.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +22,8 @@
 #include <mutex>
 #include <span>
 #include <vector>
+
+#include "common/thread_shard.hpp"
 
 namespace sg::gateway {
 
@@ -69,6 +73,9 @@ class WindowStats {
   static constexpr std::int64_t kMaxWindow = 300;
 
   WindowStats();
+  ~WindowStats();
+  WindowStats(const WindowStats&) = delete;
+  WindowStats& operator=(const WindowStats&) = delete;
 
   // Counts one response completed at `now` with HTTP `status` after `latency_seconds`.
   // `gateway_generated` marks a response the gateway produced because the upstream failed
@@ -87,9 +94,13 @@ class WindowStats {
     WindowSnapshot counts;
   };
   static constexpr std::size_t kRingSize = static_cast<std::size_t>(kMaxWindow) + 1;
+  struct Shard {
+    std::mutex mu;
+    std::vector<Bucket> ring = std::vector<Bucket>(kRingSize);  // indexed by second % kRingSize
+  };
+  Shard& this_shard();
 
-  mutable std::mutex mu_;
-  std::vector<Bucket> ring_;  // kRingSize buckets, indexed by second % kRingSize
+  std::array<std::atomic<Shard*>, kThreadShards> shards_{};  // owned; null until first used
 };
 
 }  // namespace sg::gateway

@@ -79,5 +79,31 @@ TEST(MetricsRegistry, ConcurrentIncrementsAreNotLost) {
   EXPECT_EQ(f.with({"a"}).value() + f.with({"b"}).value(), 40000u);
 }
 
+// More threads than shards: some threads share a shard, and nothing may be lost either way.
+TEST(Histogram, ConcurrentObservationsFromMoreThreadsThanShardsAreAllCounted) {
+  const double bounds[] = {1.0, 2.0};
+  Histogram h(bounds);
+  Counter c;
+  std::vector<std::thread> threads;
+  const int n = static_cast<int>(sg::kThreadShards) + 4;
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&h, &c, t] {
+      for (int i = 0; i < 5000; ++i) {
+        h.observe(t % 3 == 0 ? 0.5 : 1.5);
+        c.inc(2);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto s = h.snapshot();
+  const std::uint64_t low = 5000u * static_cast<std::uint64_t>((n + 2) / 3);
+  EXPECT_EQ(s.count, 5000u * static_cast<std::uint64_t>(n));
+  EXPECT_EQ(s.cumulative[0], low);
+  EXPECT_EQ(s.cumulative[1], s.count);
+  EXPECT_DOUBLE_EQ(s.sum,
+                   0.5 * static_cast<double>(low) + 1.5 * static_cast<double>(s.count - low));
+  EXPECT_EQ(c.value(), 10000u * static_cast<std::uint64_t>(n));
+}
+
 }  // namespace
 }  // namespace sg::metrics

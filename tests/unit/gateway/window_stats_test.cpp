@@ -136,6 +136,26 @@ TEST(WindowStats, SkippingAheadMoreThanTheRingClearsEverything) {
   EXPECT_EQ(snap.status_5xx, 0u) << "stale buckets must not leak into the window";
 }
 
+// Each thread records into its shard's ring; a snapshot sums them all.
+TEST(WindowStats, RecordsFromManyThreadsAreAllInTheSnapshot) {
+  WindowStats w;
+  const auto now = WindowStats::Clock::time_point{} + std::chrono::hours(1);
+  std::vector<std::thread> threads;
+  const int n = static_cast<int>(sg::kThreadShards) + 3;
+  for (int t = 0; t < n; ++t) {
+    threads.emplace_back([&w, now, t] {
+      for (int i = 0; i < 2000; ++i) w.record(now, t % 2 ? 200 : 503, 0.01, t % 2 == 0);
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto s = w.snapshot(now, std::chrono::seconds(10));
+  const std::uint64_t failing = 2000u * static_cast<std::uint64_t>((n + 1) / 2);
+  EXPECT_EQ(s.requests, 2000u * static_cast<std::uint64_t>(n));
+  EXPECT_EQ(s.status_5xx, failing);
+  EXPECT_EQ(s.gateway_errors, failing);
+  EXPECT_EQ(s.status_2xx, s.requests - failing);
+}
+
 TEST(WindowStats, RecordOlderThanTheRingIsDropped) {
   WindowStats stats;
   stats.record(at(1000), 200, 0.001, false);
