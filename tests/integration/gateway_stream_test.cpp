@@ -430,15 +430,16 @@ TEST_F(GatewayStreamTest, StalledClientsAreCutOffAtTheIdleTimeoutAndAPausingOneI
     ASSERT_EQ(status, 200);
   }
   const std::string get = "GET " + media + " HTTP/1.1\r\nHost: gw\r\n\r\n";
+  auto start_download = [&get](RawConn& c) {
+    int status = 0;
+    std::map<std::string, std::string> fields;
+    return c.write_all(get) && c.read_head(status, fields) && status == 200;
+  };
 
   // Pausing reader: 1.5 s without reading, after the first MiB.
   {
     RawConn c(port_);
-    ASSERT_TRUE(c.write_all(get));
-    int status = 0;
-    std::map<std::string, std::string> fields;
-    ASSERT_TRUE(c.read_head(status, fields));
-    ASSERT_EQ(status, 200);
+    ASSERT_TRUE(start_download(c)) << "no 200 head for the download";
     Sha256 sha;
     auto sink = [&](const char* p, std::size_t n) { sha.update(p, n); };
     std::uint64_t got = c.read_body(1 << 20, 65536, sink);
@@ -452,11 +453,7 @@ TEST_F(GatewayStreamTest, StalledClientsAreCutOffAtTheIdleTimeoutAndAPausingOneI
   // what it had handed to the kernel still arrives, then the end of the stream.
   {
     RawConn c(port_);
-    ASSERT_TRUE(c.write_all(get));
-    int status = 0;
-    std::map<std::string, std::string> fields;
-    ASSERT_TRUE(c.read_head(status, fields));
-    ASSERT_EQ(status, 200);
+    ASSERT_TRUE(start_download(c)) << "no 200 head for the download";
     std::this_thread::sleep_for(std::chrono::seconds(4));
     const std::uint64_t got = c.read_body(kSize, 256 * 1024, [](const char*, std::size_t) {});
     EXPECT_LT(got, kSize) << "a client that stopped reading was never cut off";
