@@ -33,6 +33,9 @@ constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
 // keep-alive connections after 60 s by default); younger than kTrustedIdle are not probed.
 constexpr auto kMaxPooledIdle = std::chrono::seconds(30);
 constexpr auto kTrustedIdle = std::chrono::seconds(1);
+// Every send of a proxied request or response waits for the sockets already found ready, so
+// a worker's sends leave in bursts (see direct_write.hpp).
+constexpr auto kProxySendTiming = http::SendTiming::kAfterQueuedHandlers;
 
 // A pooled connection the upstream has closed (or that holds unexpected bytes) is useless.
 bool still_usable(tcp::socket& s) {
@@ -176,7 +179,7 @@ asio::awaitable<error_code> relay_body(beast::tcp_stream& from, beast::flat_buff
     if (!prefix.empty() || n > 0 || !suffix.empty()) {
       const std::array<asio::const_buffer, 3> out{asio::buffer(prefix), asio::buffer(buf, n),
                                                   asio::buffer(suffix)};
-      if (auto ec = co_await http::write_direct(to, out, idle)) co_return ec;
+      if (auto ec = co_await http::write_direct(to, out, idle, kProxySendTiming)) co_return ec;
       sent_some = true;
       bytes += n;
       prefix.clear();
@@ -243,7 +246,7 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     if (sent.failure != Failure::kNone || sent.answered) co_return sent;
   } else {
     if (co_await http::write_direct(up, asio::buffer(ex.upstream_request),
-                                    std::chrono::milliseconds(t.idle_ms)))
+                                    std::chrono::milliseconds(t.idle_ms), kProxySendTiming))
       co_return Attempt{false, false, Failure::kReset, true, reused};
   }
   Attempt relayed = co_await relay_response(conn, ex, *upstream);
@@ -339,7 +342,7 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   bool upstream_failed = false;
   std::uint64_t bytes = 0;
   if (no_body) {
-    ec = co_await http::write_direct(conn.stream(), asio::buffer(head), idle);
+    ec = co_await http::write_direct(conn.stream(), asio::buffer(head), idle, kProxySendTiming);
   } else {
     // The head goes with the first body chunk: one send instead of two for a small response.
     bool sent_some = false;

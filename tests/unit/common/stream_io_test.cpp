@@ -294,6 +294,38 @@ TEST(WriteDirect, TimesOutWhenThePeerStopsReadingAndLeavesNoExpiryBehind) {
   EXPECT_TRUE(waited);
 }
 
+// kAfterQueuedHandlers: a handler queued before the write runs before its bytes leave; kNow
+// sends first. Each send is seen (or not) by the peer's FIONREAD inside that handler.
+TEST(WriteDirect, SendsAfterTheHandlersAlreadyQueuedWhenAsked) {
+  for (const SendTiming timing : {SendTiming::kNow, SendTiming::kAfterQueuedHandlers}) {
+    asio::io_context io;
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    beast::tcp_stream writer(io);
+    asio::ip::tcp::socket reader(io);
+    writer.socket().connect(acceptor.local_endpoint());
+    acceptor.accept(reader);
+    std::vector<std::string> events;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          // Queued while this coroutine runs, as the other ready sockets of a reactor batch are.
+          asio::post(io, [&] {
+            events.push_back(reader.available() == 0 ? "handler saw nothing" : "handler saw bytes");
+          });
+          const error_code ec = co_await write_direct(writer, asio::buffer("ping", 4),
+                                                      std::chrono::seconds(1), timing);
+          events.push_back(ec ? "write failed: " + ec.message() : "write done");
+        },
+        asio::detached);
+    io.run_for(std::chrono::seconds(5));
+    const std::vector<std::string> expected =
+        timing == SendTiming::kNow ? std::vector<std::string>{"write done", "handler saw bytes"}
+                                   : std::vector<std::string>{"handler saw nothing", "write done"};
+    EXPECT_EQ(events, expected) << (timing == SendTiming::kNow ? "kNow" : "kAfterQueuedHandlers");
+    EXPECT_EQ(reader.available(), 4u);
+  }
+}
+
 // A connected loopback TCP pair.
 struct TcpPair {
   explicit TcpPair(asio::io_context& io) : reader(io), writer(io) {
