@@ -21,8 +21,8 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_suffix.hpp>
@@ -45,8 +45,9 @@ boost::asio::awaitable<boost::system::error_code> write_direct(
     boost::beast::tcp_stream& stream, const ConstBufferSequence& buffers,
     std::chrono::steady_clock::duration timeout, SendTiming timing = SendTiming::kNow) {
   if (timing == SendTiming::kAfterQueuedHandlers) {
-    co_await boost::asio::defer(co_await boost::asio::this_coro::executor,
-                                boost::asio::use_awaitable);
+    // Without an executor, defer() queues on the coroutine's own; `deferred` saves the
+    // coroutine frame that use_awaitable would add.
+    co_await boost::asio::defer(boost::asio::deferred);
   }
   boost::system::error_code ec;
   auto& socket = stream.socket();
