@@ -80,7 +80,7 @@ struct Proxy::Exchange {
   http::ExchangeHead head;
   std::shared_ptr<const RouteTable> table;
   const Track* track = nullptr;
-  std::shared_ptr<Endpoint> endpoint;
+  Endpoint* endpoint = nullptr;  // one of table's, so alive while `table` is held
   bool client_keep_alive = true;
   bool head_only = false;
   std::uint64_t bytes_sent = 0;
@@ -115,24 +115,26 @@ const Track* choose_track(GatewayState& state, const RouteTable& table,
   return pick ? &table.tracks[table.schedule_track[*pick]] : nullptr;
 }
 
-std::shared_ptr<Endpoint> choose_endpoint(const Track& track, const Endpoint* exclude,
-                                          Endpoint::Clock::time_point now) {
+// The endpoint lives as long as the table that holds the track (the exchange keeps it): a
+// raw pointer, so picking one touches no reference count shared with other threads.
+Endpoint* choose_endpoint(const Track& track, const Endpoint* exclude,
+                          Endpoint::Clock::time_point now) {
   const auto& eps = track.endpoints;
   if (eps.empty()) return nullptr;
   if (track.balance == Balance::kRoundRobin) {
     const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
     for (std::size_t k = 0; k < eps.size(); ++k) {
-      const auto& ep = eps[(start + k) % eps.size()];
-      if (ep.get() != exclude && ep->available(now)) return ep;
+      Endpoint* ep = eps[(start + k) % eps.size()].get();
+      if (ep != exclude && ep->available(now)) return ep;
     }
     return nullptr;
   }
   // Least outstanding; ties go round robin so equal endpoints share the load.
   const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
-  std::shared_ptr<Endpoint> best;
+  Endpoint* best = nullptr;
   for (std::size_t k = 0; k < eps.size(); ++k) {
-    const auto& ep = eps[(start + k) % eps.size()];
-    if (ep.get() == exclude || !ep->available(now)) continue;
+    Endpoint* ep = eps[(start + k) % eps.size()].get();
+    if (ep == exclude || !ep->available(now)) continue;
     if (!best || ep->outstanding() < best->outstanding()) best = ep;
   }
   return best;
@@ -438,7 +440,7 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
     // Keep the endpoint that failed when there is no other: the error and the stats name it.
     auto next = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
     if (!next) break;
-    ex.endpoint = std::move(next);
+    ex.endpoint = next;
     Attempt a = co_await attempt(conn, ex, streamed, true);
     if (!a.answered && a.reused && a.retryable && can_retry) {
       // The pooled connection was stale (closed by the upstream): not the endpoint's fault,
@@ -455,7 +457,7 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
     }
     if (!a.retryable || !can_retry || attempt_no == 1) break;
     metrics_.retries.with({kRouteName, ex.track->name}).inc();
-    tried = ex.endpoint.get();
+    tried = ex.endpoint;
   }
   if (streamed) ex.client_keep_alive = false;  // the body may be half read
   if (last == Failure::kNone) {
