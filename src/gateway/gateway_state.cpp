@@ -112,10 +112,38 @@ Status GatewayState::apply(const GatewayConfig& config) {
       if (next->tracks[i].name == w.track) next->schedule_track.push_back(i);
     }
   }
-  auto current = table();
+  auto current = table_.load();
   next->generation = current ? current->generation + 1 : 1;
   table_.store(std::move(next));
+  table_version_.fetch_add(1, std::memory_order_release);
   return Status::ok();
+}
+
+namespace {
+std::atomic<std::uint64_t> next_state_id{1};
+}  // namespace
+
+GatewayState::GatewayState(unsigned workers)
+    : workers_(workers), id_(next_state_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+std::shared_ptr<const RouteTable> GatewayState::table() const {
+  struct Handle {
+    std::uint64_t state_id = 0;
+    std::uint64_t version = 0;
+    std::shared_ptr<const RouteTable> table;  // counts on this thread's own control block
+  };
+  thread_local Handle handle;
+  const std::uint64_t version = table_version_.load(std::memory_order_acquire);
+  if (handle.state_id != id_ || handle.version != version || !handle.table) {
+    std::shared_ptr<const RouteTable> shared = table_.load();
+    if (!shared) return shared;
+    // An owner private to this thread: it holds the shared table, and copies of the
+    // aliasing pointer count on it alone.
+    auto owner = std::make_shared<const std::shared_ptr<const RouteTable>>(std::move(shared));
+    const RouteTable* raw = owner->get();
+    handle = Handle{id_, version, std::shared_ptr<const RouteTable>(std::move(owner), raw)};
+  }
+  return handle.table;
 }
 
 }  // namespace sg::gateway

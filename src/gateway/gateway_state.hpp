@@ -60,14 +60,17 @@ struct RouteTable {
 class GatewayState {
  public:
   // `workers`: gateway worker threads (sizes each endpoint's connection pools).
-  explicit GatewayState(unsigned workers) : workers_(workers) {}
+  explicit GatewayState(unsigned workers);
 
   // Validates `config`, resolves its endpoints and swaps in a new table. On error nothing
   // changes and the message says what was wrong.
   Status apply(const GatewayConfig& config);
 
-  // The current table (never null after the first successful apply()).
-  std::shared_ptr<const RouteTable> table() const { return table_.load(); }
+  // The current table (never null after the first successful apply()). Each thread keeps
+  // its own reference-counted handle on the table and swaps it when the generation changes,
+  // so the per-request copy counts on a thread-private counter, not on one every worker
+  // thread writes (a cache line that would bounce between cores on every request).
+  std::shared_ptr<const RouteTable> table() const;
 
   // A fresh ticket for TrackSchedule::pick (exact split across all threads).
   std::uint64_t next_ticket() { return ticket_.fetch_add(1, std::memory_order_relaxed); }
@@ -86,6 +89,9 @@ class GatewayState {
   unsigned workers_;
   std::mutex apply_mu_;
   std::atomic<std::shared_ptr<const RouteTable>> table_;
+  // Bumped after each table_ store; with id_, what a thread's cached handle is checked against.
+  std::atomic<std::uint64_t> table_version_{0};
+  const std::uint64_t id_;  // unique per GatewayState of the process
   std::map<std::string, std::shared_ptr<WindowStats>, std::less<>> track_stats_;  // apply_mu_
   // Every Endpoint ever created, so close_idle_connections() also reaches endpoints that
   // left the table but are still held by requests in flight (apply_mu_).

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 namespace sg::gateway {
 namespace {
 
@@ -48,6 +50,34 @@ TEST(GatewayState, InvalidConfigChangesNothing) {
   EXPECT_FALSE(st);
   EXPECT_NE(st.error().message.find("100"), std::string::npos) << st.error().message;
   EXPECT_EQ(state.table()->generation, 1u);
+}
+
+TEST(GatewayState, TableIsTheNewOneRightAfterApplyAndEachStateKeepsItsOwn) {
+  GatewayState a(1);
+  GatewayState b(1);
+  ASSERT_TRUE(a.apply(two_tracks("127.0.0.1:9101", "127.0.0.1:9201")));
+  ASSERT_TRUE(b.apply(two_tracks("127.0.0.1:9301", "127.0.0.1:9401")));
+  auto held = a.table();  // an exchange in flight keeps the table it started with
+  ASSERT_TRUE(a.apply(two_tracks("127.0.0.1:9102", "127.0.0.1:9201")));
+  EXPECT_EQ(a.table()->generation, 2u);
+  EXPECT_EQ(a.table()->tracks[1].endpoints[0]->address(), "127.0.0.1:9102");
+  EXPECT_EQ(held->generation, 1u);
+  EXPECT_EQ(held->tracks[1].endpoints[0]->address(), "127.0.0.1:9101");
+  EXPECT_EQ(b.table()->tracks[1].endpoints[0]->address(), "127.0.0.1:9301");
+  EXPECT_EQ(a.table()->tracks[1].endpoints[0]->address(), "127.0.0.1:9102");
+}
+
+TEST(GatewayState, ReferencesTakenOnAnotherThreadDoNotCountOnThisThreadsHandle) {
+  GatewayState state(2);
+  ASSERT_TRUE(state.apply(two_tracks("127.0.0.1:9101", "127.0.0.1:9201")));
+  auto mine = state.table();
+  const long before = mine.use_count();
+  std::shared_ptr<const RouteTable> theirs;
+  std::thread([&] { theirs = state.table(); }).join();
+  ASSERT_EQ(theirs.get(), mine.get());
+  EXPECT_EQ(mine.use_count(), before)
+      << "a worker's per-request copies would write a counter every worker writes";
+  EXPECT_EQ(theirs.use_count(), 1) << "the other thread's handle went with the thread";
 }
 
 }  // namespace
