@@ -69,7 +69,9 @@ class GatewayState {
   // The current table (never null after the first successful apply()). Each thread keeps
   // its own reference-counted handle on the table and swaps it when the generation changes,
   // so the per-request copy counts on a thread-private counter, not on one every worker
-  // thread writes (a cache line that would bounce between cores on every request).
+  // thread writes (a cache line that would bounce between cores on every request). A thread
+  // thus keeps the last table it saw (and the endpoints only that table names, with their
+  // idle pooled connections) until its next call or its exit.
   std::shared_ptr<const RouteTable> table() const;
 
   // A fresh ticket for TrackSchedule::pick (exact split across all threads).
