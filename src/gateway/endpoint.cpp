@@ -28,7 +28,11 @@ bool Endpoint::record_failure(Clock::time_point now, const OutlierConfig& outlie
 }
 
 void Endpoint::record_success(Clock::time_point now) {
-  consecutive_failures_.store(0, std::memory_order_relaxed);
+  // Load first: a store of the same 0 on every request would still take the cache line away
+  // from every other worker.
+  if (consecutive_failures_.load(std::memory_order_relaxed) != 0) {
+    consecutive_failures_.store(0, std::memory_order_relaxed);
+  }
   // Five quiet minutes after the last ejection ended forgive the backoff; a replica that
   // flaps sooner keeps doubling its time out.
   const std::int64_t until = ejected_until_ns_.load(std::memory_order_relaxed);

@@ -88,14 +88,17 @@ class Endpoint {
   };
   std::string address_;
   boost::asio::ip::tcp::endpoint ep_;
+  // Read by every worker on every pick, written only when health, draining or ejection
+  // change (record_success() writes only after failures): the line stays in every core's cache.
   std::atomic<bool> healthy_{true};
   std::atomic<bool> draining_{false};
-  std::atomic<std::int64_t> outstanding_{0};
   std::atomic<int> consecutive_failures_{0};
   std::atomic<std::int64_t> ejected_until_ns_{0};
   std::atomic<int> ejection_streak_{0};
   std::atomic<std::uint64_t> ejections_{0};
-  WindowStats stats_;
+  // Written twice per request by whichever worker runs it: a cache line of its own.
+  alignas(64) std::atomic<std::int64_t> outstanding_{0};
+  alignas(64) WindowStats stats_;
   std::vector<Pool> pools_;
 };
 
