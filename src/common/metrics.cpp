@@ -99,7 +99,7 @@ void append_sample(std::string& out, std::string_view name,
 
 Histogram::Histogram(std::span<const double> bounds)
     : bounds_(bounds.begin(), bounds.end()),
-      lines_per_shard_((bounds.size() + 1 + 7) / 8),
+      lines_per_shard_((bounds.size() + 1 + kPerLine - 1) / kPerLine),
       lines_(std::make_unique<Line[]>(lines_per_shard_ * kThreadShards)) {
   if (!std::is_sorted(bounds_.begin(), bounds_.end()) ||
       std::adjacent_find(bounds_.begin(), bounds_.end()) != bounds_.end()) {

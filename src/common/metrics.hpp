@@ -69,18 +69,19 @@ class Histogram {
   Snapshot snapshot() const;
 
  private:
-  // Eight counters per cache line; each shard's buckets start on a line of their own.
+  // kPerLine counters per cache line; each shard's buckets start on a line of their own.
+  static constexpr std::size_t kPerLine = 8;
   struct alignas(64) Line {
-    std::atomic<std::uint64_t> v[8] = {};
+    std::atomic<std::uint64_t> v[kPerLine] = {};
   };
   struct alignas(64) SumSlot {
     std::atomic<double> v{0};
   };
   std::atomic<std::uint64_t>& bucket(std::size_t shard, std::size_t i) {
-    return lines_[shard * lines_per_shard_ + i / 8].v[i % 8];
+    return lines_[shard * lines_per_shard_ + i / kPerLine].v[i % kPerLine];
   }
   const std::atomic<std::uint64_t>& bucket(std::size_t shard, std::size_t i) const {
-    return lines_[shard * lines_per_shard_ + i / 8].v[i % 8];
+    return lines_[shard * lines_per_shard_ + i / kPerLine].v[i % kPerLine];
   }
 
   std::vector<double> bounds_;
