@@ -47,6 +47,14 @@ bool still_usable(tcp::socket& s) {
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+// Whether the upstream has sent something to read already (data queued or buffered), even
+// if it has reset the connection since: TCP keeps what arrived before a reset readable.
+bool answered_already(tcp::socket& s, const beast::flat_buffer& buffered) {
+  if (buffered.size() > 0) return true;
+  char c;
+  return ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 enum class Failure { kNone, kConnect, kReset, kTimeout, kBadResponse };
 
 const char* failure_reason(Failure f) {
@@ -254,7 +262,7 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     http::enable_drain_aware_reads(up.socket());
   }
   if (streamed) {
-    Attempt sent = co_await send_streamed(conn, ex, up, *streamed);
+    Attempt sent = co_await send_streamed(conn, ex, *upstream, *streamed);
     sent.reused = reused;
     if (sent.failure != Failure::kNone || sent.answered) co_return sent;
   } else {
@@ -274,8 +282,9 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
 
 // Forwards a body too large (or chunked) to replay, straight from the client.
 asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& conn, Exchange& ex,
-                                                     beast::tcp_stream& up,
+                                                     Endpoint::IdleConnection& upstream,
                                                      http::HeadParser& head_parser) {
+  beast::tcp_stream& up = upstream.stream;
   const auto idle = std::chrono::milliseconds(ex.table->config.timeouts.idle_ms);
   bhttp::request_parser<bhttp::buffer_body> in(std::move(head_parser));
   co_await conn.continue_if_expected(in.get().base());
@@ -289,6 +298,15 @@ asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& con
   if (ec && client_failed) {
     // The client stopped sending its body: nothing sensible to answer; drop both sides.
     co_return Attempt{true, false, Failure::kNone, false};
+  }
+  if (ec && answered_already(up.socket(), upstream.buffer)) {
+    // The upstream stopped taking the body after answering (a refusal before reading it,
+    // say 401/403/413, then a close): that answer is the response. The rest of the
+    // client's body is not read, so the client connection closes after it.
+    ex.client_keep_alive = false;
+    Attempt early = co_await relay_response(conn, ex, upstream);
+    early.upstream_reusable = false;
+    if (early.answered) co_return early;
   }
   if (ec) co_return Attempt{false, false, Failure::kReset, false};
   co_return Attempt{};

@@ -38,7 +38,7 @@ class Proxy final : public http::ConnectionHandler {
   boost::asio::awaitable<Attempt> attempt(http::ServerConnection& conn, Exchange& ex,
                                           http::HeadParser* streamed, bool allow_pooled);
   boost::asio::awaitable<Attempt> send_streamed(http::ServerConnection& conn, Exchange& ex,
-                                                boost::beast::tcp_stream& up,
+                                                Endpoint::IdleConnection& upstream,
                                                 http::HeadParser& head_parser);
   boost::asio::awaitable<Attempt> relay_response(http::ServerConnection& conn, Exchange& ex,
                                                  Endpoint::IdleConnection& upstream);

@@ -480,6 +480,64 @@ TEST_F(GatewayStreamTest, StalledClientsAreCutOffAtTheIdleTimeoutAndAPausingOneI
   EXPECT_EQ(h.status, 200) << h.error;
 }
 
+// An upstream may answer a streamed upload before reading its body (here streamgate-server
+// refusing a wrong token with 403) and then stop reading. The client gets that answer
+// through the gateway as it gets it straight from the server, not a 502 for the upload the
+// upstream stopped taking. The body is far larger than what the server drains before it
+// closes and than the loopback buffers, so the gateway's upstream writes do fail.
+TEST_F(GatewayStreamTest, AnUpstreamsEarlyAnswerToAStreamedUploadReachesTheClient) {
+  constexpr std::uint64_t kMib = 64;
+  ASSERT_NO_FATAL_FAILURE(start_replica("v-stable"));
+  ASSERT_NO_FATAL_FAILURE(start_gateway("tracks:\n  stable: { endpoints: [" + endpoint("v-stable") +
+                                        "] }\nroute: { weights: { stable: 100 } }\n"));
+  auto created = http_call(port_, {verb::post,
+                                   "/api/v1/content",
+                                   R"({"title":"early answer"})",
+                                   {{"Authorization", std::string("Bearer ") + kToken},
+                                    {"Content-Type", "application/json"}}});
+  ASSERT_EQ(created.status, 201) << created.body << created.error;
+  const std::string put_head =
+      "PUT /api/v1/content/" + std::string(json::parse(created.body).at("id").as_string()) +
+      "/media HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer wrong-token\r\n"
+      "Content-Type: video/mp4\r\nContent-Length: " +
+      std::to_string(kMib << 20) + "\r\n\r\n";
+  // Sends the upload until the peer stops taking it, then reads the answer.
+  auto upload = [&](std::uint16_t port, std::map<std::string, std::string>& fields,
+                    std::string& body) {
+    RawConn c(port);
+    EXPECT_TRUE(c.write_all(put_head));
+    std::vector<char> block(1 << 20, 'm');
+    std::uint64_t sent = 0;
+    while (sent < kMib && c.write_all(block.data(), block.size())) ++sent;
+    EXPECT_LT(sent, kMib) << "the whole refused upload was taken";
+    int status = 0;
+    if (!c.read_head(status, fields)) return 0;
+    c.read_body(std::strtoull(fields["content-length"].c_str(), nullptr, 10), 65536,
+                [&](const char* p, std::size_t n) { body.append(p, n); });
+    return status;
+  };
+  std::map<std::string, std::string> direct_fields;
+  std::string direct_body;
+  ASSERT_EQ(upload(replicas_["v-stable"][0]->port(), direct_fields, direct_body), 403)
+      << "the server itself does not answer early: " << direct_body;
+
+  std::map<std::string, std::string> fields;
+  std::string body;
+  EXPECT_EQ(upload(port_, fields, body), 403) << body;
+  EXPECT_EQ(fields["x-streamgate-track"], "stable");
+  EXPECT_EQ(fields["connection"], "close") << "the rest of the upload is not read any more";
+  EXPECT_EQ(body, direct_body);
+  // Counted as the upstream's answer, not as a gateway error.
+  const std::string metrics = http_get(admin_port_, "/metrics").body;
+  EXPECT_NE(metrics.find("streamgate_gateway_requests_total{route=\"default\",track=\"stable\","
+                         "code=\"403\"} 1"),
+            std::string::npos)
+      << metrics.substr(0, 4000);
+  // Nothing else was harmed: the next request is served.
+  auto h = http_get(port_, "/health");
+  EXPECT_EQ(h.status, 200) << h.error;
+}
+
 TEST_F(GatewayStreamTest, SighupReloadsGoodConfigAndKeepsOldOnBadOne) {
   ASSERT_NO_FATAL_FAILURE(start_replica("v-stable"));
   ASSERT_NO_FATAL_FAILURE(start_replica("v-canary"));
