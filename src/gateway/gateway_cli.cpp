@@ -28,6 +28,14 @@ Status apply_overrides(GatewayConfig& c, const Overrides& o) {
   if (!o.listen.empty()) c.listen = o.listen;
   if (!o.admin_listen.empty()) c.admin_listen = o.admin_listen;
   if (o.threads >= 0) c.threads = o.threads;
+  if (o.cpu_affinity == "auto") {
+    c.cpu_affinity = CpuAffinity::kAuto;
+  } else if (o.cpu_affinity == "none") {
+    c.cpu_affinity = CpuAffinity::kNone;
+  } else if (!o.cpu_affinity.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--cpu-affinity: must be none or auto, got '" + o.cpu_affinity + "'");
+  }
   if (!o.tracks.empty()) {
     c.tracks.clear();
     for (const auto& t : o.tracks) {
@@ -97,7 +105,9 @@ GatewayCli parse_gateway_cli(int argc, const char* const* argv) {
   app.add_option("--listen", o.listen, "HOST:PORT for clients (default 127.0.0.1:8080)");
   app.add_option("--admin-listen", o.admin_listen,
                  "HOST:PORT of the admin API (default 127.0.0.1:8081)");
-  app.add_option("--threads", o.threads, "worker threads (0 = one per core)");
+  app.add_option("--threads", o.threads, "worker threads (0 = one per CPU the process may use)");
+  app.add_option("--cpu-affinity", o.cpu_affinity,
+                 "none | auto: pin worker i to the i-th CPU the process may use");
   app.add_option("--track", o.tracks, "NAME=HOST:PORT[,HOST:PORT...] (repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--weights", o.weights, "NAME=PERCENT[,NAME=PERCENT...], summing to 100");

@@ -20,6 +20,7 @@ namespace sg::gateway {
 struct GatewayFlagOverrides {
   std::string listen, admin_listen;
   int threads = -1;                 // -1: not given
+  std::string cpu_affinity;         // "none" | "auto"; empty: not given
   std::vector<std::string> tracks;  // NAME=HOST:PORT[,HOST:PORT...]
   std::string weights;              // NAME=PERCENT[,NAME=PERCENT...]
 };

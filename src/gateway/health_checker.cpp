@@ -12,6 +12,7 @@
 #include <exception>
 #include <set>
 
+#include "common/cpu_affinity.hpp"
 #include "common/log.hpp"
 
 namespace sg::gateway {
@@ -81,6 +82,7 @@ void HealthChecker::start() {
   started_ = true;
   asio::co_spawn(ioc_, run(), log_failure);
   thread_ = std::thread([this] {
+    name_this_thread("sg-health");
     auto guard = asio::make_work_guard(ioc_);
     ioc_.run();
   });

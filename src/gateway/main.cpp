@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/cpu_affinity.hpp"
 #include "common/http/http_server.hpp"
 #include "common/log.hpp"
 #include "common/process_metrics.hpp"
@@ -37,8 +38,8 @@ http::ServerOptions listener_options(const std::string& host_port, const Gateway
 
 int run(const GatewayCli& cli) {
   const GatewayConfig& cfg = cli.config;
-  const unsigned threads = cfg.threads > 0 ? static_cast<unsigned>(cfg.threads)
-                                           : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned threads =
+      cfg.threads > 0 ? static_cast<unsigned>(cfg.threads) : usable_cpu_count();
   GatewayState state(threads);
   if (Status st = state.apply(cfg); !st) {
     std::fprintf(stderr, "streamgate-gateway: %s\n", st.error().message.c_str());
@@ -55,16 +56,22 @@ int run(const GatewayCli& cli) {
   Proxy proxy(state, gateway_metrics, ProxyOptions{cli.access_log});
   // Listeners and threads are fixed for the life of the process; everything else may change.
   auto apply_live = [&state, &cfg](const GatewayConfig& c) -> Status {
-    if (c.listen != cfg.listen || c.admin_listen != cfg.admin_listen || c.threads != cfg.threads) {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          "listen, admin.listen and threads cannot change at run time; restart the gateway");
+    if (c.listen != cfg.listen || c.admin_listen != cfg.admin_listen || c.threads != cfg.threads ||
+        c.cpu_affinity != cfg.cpu_affinity) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "listen, admin.listen, threads and cpu_affinity cannot change at run time; "
+                        "restart the gateway");
     }
     return state.apply(c);
   };
   AdminApi admin(state, registry, token ? token : "", apply_live);
-  http::HttpServer data(listener_options(cfg.listen, cfg, threads), proxy);
-  http::HttpServer admin_server(listener_options(cfg.admin_listen, cfg, 1), admin);
+  http::ServerOptions data_options = listener_options(cfg.listen, cfg, threads);
+  data_options.pin_workers = cfg.cpu_affinity == CpuAffinity::kAuto;
+  data_options.thread_name = "sg-proxy";
+  http::ServerOptions admin_options = listener_options(cfg.admin_listen, cfg, 1);
+  admin_options.thread_name = "sg-admin";
+  http::HttpServer data(data_options, proxy);
+  http::HttpServer admin_server(admin_options, admin);
   if (Status st = data.start(); !st) {
     log::error("cannot start the data plane", {{"error", st.error().message}});
     return 1;
@@ -81,6 +88,7 @@ int run(const GatewayCli& cli) {
              {"admin", cfg.admin_listen},
              {"admin_port", static_cast<int>(admin_server.port())},
              {"threads", threads},
+             {"cpu_affinity", cpu_affinity_name(cfg.cpu_affinity)},
              {"tracks", static_cast<std::int64_t>(cfg.tracks.size())}});
 
   boost::asio::io_context signals_io;

@@ -146,7 +146,7 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
   app.add_option("--chaos-latency-ms", c.chaos_latency_ms,
                  "DRILL ONLY: delay added to every /api/ request")
       ->envname("STREAMGATE_CHAOS_LATENCY_MS");
-  app.add_option("--threads", c.threads, "I/O threads (0 = one per core)")
+  app.add_option("--threads", c.threads, "I/O threads (0 = one per CPU the process may use)")
       ->envname("STREAMGATE_THREADS");
   app.add_option("--log-level", c.log_level, "debug, info, warn or error")
       ->envname("STREAMGATE_LOG_LEVEL");

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/cpu_affinity.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "integration/http_client.hpp"
 #include "integration/server_process.hpp"
@@ -594,6 +595,52 @@ TEST_F(GatewayStreamTest, SighupReloadsGoodConfigAndKeepsOldOnBadOne) {
   EXPECT_TRUE(gateway_->running());
   EXPECT_EQ(generation(), gen1);
   EXPECT_EQ(split_of_100()["canary"], 80);
+}
+
+// cpu_affinity: auto pins the data plane's workers (named sg-proxy-<i>) one per CPU the
+// process may use, leaves the admin thread free, and cannot be switched off by a reload.
+TEST_F(GatewayStreamTest, CpuAffinityAutoPinsTheProxyWorkers) {
+  ASSERT_NO_FATAL_FAILURE(start_replica("v-stable"));
+  const std::string tail = "tracks:\n  stable: { endpoints: [" + endpoint("v-stable") +
+                           "] }\nroute: { weights: { stable: 100 } }\n";
+  ASSERT_NO_FATAL_FAILURE(start_gateway("cpu_affinity: auto\n" + tail));
+  // Each thread's name and allowed CPUs, from /proc.
+  std::map<std::string, std::string> cpus_of;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(gateway_->pid()) + "/task")) {
+    std::string name;
+    std::getline(std::ifstream(task.path() / "comm"), name);
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) {
+        cpus_of[name] = line.substr(line.find_first_not_of(" \t", 18));
+      }
+    }
+  }
+  const std::vector<int> cpus = allowed_cpus();  // this test's, which the gateway inherited
+  std::string all;
+  for (int c : cpus) all += (all.empty() ? "" : ",") + std::to_string(c);
+  ASSERT_TRUE(cpus_of.count("sg-proxy-0") && cpus_of.count("sg-proxy-1") &&
+              cpus_of.count("sg-admin-0"))
+      << cpus_of.size() << " threads";
+  EXPECT_EQ(cpus_of["sg-proxy-0"], std::to_string(cpus[0]));
+  EXPECT_EQ(cpus_of["sg-proxy-1"], std::to_string(cpus[1 % cpus.size()]));
+  // Unpinned: the kernel's list form ("0-1") of every CPU the test may use.
+  if (cpus.size() > 1) {
+    EXPECT_NE(cpus_of["sg-admin-0"], std::to_string(cpus[0])) << all;
+  }
+  EXPECT_EQ(http_get(port_, "/health").status, 200);
+
+  // A reload cannot unpin running threads: rejected, the old configuration keeps serving.
+  write_config(tail);
+  ASSERT_TRUE(gateway_->signal(SIGHUP));
+  bool logged = false;
+  for (int i = 0; i < 200 && !logged; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    logged = tail_of(log_file()).find("cpu_affinity cannot change") != std::string::npos;
+  }
+  EXPECT_TRUE(logged) << tail_of(log_file());
+  EXPECT_EQ(http_get(port_, "/health").status, 200);
 }
 
 TEST_F(GatewayStreamTest, TrackOnAClosedPortAnswersJsonErrorNamingTheTrack) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "common/cpu_affinity.hpp"
 #include "common/http/lazy_deadline.hpp"
 #include "common/http/parse_read.hpp"
 #include "common/log.hpp"
@@ -305,8 +306,7 @@ Status HttpServer::start() {
     return make_error(ErrorCode::kInvalidArgument,
                       "listen address '" + options_.host + "' is not an IP address");
   }
-  const unsigned n =
-      options_.threads ? options_.threads : std::max(1u, std::thread::hardware_concurrency());
+  const unsigned n = options_.threads ? options_.threads : usable_cpu_count();
   for (unsigned i = 0; i < n; ++i) workers_.push_back(std::make_unique<Worker>());
   // One listener (no SO_REUSEPORT, so a port already in use is an error, not a silent
   // share); accepted sockets are handed round-robin to the workers' io_contexts.
@@ -326,12 +326,25 @@ Status HttpServer::start() {
   bound_port_ = acc.local_endpoint().port();
   accepting_ = true;
   asio::co_spawn(first->io, accept_loop(), log_coroutine_failure);
+  const std::vector<int> cpus = options_.pin_workers ? allowed_cpus() : std::vector<int>{};
+  if (options_.pin_workers && cpus.size() < workers_.size()) {
+    log::warn("more worker threads than CPUs to pin them to: some share a CPU",
+              {{"threads", static_cast<std::int64_t>(workers_.size())},
+               {"cpus", static_cast<std::int64_t>(cpus.size())}});
+  }
   for (unsigned i = 0; i < workers_.size(); ++i) {
     Worker* w = workers_[i].get();
     // Keeps idle workers running until stop().
     w->guard.emplace(w->io.get_executor());
-    w->thread = std::thread([w, i] {
+    const int cpu = cpus.empty() ? -1 : cpus[i % cpus.size()];
+    w->thread = std::thread([w, i, cpu, name = options_.thread_name + "-" + std::to_string(i)] {
       t_current_worker = i;
+      name_this_thread(name);
+      if (cpu >= 0) {
+        if (Status st = pin_this_thread(cpu); !st) {
+          log::warn("worker thread not pinned", {{"error", st.error().message}});
+        }
+      }
       w->io.run();
     });
   }

@@ -38,8 +38,14 @@ namespace sg::http {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 9090;                  // 0 = an ephemeral port, see HttpServer::port()
-  unsigned threads = 0;                       // 0 = one per core
+  std::uint16_t port = 9090;  // 0 = an ephemeral port, see HttpServer::port()
+  unsigned threads = 0;       // 0 = one per CPU this process may use
+  // Pins worker i to the i-th CPU this process may use (round robin when there are more
+  // workers than CPUs), so two workers never queue for one core while another idles. Off by
+  // default: a pinned worker cannot move away from a CPU that something else keeps busy.
+  bool pin_workers = false;
+  // Worker threads are named "<thread_name>-<i>" (cut to 15 bytes), for top -H and perf.
+  std::string thread_name = "sg-http";
   std::uint32_t header_limit = 16 * 1024;     // bytes of request line + headers
   std::chrono::seconds header_timeout{10};    // to receive a whole request head
   std::chrono::seconds idle_timeout{60};      // keep-alive wait for the next request

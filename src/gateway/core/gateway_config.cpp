@@ -152,6 +152,10 @@ std::string check_limits(const GatewayConfig& c) {
 
 }  // namespace
 
+const char* cpu_affinity_name(CpuAffinity affinity) {
+  return affinity == CpuAffinity::kAuto ? "auto" : "none";
+}
+
 const char* balance_name(Balance balance) {
   return balance == Balance::kRoundRobin ? "round_robin" : "least_outstanding";
 }

@@ -4,7 +4,8 @@
 //
 //   listen: 127.0.0.1:8080                 # HOST:PORT, port 0..65535 (0 = any free port)
 //   admin: { listen: 127.0.0.1:8081, token_env: STREAMGATE_ADMIN_TOKEN }
-//   threads: 0                             # 0..256, 0 = one per core
+//   threads: 0                             # 0..256, 0 = one per CPU the process may use
+//   cpu_affinity: none                     # none | auto (worker i on the i-th usable CPU)
 //   tracks:                                # name -> track; names match [a-z0-9-]{1,32}
 //     stable: { endpoints: [127.0.0.1:9101, 127.0.0.1:9102], balance: least_outstanding }
 //     canary: { endpoints: [127.0.0.1:9201] }  # balance: least_outstanding | round_robin
@@ -47,6 +48,13 @@ enum class Balance {
   kRoundRobin,        // "round_robin"
 };
 const char* balance_name(Balance balance);
+
+// How the data plane's worker threads are placed on CPUs.
+enum class CpuAffinity {
+  kNone,  // "none": where the kernel puts them
+  kAuto,  // "auto": worker i pinned to the i-th CPU the process may use (round robin)
+};
+const char* cpu_affinity_name(CpuAffinity affinity);
 
 struct TrackConfig {
   std::vector<std::string> endpoints;  // "HOST:PORT", port 1..65535, no duplicates
@@ -120,6 +128,7 @@ struct GatewayConfig {
   // The environment variable holding the admin bearer token, [A-Za-z_][A-Za-z0-9_]{0,127}.
   std::string admin_token_env = "STREAMGATE_ADMIN_TOKEN";
   int threads = 0;
+  CpuAffinity cpu_affinity = CpuAffinity::kNone;
   std::map<std::string, TrackConfig> tracks;  // at least one
   RouteConfig route;
   HealthCheckConfig health_check;

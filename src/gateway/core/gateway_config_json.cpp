@@ -262,6 +262,13 @@ Result<GatewayConfig> gateway_config_from_json(const json::value& value) {
   root.string("listen", c.listen);
   read_admin(root, c, problem);
   root.integer("threads", c.threads);
+  std::string affinity = cpu_affinity_name(c.cpu_affinity);
+  root.string("cpu_affinity", affinity);
+  if (affinity == "auto") {
+    c.cpu_affinity = CpuAffinity::kAuto;
+  } else if (affinity != "none") {
+    root.fail("cpu_affinity", "must be none or auto, got '" + affinity + "'");
+  }
   read_tracks(root, c, problem);
   read_route(root, c.route, problem);
   read_tuning(root, c, problem);
@@ -289,6 +296,7 @@ json::value gateway_config_to_json(const GatewayConfig& c) {
       {"listen", c.listen},
       {"admin", {{"listen", c.admin_listen}, {"token_env", c.admin_token_env}}},
       {"threads", c.threads},
+      {"cpu_affinity", cpu_affinity_name(c.cpu_affinity)},
       {"tracks", std::move(tracks)},
       {"route", route_to_json(c.route)},
       {"health_check",

@@ -25,6 +25,7 @@ admin:
   listen: "[::1]:9000"
   token_env: GW_TOKEN
 threads: 4
+cpu_affinity: auto
 tracks:
   blue:
     endpoints: [10.0.0.1:8000, "backend.local:8001"]
@@ -60,6 +61,7 @@ TEST(GatewayConfig, IssueExampleParsesWithDefaults) {
   EXPECT_EQ(c.route.weights, (std::vector<TrackWeight>{{"stable", 95}, {"canary", 5}}));
   EXPECT_FALSE(c.route.sticky.has_value());
   EXPECT_EQ(c.threads, 0);
+  EXPECT_EQ(c.cpu_affinity, CpuAffinity::kNone);
   EXPECT_EQ(c.health_check, HealthCheckConfig{});
   EXPECT_EQ(c.health_check.path, "/ready");
   EXPECT_EQ(c.outlier.max_ejection_ms, 300000);
@@ -74,6 +76,7 @@ TEST(GatewayConfig, EveryOptionalSectionIsRead) {
   EXPECT_EQ(c.admin_listen, "[::1]:9000");
   EXPECT_EQ(c.admin_token_env, "GW_TOKEN");
   EXPECT_EQ(c.threads, 4);
+  EXPECT_EQ(c.cpu_affinity, CpuAffinity::kAuto);
   EXPECT_EQ(c.tracks.at("blue").balance, Balance::kRoundRobin);
   EXPECT_TRUE(c.tracks.at("green").endpoints.empty());
   EXPECT_EQ(c.route.weights, (std::vector<TrackWeight>{{"blue", 100}, {"green", 0}}));
@@ -102,6 +105,7 @@ TEST(GatewayConfig, YamlAndJsonGiveEqualConfigs) {
     "listen": "0.0.0.0:80",
     "admin": {"listen": "[::1]:9000", "token_env": "GW_TOKEN"},
     "threads": 4,
+    "cpu_affinity": "auto",
     "tracks": {
       "green": {"endpoints": []},
       "blue": {"endpoints": ["10.0.0.1:8000", "backend.local:8001"], "balance": "round_robin"}
@@ -122,13 +126,14 @@ TEST(GatewayConfig, YamlAndJsonGiveEqualConfigs) {
 TEST(GatewayConfig, SerializedJsonHasEveryKey) {
   const auto json = gateway_config_to_json(parse_ok(kIssueExample));
   const auto& o = json.as_object();
-  for (const char* key : {"listen", "admin", "threads", "tracks", "route", "health_check",
-                          "outlier", "timeouts", "limits", "retries"}) {
+  for (const char* key : {"listen", "admin", "threads", "cpu_affinity", "tracks", "route",
+                          "health_check", "outlier", "timeouts", "limits", "retries"}) {
     EXPECT_TRUE(o.contains(key)) << key;
   }
   EXPECT_EQ(o.at("route").at("weights").at("canary").as_int64(), 5);
   EXPECT_FALSE(o.at("route").as_object().contains("sticky"));
   EXPECT_EQ(o.at("tracks").at("stable").at("balance").as_string(), "least_outstanding");
+  EXPECT_EQ(o.at("cpu_affinity").as_string(), "none");
 }
 
 // The issue example with `replace` substituted for `find` (the first occurrence).
@@ -218,6 +223,9 @@ TEST(GatewayConfig, RejectsBadListenersAndUnknownKeys) {
        "threads: must be an integer, got string 'many'"},
       {std::string(kIssueExample) + "threads: 99999999999\n",
        "threads: 99999999999 is out of range"},
+      {std::string(kIssueExample) + "cpu_affinity: pinned\n",
+       "cpu_affinity: must be none or auto, got 'pinned'"},
+      {std::string(kIssueExample) + "cpu_affinity: 2\n", "cpu_affinity: must be a string"},
       {std::string(kIssueExample) + "listn: 127.0.0.1:1\n", "listn: unknown key"},
       {std::string(kIssueExample) + "retries: { enabled: yes }\n",
        "retries.enabled: must be true or false, got string 'yes'"},
