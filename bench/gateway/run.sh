@@ -18,6 +18,10 @@
 # rounds of the paired ratio gateway/HAProxy (the two runs of a round are back to back, so
 # the host's drift cancels; see bench/README.md). Both proxies are stopped before the next
 # thread count, so an idle one never shares the CPU.
+# With BENCH_PIN=1 and 2+ proxy threads (no more than the CPUs this script may use), both
+# proxies pin thread i to the i-th of those CPUs: the gateway with `cpu_affinity: auto`,
+# HAProxy with the same `cpu-map` lines. Unpinned, the gateway's two workers often queue on
+# one core and its p99 suffers (bench/README.md); a 1-thread proxy is never pinned.
 #
 # Prints a table and writes bench/out/gateway-<UTC timestamp>.json. Starts only its own
 # processes, stops exactly those (by PID) on exit and removes its temp dir.
@@ -30,9 +34,10 @@
 #   BENCH_WARMUP             seconds of unmeasured load per target before round 1 [2s]
 #   BENCH_CONNECTIONS        wrk connections [64]
 #   BENCH_THREADS            wrk threads [1]
-#   BENCH_ROUNDS             measured runs per target and thread count [5]
+#   BENCH_ROUNDS             measured runs per target and thread count [7]
 #   BENCH_PROXY_THREADS      proxy thread counts to run, space-separated [1 2]
 #   BENCH_DIRECT             1 = also measure wrk straight to one backend [1]
+#   BENCH_PIN                1 = pin both proxies' threads one per CPU at 2+ threads [1]
 #   BENCH_OUT_DIR            where the JSON goes [<repo>/bench/out]
 #   BENCH_ENFORCE            1 = exit 3 if a goal (req/s >= 1.0x, p99 <= 1.0x HAProxy) is missed [0]
 #   BENCH_VERBOSE            1 = also print every raw wrk report to stderr [0]
@@ -48,11 +53,18 @@ source "$script_dir/../lib.sh"
 bench_settings
 conns="$(whole_number BENCH_CONNECTIONS "${BENCH_CONNECTIONS:-64}")"
 wrk_threads="$(whole_number BENCH_THREADS "${BENCH_THREADS:-1}")"
-rounds="$(whole_number BENCH_ROUNDS "${BENCH_ROUNDS:-5}")"
+rounds="$(whole_number BENCH_ROUNDS "${BENCH_ROUNDS:-7}")"
 proxy_threads_list="${BENCH_PROXY_THREADS:-1 2}"
 for t in $proxy_threads_list; do whole_number BENCH_PROXY_THREADS "$t" >/dev/null; done
 [[ -n "${proxy_threads_list// /}" ]] || { echo "run.sh: BENCH_PROXY_THREADS is empty" >&2; exit 2; }
 direct="${BENCH_DIRECT:-1}"
+pin="${BENCH_PIN:-1}"
+[[ "$pin" == 0 || "$pin" == 1 ]] || { echo "run.sh: BENCH_PIN must be 0 or 1, got '$pin'" >&2; exit 2; }
+# The CPUs this script (and so every process it starts) may run on, ascending.
+mapfile -t usable_cpus < <(python3 -c 'import os; print(*sorted(os.sched_getaffinity(0)), sep="\n")')
+pinned() { # threads -> true when this thread count runs pinned
+  [[ "$pin" == 1 ]] && (($1 >= 2 && $1 <= ${#usable_cpus[@]}))
+}
 
 gateway_bin="${SG_GATEWAY_BIN:-$repo_dir/build/src/gateway/streamgate-gateway}"
 haproxy_bin="${HAPROXY:-$(command -v haproxy || true)}"
@@ -109,12 +121,15 @@ start_gateway() { # threads
   local threads="$1" admin_port
   mapfile -t ports < <(free_ports 2)
   gw_port="${ports[0]}"; admin_port="${ports[1]}"
+  local affinity=none
+  pinned "$threads" && affinity=auto
   # Timeouts, health check and balance are the gateway's defaults, spelled out so the
   # HAProxy config below can be read against them.
   cat >"$work/gateway.yaml" <<EOF
 listen: 127.0.0.1:$gw_port
 admin: { listen: 127.0.0.1:$admin_port, token_env: STREAMGATE_ADMIN_TOKEN }
 threads: $threads
+cpu_affinity: $affinity
 tracks:
   stable: { endpoints: [127.0.0.1:${be_port[s1]}, 127.0.0.1:${be_port[s2]}], balance: least_outstanding }
   canary: { endpoints: [127.0.0.1:${be_port[c1]}] }
@@ -138,10 +153,15 @@ start_haproxy() { # threads
   # connections shared across clients (http-reuse always ~ the gateway's per-worker pools),
   # the same timeouts, GET /ready health checks every 1 s (rise/fall 2), one retry on
   # another server, no logging.
+  # Pinned as the gateway's cpu_affinity: auto does it: thread i on the i-th usable CPU.
+  local cpu_map="" i
+  if pinned "$threads"; then
+    for ((i = 0; i < threads; i++)); do cpu_map+="  cpu-map 1/$((i + 1)) ${usable_cpus[$i]}"$'\n'; done
+  fi
   cat >"$work/haproxy.cfg" <<EOF
 global
   nbthread $threads
-  maxconn 4096
+${cpu_map}  maxconn 4096
   tune.bufsize 16384
 defaults
   mode http
@@ -236,7 +256,10 @@ fi
 for threads in $proxy_threads_list; do
   start_gateway "$threads"
   start_haproxy "$threads"
-  log "threads $threads: gateway pid $gw_pid on :$gw_port, haproxy pid $ha_pid on :$ha_port"
+  pin_note="unpinned"
+  pinned "$threads" && pin_note="both pinned, thread i on CPU ${usable_cpus[*]:0:$threads}"
+  log "threads $threads ($pin_note): gateway pid $gw_pid on :$gw_port, haproxy pid $ha_pid on :$ha_port"
+  printf '%s\t%s\n' "$threads" "$(pinned "$threads" && echo 1 || echo 0)" >>"$work/pinned.tsv"
   # The split both proxies deliver, from the backends' own answers (200 GETs each).
   printf 'gateway\t%s\t%s\n' "$threads" "$(split_check "http://127.0.0.1:$gw_port/")" >>"$splits"
   printf 'haproxy\t%s\t%s\n' "$threads" "$(split_check "http://127.0.0.1:$ha_port/")" >>"$splits"
@@ -338,6 +361,11 @@ def median(xs):
     xs = sorted(xs)
     n = len(xs)
     return None if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+pinned = {}
+if os.path.exists(os.path.join(os.path.dirname(results_path), "pinned.tsv")):
+    for line in open(os.path.join(os.path.dirname(results_path), "pinned.tsv")):
+        t, v = line.split()
+        pinned[t] = v == "1"
 paired = {}
 for t in thread_counts:
     by_round = {}
@@ -358,6 +386,8 @@ for t in thread_counts:
         "gateway_faster_rounds": sum(1 for x in rps if x >= 1.0),
         "p99_median": round(median(p99), 3) if p99 else None,
         "p99_each": [round(x, 3) for x in p99],
+        "gateway_p99_lower_rounds": sum(1 for x in p99 if x <= 1.0),
+        "pinned": pinned.get(str(t), False),
         "cpu_per_request_median": round(median(cpu), 3) if cpu else None,
     }
 for t in ratios:
@@ -389,8 +419,10 @@ for t, rt in ratios.items():
           f"req/s {pr['req_per_s_median']:.3f}x (goal >= 1.0: "
           f"{'met' if met[t]['req_per_s'] else 'MISSED'}; gateway faster in "
           f"{pr['gateway_faster_rounds']} of {pr['rounds']})   p99 {pr['p99_median']:.3f}x "
-          f"(goal <= 1.0: {'met' if met[t]['p99'] else 'MISSED'})   "
-          f"CPU/req {pr['cpu_per_request_median']:.3f}x")
+          f"(goal <= 1.0: {'met' if met[t]['p99'] else 'MISSED'}; gateway lower in "
+          f"{pr['gateway_p99_lower_rounds']} of {pr['rounds']})   "
+          f"CPU/req {pr['cpu_per_request_median']:.3f}x"
+          f"{'   [pinned]' if pr['pinned'] else ''}")
 d = best.get(("direct", None))
 if d:
     for t in thread_counts:
@@ -417,6 +449,8 @@ doc = {
     "config": {"wrk_threads": $wrk_threads, "connections": $conns,
                "duration_s": $duration_s, "warmup_s": $warmup_s, "rounds": $rounds,
                "proxy_threads": thread_counts,
+               "pinning": "BENCH_PIN=$pin: at 2+ threads both proxies pin thread i to usable CPU i "
+                          "(gateway cpu_affinity: auto, haproxy cpu-map 1/i)",
                "split": "stable 95 (s1,s2) / canary 5 (c1); haproxy: balance roundrobin, weights 19/19/2",
                "backend_body": "ok <name>\\\\n (6 bytes), nginx worker_processes 1 each",
                "selection": "table: best round by req/s per target and thread count; goals: median "
