@@ -28,13 +28,13 @@ Status apply_overrides(GatewayConfig& c, const Overrides& o) {
   if (!o.listen.empty()) c.listen = o.listen;
   if (!o.admin_listen.empty()) c.admin_listen = o.admin_listen;
   if (o.threads >= 0) c.threads = o.threads;
-  if (o.cpu_affinity == "auto") {
-    c.cpu_affinity = CpuAffinity::kAuto;
-  } else if (o.cpu_affinity == "none") {
-    c.cpu_affinity = CpuAffinity::kNone;
-  } else if (!o.cpu_affinity.empty()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "--cpu-affinity: must be none or auto, got '" + o.cpu_affinity + "'");
+  if (!o.cpu_affinity.empty()) {
+    const auto affinity = parse_cpu_affinity(o.cpu_affinity);
+    if (!affinity) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--cpu-affinity: must be none or auto, got '" + o.cpu_affinity + "'");
+    }
+    c.cpu_affinity = *affinity;
   }
   if (!o.tracks.empty()) {
     c.tracks.clear();

@@ -304,8 +304,7 @@ asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& con
     // say 401/403/413, then a close): that answer is the response. The rest of the
     // client's body is not read, so the client connection closes after it.
     ex.client_keep_alive = false;
-    Attempt early = co_await relay_response(conn, ex, upstream);
-    early.upstream_reusable = false;
+    const Attempt early = co_await relay_response(conn, ex, upstream);
     if (early.answered) co_return early;
   }
   if (ec) co_return Attempt{false, false, Failure::kReset, false};

@@ -156,6 +156,12 @@ const char* cpu_affinity_name(CpuAffinity affinity) {
   return affinity == CpuAffinity::kAuto ? "auto" : "none";
 }
 
+std::optional<CpuAffinity> parse_cpu_affinity(std::string_view name) {
+  if (name == "auto") return CpuAffinity::kAuto;
+  if (name == "none") return CpuAffinity::kNone;
+  return std::nullopt;
+}
+
 const char* balance_name(Balance balance) {
   return balance == Balance::kRoundRobin ? "round_robin" : "least_outstanding";
 }

@@ -55,6 +55,8 @@ enum class CpuAffinity {
   kAuto,  // "auto": worker i pinned to the i-th CPU the process may use (round robin)
 };
 const char* cpu_affinity_name(CpuAffinity affinity);
+// "none" or "auto"; nullopt for anything else.
+std::optional<CpuAffinity> parse_cpu_affinity(std::string_view name);
 
 struct TrackConfig {
   std::vector<std::string> endpoints;  // "HOST:PORT", port 1..65535, no duplicates

@@ -264,9 +264,9 @@ Result<GatewayConfig> gateway_config_from_json(const json::value& value) {
   root.integer("threads", c.threads);
   std::string affinity = cpu_affinity_name(c.cpu_affinity);
   root.string("cpu_affinity", affinity);
-  if (affinity == "auto") {
-    c.cpu_affinity = CpuAffinity::kAuto;
-  } else if (affinity != "none") {
+  if (const auto parsed = parse_cpu_affinity(affinity)) {
+    c.cpu_affinity = *parsed;
+  } else {
     root.fail("cpu_affinity", "must be none or auto, got '" + affinity + "'");
   }
   read_tracks(root, c, problem);
