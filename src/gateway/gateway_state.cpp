@@ -146,4 +146,27 @@ std::shared_ptr<const RouteTable> GatewayState::table() const {
   return handle.table;
 }
 
+Endpoint* choose_endpoint(const Track& track, const Endpoint* exclude,
+                          Endpoint::Clock::time_point now) {
+  const auto& eps = track.endpoints;
+  if (eps.empty()) return nullptr;
+  if (track.balance == Balance::kRoundRobin) {
+    const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
+    for (std::size_t k = 0; k < eps.size(); ++k) {
+      Endpoint* ep = eps[(start + k) % eps.size()].get();
+      if (ep != exclude && ep->available(now)) return ep;
+    }
+    return nullptr;
+  }
+  // Least outstanding; ties go round robin so equal endpoints share the load.
+  const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
+  Endpoint* best = nullptr;
+  for (std::size_t k = 0; k < eps.size(); ++k) {
+    Endpoint* ep = eps[(start + k) % eps.size()].get();
+    if (ep == exclude || !ep->available(now)) continue;
+    if (!best || ep->outstanding() < best->outstanding()) best = ep;
+  }
+  return best;
+}
+
 }  // namespace sg::gateway

@@ -49,6 +49,15 @@ struct Track {
   std::shared_ptr<TrackMetricCache> metrics;       // per table, filled on first use
 };
 
+// An endpoint of `track` for a new request: one that is available (healthy, not draining,
+// not ejected) and not `exclude` (the one a retry failed on). round_robin takes them in turn;
+// least_outstanding the one with the fewest requests in flight, ties in turn, so equal
+// endpoints share the load evenly. nullptr when none is available. The endpoint lives as long
+// as the table that holds the track (a request keeps its table): a raw pointer, so picking
+// one touches no reference count shared with other threads.
+Endpoint* choose_endpoint(const Track& track, const Endpoint* exclude,
+                          Endpoint::Clock::time_point now);
+
 struct RouteTable {
   GatewayConfig config;
   std::vector<Track> tracks;                // every configured track, in name order

@@ -123,31 +123,6 @@ const Track* choose_track(GatewayState& state, const RouteTable& table,
   return pick ? &table.tracks[table.schedule_track[*pick]] : nullptr;
 }
 
-// The endpoint lives as long as the table that holds the track (the exchange keeps it): a
-// raw pointer, so picking one touches no reference count shared with other threads.
-Endpoint* choose_endpoint(const Track& track, const Endpoint* exclude,
-                          Endpoint::Clock::time_point now) {
-  const auto& eps = track.endpoints;
-  if (eps.empty()) return nullptr;
-  if (track.balance == Balance::kRoundRobin) {
-    const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
-    for (std::size_t k = 0; k < eps.size(); ++k) {
-      Endpoint* ep = eps[(start + k) % eps.size()].get();
-      if (ep != exclude && ep->available(now)) return ep;
-    }
-    return nullptr;
-  }
-  // Least outstanding; ties go round robin so equal endpoints share the load.
-  const std::uint64_t start = track.rr->fetch_add(1, std::memory_order_relaxed);
-  Endpoint* best = nullptr;
-  for (std::size_t k = 0; k < eps.size(); ++k) {
-    Endpoint* ep = eps[(start + k) % eps.size()].get();
-    if (ep == exclude || !ep->available(now)) continue;
-    if (!best || ep->outstanding() < best->outstanding()) best = ep;
-  }
-  return best;
-}
-
 // Copies the body `in` parses from `from` to `to`, framed chunked or as is (Content-Length,
 // or up to the close), with `prefix` (a head not yet sent, may be empty) gathered in front
 // of the first bytes. Reads time out through `from_deadline`, writes through `to`'s expiry;
