@@ -51,18 +51,19 @@ class MediaUploadSink final : public http::BodySink {
   Response commit() {
     auto info = upload_->commit(content_type_);
     if (!info) return http::error_response(info.error());
-    auto previous = api_.storage_.get(id_);
-    auto updated = api_.storage_.set_media(id_, *info, log::now_rfc3339());
-    if (!updated) {
+    auto changed = api_.storage_.set_media(id_, *info, log::now_rfc3339());
+    if (!changed) {
       api_.media_.remove(info->file);  // the item vanished meanwhile: keep no orphan
-      return http::error_response(updated.error());
+      return http::error_response(changed.error());
     }
-    if (previous && previous->media && previous->media->file != info->file) {
-      api_.media_.remove(previous->media->file);
+    // The file this upload replaced, as the same transaction saw it: with two uploads racing
+    // on one item, each removes the one it replaced and the winner's stays.
+    if (changed->previous && changed->previous->file != info->file) {
+      api_.media_.remove(changed->previous->file);
     }
     api_.invalidate(id_);
     api_.metrics_.media_bytes_received.inc(info->size);
-    return api_.item_response(*updated, bhttp::status::ok);
+    return api_.item_response(changed->item, bhttp::status::ok);
   }
 
   ContentApi& api_;

@@ -47,8 +47,8 @@ class InstrumentedStorage final : public Storage {
   Result<Content> remove(std::string_view id, std::optional<std::int64_t> rev) override {
     return timed("delete", [&] { return inner_->remove(id, rev); });
   }
-  Result<Content> set_media(std::string_view id, const MediaInfo& media,
-                            std::string_view at) override {
+  Result<MediaChange> set_media(std::string_view id, const MediaInfo& media,
+                                std::string_view at) override {
     return timed("set_media", [&] { return inner_->set_media(id, media, at); });
   }
   Status ping() override {

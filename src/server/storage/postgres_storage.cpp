@@ -401,18 +401,25 @@ Result<Content> PostgresStorage::remove(std::string_view id,
   });
 }
 
-Result<Content> PostgresStorage::set_media(std::string_view id, const MediaInfo& media,
-                                           std::string_view updated_at) {
-  return pool_->run("recording media", [&](pqxx::connection& c) -> Result<Content> {
+Result<MediaChange> PostgresStorage::set_media(std::string_view id, const MediaInfo& media,
+                                               std::string_view updated_at) {
+  return pool_->run("recording media", [&](pqxx::connection& c) -> Result<MediaChange> {
     const std::string key(id);
     pqxx::work w(c);
+    // The row lock makes a concurrent set_media wait, then read what this one wrote.
+    pqxx::result locked = w.exec_prepared("sg_get_for_update", key);
+    if (locked.empty()) return not_found(id);
+    std::optional<MediaInfo> previous = read_row(locked[0]).media;
     pqxx::result r =
         w.exec_prepared("sg_set_media", key, static_cast<std::int64_t>(media.size), media.sha256,
                         media.content_type, media.file, std::string(updated_at));
-    if (r.affected_rows() == 0) return not_found(id);
+    if (r.affected_rows() != 1) {
+      return make_error(ErrorCode::kInternal,
+                        "postgresql: content '" + key + "' changed while recording media");
+    }
     Content item = read_row(w.exec_prepared1("sg_get", key));
     w.commit();
-    return item;
+    return MediaChange{std::move(item), std::move(previous)};
   });
 }
 

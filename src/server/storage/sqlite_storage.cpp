@@ -521,13 +521,15 @@ Result<Content> SqliteStorage::remove(std::string_view id,
   return item;
 }
 
-Result<Content> SqliteStorage::set_media(std::string_view id, const MediaInfo& media,
-                                         std::string_view updated_at) {
+Result<MediaChange> SqliteStorage::set_media(std::string_view id, const MediaInfo& media,
+                                             std::string_view updated_at) {
   auto lease = pool_->acquire();
   if (!lease) return lease.error();
   Connection& conn = **lease;
-  WriteTxn txn(conn);
+  WriteTxn txn(conn);  // BEGIN IMMEDIATE: no other writer between the read and the update
   if (Status s = txn.begin(); !s) return s.error();
+  auto before = find_with_tags(conn, id);
+  if (!before) return before.error();
   auto st = conn.prepare(
       "UPDATE content SET media_size = ?, media_sha256 = ?, media_content_type = ?, "
       "media_file = ?, updated_at = ?, revision = revision + 1 WHERE id = ?");
@@ -537,14 +539,15 @@ Result<Content> SqliteStorage::set_media(std::string_view id, const MediaInfo& m
     q.integer(static_cast<std::int64_t>(media.size)).text(media.sha256);
     q.text(media.content_type).text(media.file).text(updated_at).text(id);
     if (Status s = q.run("recording media"); !s) return s.error();
-    if (q.changes() == 0) {
-      return make_error(ErrorCode::kNotFound, "content '" + std::string(id) + "' not found");
+    if (q.changes() != 1) {
+      return make_error(ErrorCode::kInternal,
+                        "sqlite: content '" + std::string(id) + "' changed while recording media");
     }
   }
   auto item = find_with_tags(conn, id);
   if (!item) return item.error();
   if (Status s = txn.commit(); !s) return s.error();
-  return item;
+  return MediaChange{std::move(*item), std::move(before->media)};
 }
 
 Status SqliteStorage::ping() {

@@ -31,8 +31,8 @@ class SqliteStorage final : public Storage {
                          const ContentFields& fields, std::string_view updated_at) override;
   Result<Content> remove(std::string_view id,
                          std::optional<std::int64_t> expected_revision) override;
-  Result<Content> set_media(std::string_view id, const MediaInfo& media,
-                            std::string_view updated_at) override;
+  Result<MediaChange> set_media(std::string_view id, const MediaInfo& media,
+                                std::string_view updated_at) override;
   Status ping() override;
   std::string_view backend() const override { return "sqlite"; }
 

@@ -44,6 +44,14 @@ struct Content {
   std::optional<MediaInfo> media;
 };
 
+// What Storage::set_media did: the item after the change, and the media it replaced (whose
+// file is the caller's to remove). Both are read in the one transaction that writes, so of
+// two uploads racing on one item each learns exactly the file it replaced: none is orphaned.
+struct MediaChange {
+  Content item;
+  std::optional<MediaInfo> previous;
+};
+
 struct ListQuery {
   int limit = 20;                         // 1..100, validated by the caller
   std::optional<std::int64_t> after_seq;  // exclusive cursor
@@ -74,9 +82,9 @@ class Storage {
   virtual Result<Content> remove(std::string_view id,
                                  std::optional<std::int64_t> expected_revision) = 0;
   // Records the media of `id` (replacing any previous) and bumps the revision.
-  // Returns the updated item; kNotFound if absent.
-  virtual Result<Content> set_media(std::string_view id, const MediaInfo& media,
-                                    std::string_view updated_at) = 0;
+  // Returns the updated item and the media it replaced; kNotFound if absent.
+  virtual Result<MediaChange> set_media(std::string_view id, const MediaInfo& media,
+                                        std::string_view updated_at) = 0;
   // A cheap round trip proving the database answers.
   virtual Status ping() = 0;
   // "sqlite" or "postgresql".

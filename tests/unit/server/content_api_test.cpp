@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <filesystem>
+#include <thread>
+#include <vector>
 
 #include "common/metrics.hpp"
 
@@ -242,6 +245,50 @@ TEST_F(ContentApiTest, MediaUploadThenRangedDownload) {
                   {{bhttp::field::range, "bytes=5000-"}});
   EXPECT_EQ(bad.msg.result_int(), 416u);
   EXPECT_EQ(bad.msg[bhttp::field::content_range], "bytes */1000");
+}
+
+// Uploads to one item from many threads at once, each replacing the media: only the file
+// the item ends with stays on disk (each upload removes the one it replaced), and it is the
+// one downloads serve.
+TEST_F(ContentApiTest, ConcurrentUploadsToOneItemLeaveOnlyTheCurrentFile) {
+  const std::string id = create("video");
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 8;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        http::RequestHeader head;
+        head.method(bhttp::verb::put);
+        head.target("/api/v1/content/" + id + "/media");
+        head.set(bhttp::field::authorization, std::string("Bearer ") + kToken);
+        head.set(bhttp::field::content_type, "video/mp4");
+        auto opened = api_->open_sink(head, {"rid", std::chrono::steady_clock::now()});
+        if (opened.index() != 0) {
+          ++failures;
+          continue;
+        }
+        auto& sink = std::get<0>(opened);
+        const std::string data(100 + t * kPerThread + i, static_cast<char>('a' + t));
+        if (!sink->write(data) || sink->finish().msg.result_int() != 200) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ / "media")) {
+    files.push_back(e.path());
+  }
+  ASSERT_EQ(files.size(), 1u) << "replaced media files were left on disk";
+  auto item = storage_->get(id);
+  ASSERT_TRUE(item && item->media);
+  EXPECT_EQ(files[0].filename().string(), item->media->file);
+  EXPECT_EQ(std::filesystem::file_size(files[0]), item->media->size);
+  auto full = call(bhttp::verb::get, "/api/v1/content/" + id + "/media");
+  ASSERT_EQ(full.msg.result_int(), 200u);
+  EXPECT_EQ(full.file->length, item->media->size);
 }
 
 TEST_F(ContentApiTest, AbandonedUploadLeavesNoFileBehind) {

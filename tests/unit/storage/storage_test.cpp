@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <latch>
 #include <map>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <set>
 #include <thread>
@@ -300,8 +301,9 @@ TEST_P(StorageTest, SetMediaRecordsTheFileAndBumpsRevision) {
   const MediaInfo media{1234, std::string(64, 'a'), "video/mp4", "m1.mp4"};
   auto r = storage_->set_media("m1", media, "2026-04-04T00:00:00.000Z");
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->revision, 2);
-  ASSERT_TRUE(r->media.has_value());
+  EXPECT_EQ(r->item.revision, 2);
+  ASSERT_TRUE(r->item.media.has_value());
+  EXPECT_FALSE(r->previous.has_value()) << "the item had no media before";
   auto got = storage_->get("m1");
   ASSERT_TRUE(got && got->media);
   EXPECT_EQ(got->media->size, 1234u);
@@ -313,6 +315,60 @@ TEST_P(StorageTest, SetMediaRecordsTheFileAndBumpsRevision) {
   auto missing = storage_->set_media("ghost", media, "2026-04-04T00:00:00.000Z");
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::kNotFound) << code_name(missing.error());
+}
+
+TEST_P(StorageTest, SetMediaReturnsTheMediaItReplaced) {
+  create("m2");
+  const MediaInfo first{10, std::string(64, 'b'), "video/mp4", "m2-first.mp4"};
+  const MediaInfo second{20, std::string(64, 'c'), "video/webm", "m2-second.webm"};
+  ASSERT_TRUE(storage_->set_media("m2", first, "2026-04-04T00:00:00.000Z"));
+  auto r = storage_->set_media("m2", second, "2026-04-04T00:00:01.000Z");
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->previous.has_value());
+  EXPECT_EQ(r->previous->file, "m2-first.mp4");
+  EXPECT_EQ(r->previous->size, 10u);
+  EXPECT_EQ(r->previous->content_type, "video/mp4");
+  ASSERT_TRUE(r->item.media.has_value());
+  EXPECT_EQ(r->item.media->file, "m2-second.webm");
+  EXPECT_EQ(r->item.revision, 3);
+}
+
+// Uploads racing on one item: each learns the file it replaced, so every file but the one
+// left on the item is reported replaced exactly once (none orphaned, none removed twice).
+TEST_P(StorageTest, ConcurrentSetMediaOnOneItemReportsEveryReplacedFileOnce) {
+  create("race");
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 15;
+  std::mutex mu;
+  std::vector<std::string> replaced;
+  std::vector<std::string> errors;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const MediaInfo m{static_cast<std::uint64_t>(i), std::string(64, 'd'), "video/mp4",
+                          "race-" + std::to_string(t) + "-" + std::to_string(i) + ".mp4"};
+        auto r = storage_->set_media("race", m, "2026-04-04T00:00:00.000Z");
+        std::lock_guard lock(mu);
+        if (!r) {
+          errors.push_back(r.error().message);
+        } else if (r->previous) {
+          replaced.push_back(r->previous->file);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_TRUE(errors.empty()) << errors.size() << " failed, first: " << errors.front();
+  auto now = storage_->get("race");
+  ASSERT_TRUE(now && now->media);
+  std::set<std::string> seen(replaced.begin(), replaced.end());
+  EXPECT_EQ(seen.size(), replaced.size()) << "a file was reported replaced twice";
+  EXPECT_EQ(seen.count(now->media->file), 0u) << "the current file was reported replaced";
+  seen.insert(now->media->file);
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(kThreads * kPerThread))
+      << "a file was replaced without being reported: it would be orphaned on disk";
+  EXPECT_EQ(now->revision, 1 + kThreads * kPerThread);
 }
 
 TEST_P(StorageTest, DuplicateIdIsConflictAndKeepsTheFirstItem) {
