@@ -306,7 +306,7 @@ EOF
 )"
 set +e
 python3 - "$results" "$splits" "$json_out" <<EOF
-import json, sys, platform, os
+import json, math, sys, platform, os
 $(report_py backends)
 results_path, splits_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = []
@@ -361,6 +361,15 @@ def median(xs):
     xs = sorted(xs)
     n = len(xs)
     return None if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+def median_ci95(xs):
+    # Distribution-free 95 % interval for the median: order statistics k and n+1-k, with k the
+    # largest rank such that P(Binomial(n, 1/2) < k) <= 2.5 %. None below 6 rounds (too few).
+    xs, n = sorted(xs), len(xs)
+    k, below = 0, 0.0
+    while below + math.comb(n, k) / 2 ** n <= 0.025:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    return None if k == 0 else [round(xs[k - 1], 3), round(xs[n - k], 3)]
 pinned = {}
 if os.path.exists(os.path.join(os.path.dirname(results_path), "pinned.tsv")):
     for line in open(os.path.join(os.path.dirname(results_path), "pinned.tsv")):
@@ -383,9 +392,11 @@ for t in thread_counts:
         "rounds": len(pairs),
         "req_per_s_median": round(median(rps), 3),
         "req_per_s_each": [round(x, 3) for x in rps],
+        "req_per_s_median_ci95": median_ci95(rps),
         "gateway_faster_rounds": sum(1 for x in rps if x >= 1.0),
         "p99_median": round(median(p99), 3) if p99 else None,
         "p99_each": [round(x, 3) for x in p99],
+        "p99_median_ci95": median_ci95(p99) if p99 else None,
         "gateway_p99_lower_rounds": sum(1 for x in p99 if x <= 1.0),
         "pinned": pinned.get(str(t), False),
         "cpu_per_request_median": round(median(cpu), 3) if cpu else None,
@@ -423,6 +434,9 @@ for t, rt in ratios.items():
           f"{pr['gateway_p99_lower_rounds']} of {pr['rounds']})   "
           f"CPU/req {pr['cpu_per_request_median']:.3f}x"
           f"{'   [pinned]' if pr['pinned'] else ''}")
+    ci = lambda c: f"{c[0]:.3f}-{c[1]:.3f}" if c else "n/a (fewer than 6 rounds)"
+    print(f"threads {t}: 95 % interval of those medians   req/s {ci(pr['req_per_s_median_ci95'])}   "
+          f"p99 {ci(pr['p99_median_ci95'])}")
 d = best.get(("direct", None))
 if d:
     for t in thread_counts:
