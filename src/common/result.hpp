@@ -29,6 +29,9 @@ const char* error_code_name(ErrorCode code);
 struct Error {
   ErrorCode code;
   std::string message;
+  // A write whose outcome is unknown: it may or may not have taken effect (a commit whose
+  // answer was lost with the connection). Callers must not undo what it may have done.
+  bool outcome_unknown = false;
 };
 
 class [[nodiscard]] Status {

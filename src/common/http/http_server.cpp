@@ -6,13 +6,18 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/intrusive/list.hpp>
+#include <list>
 #include <optional>
 #include <thread>
 #include <unordered_set>
+#include <utility>
 
 #include "common/cpu_affinity.hpp"
+#include "common/http/host_rules.hpp"
 #include "common/http/lazy_deadline.hpp"
 #include "common/http/parse_read.hpp"
+#include "common/http/server_worker.hpp"
 #include "common/log.hpp"
 
 namespace sg::http {
@@ -25,6 +30,8 @@ using asio::experimental::awaitable_operators::operator||;
 using error_code = boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t kSendfileChunk = 4 * 1024 * 1024;
+// What the first read of a request may take: a typical request head.
+constexpr std::size_t kFirstRead = 1024;
 
 bool is_parse_error(const error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
@@ -47,6 +54,19 @@ std::optional<Response> framing_refusal(const bhttp::request_parser<bhttp::empty
                       "only the chunked transfer coding is supported");
   }
   return std::nullopt;
+}
+
+std::optional<Response> host_refusal(const RequestHeader& head) {
+  if (auto problem = host_field_error(head)) {
+    return json_error(bhttp::status::bad_request, "bad_request", *problem);
+  }
+  return std::nullopt;
+}
+
+void add_security_headers(bhttp::response<bhttp::string_body>& msg) {
+  for (const auto& [name, value] : kSecurityResponseHeaders) {
+    if (msg.find(name) == msg.end()) msg.set(name, value);
+  }
 }
 
 struct InFlight {
@@ -75,51 +95,50 @@ std::optional<Response> read_error_response(const error_code& ec) {
 
 thread_local unsigned t_current_worker = 0;
 
-struct ConnState {
-  beast::tcp_stream* stream = nullptr;
-  bool idle = true;
-  bool close_requested = false;
-};
-
-struct HttpServer::Worker {
-  // Declared before `io` so it outlives the coroutine frames `io` destroys.
-  std::unordered_set<ConnState*> connections;
-  asio::io_context io{1};
-  std::optional<tcp::acceptor> acceptor;  // only on the first worker
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
-  std::thread thread;
-};
-
-class Session final : public ServerConnection {
+class Session final : public ServerConnection, public IdleSession {
  public:
-  Session(HttpServer& server, HttpServer::Worker& worker, tcp::socket socket)
-      : server_(server), worker_(worker), opts_(server.options_), stream_(std::move(socket)) {
+  Session(HttpServer& server, HttpServer::Worker& worker, tcp::socket socket, ConnectionSlot slot,
+          bool first)
+      : server_(server),
+        worker_(worker),
+        opts_(server.options_),
+        stream_(std::move(socket)),
+        slot_(std::move(slot)),
+        first_(first) {
     state_.stream = &stream_;
     worker_.connections.insert(&state_);
-    ++server_.connections_;
-    error_code ec;
-    const auto peer = stream_.socket().remote_endpoint(ec);
-    if (!ec) peer_address_ = peer.address().to_string();
   }
-  ~Session() {
-    worker_.connections.erase(&state_);
-    --server_.connections_;
+  ~Session() { worker_.connections.erase(&state_); }
+
+  void park() override {
+    park_requested_ = true;
+    error_code ignored;
+    stream_.socket().cancel(ignored);
   }
 
   asio::awaitable<void> run() {
-    bool first = true;
     while (!state_.close_requested) {
       if (buffer_.size() == 0) {
-        // Idle between requests: the keep-alive timeout applies until the first byte.
+        // Idle between requests: the keep-alive timeout applies until the first byte; after
+        // park_after the connection is parked (HttpServer::park) and this session ends.
         state_.idle = true;
-        read_deadline_.expires_after(first ? opts_.header_timeout : opts_.idle_timeout);
+        idle_since = std::chrono::steady_clock::now();
+        server_.note_idle(worker_, *this);
+        read_deadline_.expires_after(first_ ? opts_.header_timeout : opts_.idle_timeout);
         auto [ec, n] = co_await stream_.socket().async_read_some(
-            DrainAwareBuffer(buffer_.prepare(8192)), kTuple);
+            DrainAwareBuffer(buffer_.prepare(kFirstRead)), kTuple);
+        idle_hook.unlink();
         state_.idle = false;
+        const bool park_requested = std::exchange(park_requested_, false);
+        if (ec && park_requested && !state_.close_requested && n == 0) {
+          read_deadline_.disarm();
+          server_.park(worker_, stream_.release_socket(), std::move(slot_), idle_since, first_);
+          co_return;
+        }
         if (ec) co_return;
         buffer_.commit(n);
       }
-      first = false;
+      first_ = false;
       // From the first byte, the whole head must arrive within header_timeout.
       read_deadline_.expires_after(opts_.header_timeout);
       bhttp::request_parser<bhttp::empty_body> head_parser;
@@ -130,6 +149,7 @@ class Session final : public ServerConnection {
       read_deadline_.disarm();  // the handler sets its own timeouts
       const auto start = std::chrono::steady_clock::now();
       std::optional<Response> refusal = ec ? read_error_response(ec) : framing_refusal(head_parser);
+      if (!refusal && !ec) refusal = host_refusal(head_parser.get());
       if (refusal) {
         ExchangeHead head{RequestContext{request_id_for({}), start}, "", "", 11, false};
         CompletedExchange done;
@@ -151,7 +171,17 @@ class Session final : public ServerConnection {
   beast::flat_buffer& buffer() override { return buffer_; }
   const ServerOptions& options() const override { return opts_; }
   bool closing() const override { return state_.close_requested || !server_.accepting_.load(); }
-  const std::string& peer_address() const override { return peer_address_; }
+  const std::string& peer_address() const override {
+    if (!peer_known_) {
+      peer_known_ = true;
+      error_code ec;
+      const auto peer = stream_.socket().remote_endpoint(ec);
+      if (!ec) peer_address_ = peer.address().to_string();
+    }
+    return peer_address_;
+  }
+  BodyBudget& body_budget() override { return server_.body_budget_; }
+  BlockingPool* blocking_pool() override { return server_.pool_.get(); }
 
   asio::awaitable<void> continue_if_expected(const RequestHeader& head) override {
     // HTTP/1.0 clients do not understand 1xx (RFC 9110 15.2).
@@ -168,6 +198,7 @@ class Session final : public ServerConnection {
     auto& msg = res.msg;
     msg.version(head.version == 10 ? 10 : 11);
     for (const auto& [name, value] : opts_.response_headers) msg.set(name, value);
+    if (opts_.security_headers) add_security_headers(msg);
     msg.set("X-Request-Id", head.ctx.request_id);
     keep_alive = keep_alive && !closing();
     msg.keep_alive(keep_alive);
@@ -262,13 +293,18 @@ class Session final : public ServerConnection {
       std::min<std::chrono::steady_clock::duration>(opts_.header_timeout, opts_.idle_timeout)};
   beast::flat_buffer buffer_;
   ConnState state_;
-  std::string peer_address_;
+  ConnectionSlot slot_;
+  bool first_;  // no request read yet on this connection
+  bool park_requested_ = false;
+  mutable bool peer_known_ = false;
+  mutable std::string peer_address_;
 };
 
 namespace {
 
-asio::awaitable<void> run_session(HttpServer& server, HttpServer::Worker& worker, tcp::socket s) {
-  Session session(server, worker, std::move(s));
+asio::awaitable<void> run_session(HttpServer& server, HttpServer::Worker& worker, tcp::socket s,
+                                  ConnectionSlot slot, bool first) {
+  Session session(server, worker, std::move(s), std::move(slot), first);
   co_await session.run();
 }
 
@@ -285,13 +321,21 @@ void log_coroutine_failure(std::exception_ptr e) {
 
 unsigned current_worker() { return t_current_worker; }
 
+void HttpServer::resume(Worker& w, tcp::socket socket, ConnectionSlot slot, bool first) {
+  asio::co_spawn(w.io, run_session(*this, w, std::move(socket), std::move(slot), first),
+                 log_coroutine_failure);
+}
+
 HttpServer::HttpServer(ServerOptions options, ConnectionHandler& handler)
-    : options_(std::move(options)), handler_(handler) {}
+    : options_(std::move(options)),
+      handler_(handler),
+      body_budget_(options_.max_buffered_body_bytes) {}
 
 HttpServer::HttpServer(ServerOptions options, Handler& handler)
     : options_(std::move(options)),
       owned_handler_(make_handler_adapter(handler)),
-      handler_(*owned_handler_) {}
+      handler_(*owned_handler_),
+      body_budget_(options_.max_buffered_body_bytes) {}
 
 HttpServer::~HttpServer() {
   stop();
@@ -324,6 +368,11 @@ Status HttpServer::start() {
                                                    ec.message());
   }
   bound_port_ = acc.local_endpoint().port();
+  if (options_.blocking_threads > 0) {
+    pool_ = std::make_unique<BlockingPool>(options_.blocking_threads, options_.blocking_queue,
+                                           options_.thread_name + "-blk");
+    pool_->start();
+  }
   accepting_ = true;
   asio::co_spawn(first->io, accept_loop(), log_coroutine_failure);
   const std::vector<int> cpus = options_.pin_workers ? allowed_cpus() : std::vector<int>{};
@@ -354,18 +403,39 @@ Status HttpServer::start() {
 asio::awaitable<void> HttpServer::accept_loop() {
   Worker* first = workers_.front().get();
   std::size_t next = 0;
+  // While accept keeps failing the pause doubles; one line per kAcceptLogEvery at most.
+  constexpr auto kFirstPause = std::chrono::milliseconds(10);
+  constexpr auto kLongestPause = std::chrono::milliseconds(1000);
+  constexpr auto kAcceptLogEvery = std::chrono::seconds(10);
+  auto pause = kFirstPause;
+  std::uint64_t unlogged = 0;
+  auto last_log = std::chrono::steady_clock::time_point{};
   for (;;) {
     Worker* w = workers_[next++ % workers_.size()].get();
     auto [ec, sock] = co_await first->acceptor->async_accept(w->io, kTuple);
     if (ec == asio::error::operation_aborted || !first->acceptor->is_open()) co_return;
     if (ec) {
-      // Out of fds or similar: back off briefly instead of spinning.
-      log::warn("accept failed", {{"error", ec.message()}});
-      asio::steady_timer t(first->io, std::chrono::milliseconds(50));
+      // Out of descriptors or similar: count it, back off instead of spinning, log rarely.
+      accept_errors_.fetch_add(1, std::memory_order_relaxed);
+      ++unlogged;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_log >= kAcceptLogEvery) {
+        log::warn("accept failing; backing off",
+                  {{"error", ec.message()},
+                   {"failures_since_last_line", unlogged},
+                   {"pause_ms", static_cast<std::int64_t>(pause.count())},
+                   {"open_connections", connections_.load()}});
+        unlogged = 0;
+        last_log = now;
+      }
+      asio::steady_timer t(first->io, pause);
       co_await t.async_wait(kTuple);
+      pause = std::min(pause * 2, kLongestPause);
       continue;
     }
+    pause = kFirstPause;
     if (connections_.load() >= static_cast<std::int64_t>(options_.max_connections)) {
+      connections_rejected_.fetch_add(1, std::memory_order_relaxed);
       error_code ignored;
       sock.close(ignored);
       continue;
@@ -373,7 +443,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
     error_code ignored;
     sock.set_option(tcp::no_delay(true), ignored);
     enable_drain_aware_reads(sock);
-    asio::co_spawn(w->io, run_session(*this, *w, std::move(sock)), log_coroutine_failure);
+    asio::co_spawn(w->io,
+                   run_session(*this, *w, std::move(sock), ConnectionSlot(connections_), true),
+                   log_coroutine_failure);
   }
 }
 
@@ -388,6 +460,12 @@ void HttpServer::stop_accepting() {
         c->close_requested = true;
         if (c->idle) c->stream->cancel();
       }
+      for (ParkedList* list : {&w->parked_first, &w->parked_idle}) {
+        for (ParkedConnection& p : *list) {
+          p.closing = true;
+          p.socket.cancel(ec);
+        }
+      }
     });
   }
 }
@@ -401,6 +479,8 @@ bool HttpServer::wait_idle(std::chrono::steady_clock::time_point deadline) {
 }
 
 void HttpServer::stop() {
+  // Work queued on the pool resumes its coroutine on a worker's io_context: finish it first.
+  if (pool_) pool_->join();
   for (auto& w : workers_) w->io.stop();
   for (auto& w : workers_) {
     if (w->thread.joinable()) w->thread.join();

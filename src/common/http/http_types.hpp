@@ -1,8 +1,14 @@
 // The contract between the HTTP server (src/common/http/http_server) and an application.
-// Handlers are synchronous: they run on the server's I/O thread that owns the connection,
-// take a parsed request and return a Response. That keeps them directly testable and
-// fuzzable without sockets; the server does all the I/O (reading, streaming bodies,
-// sendfile, timeouts).
+// Handlers are synchronous: they take a parsed request and return a Response. That keeps them
+// directly testable and fuzzable without sockets; the server does all the I/O (reading,
+// streaming bodies, sendfile, timeouts).
+//
+// Order of calls for one request: admit() and plan_body() on the I/O thread from the head
+// alone (nothing of the body is read yet, no 100 Continue sent); then the body is read (or
+// streamed into open_sink()'s sink); then handle_nonblocking() on the I/O thread, and when it
+// declines, handle() -- on the server's blocking pool when it has one
+// (ServerOptions::blocking_threads), else on the I/O thread. open_sink(), BodySink::write()
+// and BodySink::finish() run on the blocking pool too when there is one.
 #pragma once
 
 #include <boost/beast/http.hpp>
@@ -79,9 +85,24 @@ struct BodyPlan {
 class Handler {
  public:
   virtual ~Handler() = default;
+  // Screens a request from its head alone, before any byte of its body is read: a Response
+  // refuses it (typically 401/403 without a valid token, 404, 405, 413) and no 100 Continue
+  // goes out; the connection then closes when a body was announced, since it stays unread.
+  // nullopt admits the request. Runs on the I/O thread: must not block.
+  virtual std::optional<Response> admit(const RequestHeader& /*head*/,
+                                        const RequestContext& /*ctx*/) {
+    return std::nullopt;
+  }
   // Decides, from the header alone, how the body is to be read.
   virtual BodyPlan plan_body(const RequestHeader& /*head*/) { return {}; }
-  // Handles a request whose body was buffered (plan kBuffered).
+  // Answers a buffered request on the I/O thread when that needs nothing that may block (a
+  // probe, a hit in an in-process cache); nullopt hands it to handle().
+  virtual std::optional<Response> handle_nonblocking(Request& /*req*/,
+                                                     const RequestContext& /*ctx*/) {
+    return std::nullopt;
+  }
+  // Handles a request whose body was buffered (plan kBuffered). May block when the server
+  // has a blocking pool.
   virtual Response handle(Request& req, const RequestContext& ctx) = 0;
   // Starts a streamed body (plan kStream): a sink, or a response that ends the exchange
   // without reading the body (the connection is then closed if a body was announced).

@@ -59,4 +59,45 @@ std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(
   return out;
 }
 
+std::string redact_url(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return std::string(url);
+  const std::size_t authority = scheme_end + 3;
+  const std::size_t authority_end = std::min(url.find_first_of("/?#", authority), url.size());
+  std::string out(url.substr(0, authority));
+  const std::string_view auth = url.substr(authority, authority_end - authority);
+  const auto at = auth.rfind('@');
+  if (at != std::string_view::npos) {
+    const std::string_view userinfo = auth.substr(0, at);
+    const auto colon = userinfo.find(':');
+    out += colon == std::string_view::npos ? userinfo : userinfo.substr(0, colon + 1);
+    if (colon != std::string_view::npos) out += "***";
+    out += auth.substr(at);
+  } else {
+    out += auth;
+  }
+  std::string_view rest = url.substr(authority_end);
+  // password=... among the query parameters.
+  const auto query = rest.find('?');
+  if (query == std::string_view::npos) {
+    out += rest;
+    return out;
+  }
+  out += rest.substr(0, query + 1);
+  rest.remove_prefix(query + 1);
+  const auto fragment = rest.find('#');
+  const std::string_view tail = fragment == std::string_view::npos ? "" : rest.substr(fragment);
+  rest = rest.substr(0, fragment);
+  for (;;) {
+    const auto amp = rest.find('&');
+    const std::string_view param = rest.substr(0, amp);
+    out += param.starts_with("password=") ? std::string_view("password=***") : param;
+    if (amp == std::string_view::npos) break;
+    out += '&';
+    rest.remove_prefix(amp + 1);
+  }
+  out += tail;
+  return out;
+}
+
 }  // namespace sg::http

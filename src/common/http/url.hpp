@@ -19,6 +19,12 @@ Target split_target(std::string_view target);
 // malformed or decodes to a NUL byte.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
+// `url` fit for a log line or a message: the password of its userinfo
+// ("postgresql://user:SECRET@host/db", "redis://:SECRET@host") and the value of any
+// password= query parameter ("...?password=SECRET") replaced by "***". Anything that does not
+// look like scheme://... is returned unchanged.
+std::string redact_url(std::string_view url);
+
 // Decoded key/value pairs in order; nullopt when any component is malformed.
 std::optional<std::vector<std::pair<std::string, std::string>>> parse_query(std::string_view query);
 

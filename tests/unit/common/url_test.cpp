@@ -35,5 +35,18 @@ TEST(Url, ParsesQueryPairsInOrder) {
   EXPECT_FALSE(parse_query("a=%G0"));
 }
 
+TEST(RedactUrl, PasswordsInUserinfoAndQueryAreHidden) {
+  EXPECT_EQ(redact_url("postgresql://sg:s3cret@db:5432/app"), "postgresql://sg:***@db:5432/app");
+  EXPECT_EQ(redact_url("redis://:s3cret@cache:6379/0"), "redis://:***@cache:6379/0");
+  EXPECT_EQ(redact_url("postgresql://sg@db/app?sslmode=require&password=s3cret&x=1"),
+            "postgresql://sg@db/app?sslmode=require&password=***&x=1");
+  EXPECT_EQ(redact_url("postgres://u:p@h/d?password=q#frag"),
+            "postgres://u:***@h/d?password=***#frag");
+  EXPECT_EQ(redact_url("postgresql://sg@db/app"), "postgresql://sg@db/app");
+  EXPECT_EQ(redact_url("sqlite:/var/lib/sg.db"), "sqlite:/var/lib/sg.db");
+  EXPECT_EQ(redact_url("memory"), "memory");
+}
+
 }  // namespace
+
 }  // namespace sg::http
