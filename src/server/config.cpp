@@ -6,6 +6,7 @@
 #include <charconv>
 
 #include "common/log.hpp"
+#include "server/cors.hpp"
 
 namespace sg::server {
 namespace {
@@ -66,6 +67,15 @@ std::string validate(ServerConfig& c) {
     return "--cache '" + c.cache + "' must be memory or redis://HOST:PORT";
   }
   if (c.media_dir.empty()) return "--media-dir must not be empty";
+  if (c.media_sweep_age_seconds > 31536000) return "--media-sweep-age must be 0..31536000 seconds";
+  for (const auto& o : c.cors_origins) {
+    if (o != "*" && !valid_origin(o))
+      return "--cors-origin '" + o + "' must be * or an origin such as https://player.example";
+  }
+  for (const auto& o : c.cors_write_origins) {
+    if (!valid_origin(o))
+      return "--cors-write-origin '" + o + "' must be an origin such as https://admin.example";
+  }
   for (const auto& t : c.api_tokens) {
     if (t.size() < 8 || t.size() > 256) return "--api-token values must be 8..256 characters";
   }
@@ -84,10 +94,18 @@ std::string validate(ServerConfig& c) {
     return "--max-body-bytes must be 1 KiB..64 MiB";
   if (c.max_media_bytes < 1 || c.max_media_bytes > (1ULL << 40))
     return "--max-media-bytes must be 1 B..1 TiB";
+  if (c.max_buffered_body_bytes < c.max_body_bytes || c.max_buffered_body_bytes > (1ULL << 40))
+    return "--max-buffered-body-bytes must be at least --max-body-bytes and at most 1 TiB";
+  if (c.blocking_threads < 1 || c.blocking_threads > 256)
+    return "--blocking-threads must be 1..256";
+  if (c.blocking_queue < 1 || c.blocking_queue > 1000000)
+    return "--blocking-queue must be 1..1000000";
   if (c.header_timeout_seconds < 1 || c.idle_timeout_seconds < 1)
     return "timeouts must be at least 1 second";
   if (c.db_pool_size < 1 || c.db_pool_size > 256) return "--db-pool-size must be 1..256";
   if (c.threads > 256) return "--threads must be 0..256";
+  if (c.max_connections < 1 || c.max_connections > 1000000)
+    return "--max-connections must be 1..1000000";
   return {};
 }
 
@@ -129,8 +147,23 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
   app.add_option("--cache", c.cache, "memory or redis://HOST:PORT")->envname("STREAMGATE_CACHE");
   app.add_option("--media-dir", c.media_dir, "Directory of media files, shared by all replicas")
       ->envname("STREAMGATE_MEDIA_DIR");
+  app.add_option("--media-sweep-age", c.media_sweep_age_seconds,
+                 "At start, remove abandoned uploads and unreferenced media older than this (s)")
+      ->envname("STREAMGATE_MEDIA_SWEEP_AGE");
   app.add_option("--api-token", c.api_tokens, "Bearer token allowed to write (repeatable)")
       ->envname("STREAMGATE_API_TOKENS")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->always_capture_default(false);
+  app.add_option("--cors-origin", c.cors_origins,
+                 "Origin whose pages may read and play media cross-origin, or * (repeatable)")
+      ->envname("STREAMGATE_CORS_ORIGINS")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->always_capture_default(false);
+  app.add_option("--cors-write-origin", c.cors_write_origins,
+                 "Origin whose pages may also write cross-origin (repeatable; none by default)")
+      ->envname("STREAMGATE_CORS_WRITE_ORIGINS")
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->always_capture_default(false);
@@ -148,6 +181,9 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
       ->envname("STREAMGATE_CHAOS_LATENCY_MS");
   app.add_option("--threads", c.threads, "I/O threads (0 = one per CPU the process may use)")
       ->envname("STREAMGATE_THREADS");
+  app.add_option("--max-connections", c.max_connections,
+                 "Client connections at once (lowered to what the descriptor limit allows)")
+      ->envname("STREAMGATE_MAX_CONNECTIONS");
   app.add_option("--log-level", c.log_level, "debug, info, warn or error")
       ->envname("STREAMGATE_LOG_LEVEL");
   app.add_option("--access-log", c.access_log, "Log one line per request (true/false)")
@@ -156,6 +192,15 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
       ->envname("STREAMGATE_MAX_BODY_BYTES");
   app.add_option("--max-media-bytes", c.max_media_bytes, "Largest media upload")
       ->envname("STREAMGATE_MAX_MEDIA_BYTES");
+  app.add_option("--max-buffered-body-bytes", c.max_buffered_body_bytes,
+                 "Request-body bytes held in memory at once over all connections (503 above)")
+      ->envname("STREAMGATE_MAX_BUFFERED_BODY_BYTES");
+  app.add_option("--blocking-threads", c.blocking_threads,
+                 "Threads that run storage, remote-cache and disk calls (never the I/O threads)")
+      ->envname("STREAMGATE_BLOCKING_THREADS");
+  app.add_option("--blocking-queue", c.blocking_queue,
+                 "Requests queued or running on those threads at once (503 above)")
+      ->envname("STREAMGATE_BLOCKING_QUEUE");
   app.add_option("--header-timeout", c.header_timeout_seconds, "Seconds to receive a request head")
       ->envname("STREAMGATE_HEADER_TIMEOUT");
   app.add_option("--idle-timeout", c.idle_timeout_seconds,

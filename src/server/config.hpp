@@ -16,16 +16,23 @@ struct ServerConfig {
   std::string storage = "sqlite:streamgate.db";
   std::string cache = "memory";
   std::string media_dir = "media";
+  unsigned media_sweep_age_seconds = 600;  // start-up sweep: leftovers older than this go
   std::vector<std::string> api_tokens;
+  std::vector<std::string> cors_origins{};        // may read cross-origin ("*": any)
+  std::vector<std::string> cors_write_origins{};  // may also write cross-origin
   double drain_delay_seconds = 5;
   double grace_period_seconds = 25;
   double chaos_error_rate = 0;
   int chaos_latency_ms = 0;
   unsigned threads = 0;
+  unsigned max_connections = 10000;  // clamped at start to what RLIMIT_NOFILE allows
   std::string log_level = "info";
   bool access_log = true;
   std::uint64_t max_body_bytes = 1024 * 1024;
   std::uint64_t max_media_bytes = 8ULL << 30;
+  std::uint64_t max_buffered_body_bytes = 64ULL << 20;  // all connections together
+  unsigned blocking_threads = 16;                       // run storage, remote-cache and disk calls
+  unsigned blocking_queue = 1024;  // calls queued or running on them; more get 503
   unsigned header_timeout_seconds = 10;
   unsigned idle_timeout_seconds = 60;
   unsigned cache_ttl_seconds = 5;

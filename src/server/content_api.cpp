@@ -6,8 +6,8 @@
 #include <charconv>
 #include <random>
 
-#include "common/json_text.hpp"
 #include "common/http/url.hpp"
+#include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "server/content_json.hpp"
 
@@ -59,6 +59,38 @@ std::string new_id() {
 bool is_write(bhttp::verb v) {
   return v == bhttp::verb::post || v == bhttp::verb::put || v == bhttp::verb::patch ||
          v == bhttp::verb::delete_;
+}
+
+// The methods a route answers, as an Allow value.
+std::string_view allowed_methods(std::string_view route) {
+  if (route == kRouteCollection) return "GET, HEAD, POST";
+  if (route == kRouteItem) return "GET, HEAD, PUT, PATCH, DELETE";
+  if (route == kRouteMedia) return "GET, HEAD, PUT";
+  return "GET, HEAD";
+}
+
+// Whether `method` is one of the comma-separated names in `allow`.
+bool method_in(bhttp::verb method, std::string_view allow) {
+  const std::string_view name = bhttp::to_string(method);
+  while (!allow.empty()) {
+    const auto comma = allow.find(',');
+    std::string_view m = allow.substr(0, comma);
+    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 1);
+    while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+    if (m == name) return true;
+  }
+  return false;
+}
+
+// The Content-Length of a request head when it has a valid one.
+std::optional<std::uint64_t> declared_length(const http::RequestHeader& head) {
+  auto cl = head.find(bhttp::field::content_length);
+  if (cl == head.end()) return std::nullopt;
+  std::uint64_t n = 0;
+  auto v = cl->value();
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+  return n;
 }
 
 Response method_not_allowed(std::string_view allow) {
@@ -164,40 +196,104 @@ std::string_view match_route(std::string_view path, std::string_view& id) {
 ContentApi::ContentApi(ApiOptions options, Storage& storage, Cache& cache, MediaStore& media,
                        ServerMetrics& metrics)
     : opts_(std::move(options)),
+      cors_(opts_.cors_origins, opts_.cors_write_origins),
       storage_(storage),
       cache_(cache),
       media_(media),
       metrics_(metrics) {}
 
+std::optional<Response> ContentApi::admit(const http::RequestHeader& head,
+                                          const http::RequestContext&) {
+  const std::string_view path = http::split_target(head.target()).path;
+  std::string_view id;
+  const std::string_view route = match_route(path, id);
+  auto refuse = [this, route, &head](Response r) {
+    r.route = route;
+    cors_.decorate(head, r);  // a browser page may read why it was refused
+    return std::optional<Response>(std::move(r));
+  };
+  if (route == kRouteUnknown) {
+    return refuse(http::json_error(bhttp::status::not_found, "not_found",
+                                   "no route for " + std::string(path)));
+  }
+  const auto method = head.method();
+  if (method == bhttp::verb::options) return std::nullopt;  // Allow, or a CORS preflight
+  if (is_write(method)) {
+    if (auto denied = check_write_auth(head)) return refuse(std::move(*denied));
+  }
+  const std::string_view allow = allowed_methods(route);
+  if (!method_in(method, allow)) return refuse(method_not_allowed(allow));
+  if (route == kRouteMedia && method == bhttp::verb::put) {
+    if (auto cl = declared_length(head); cl && *cl > opts_.max_media_bytes) {
+      return refuse(http::json_error(bhttp::status::payload_too_large, "too_large",
+                                     "media of " + std::to_string(*cl) +
+                                         " bytes exceeds the limit of " +
+                                         std::to_string(opts_.max_media_bytes)));
+    }
+  }
+  return std::nullopt;
+}
+
 http::BodyPlan ContentApi::plan_body(const http::RequestHeader& head) {
   std::string_view id;
   auto route = match_route(http::split_target(head.target()).path, id);
-  if (route == kRouteMedia && head.method() == bhttp::verb::put) {
+  const auto method = head.method();
+  if (route == kRouteMedia && method == bhttp::verb::put) {
     return {http::BodyPlan::Mode::kStream, opts_.max_media_bytes};
   }
-  return {http::BodyPlan::Mode::kBuffered, opts_.max_body_bytes};
+  // Reads and deletes carry no body: one announced is refused (413) unread.
+  const bool takes_body =
+      method == bhttp::verb::post || method == bhttp::verb::put || method == bhttp::verb::patch;
+  return {http::BodyPlan::Mode::kBuffered, takes_body ? opts_.max_body_bytes : 0};
 }
 
-Response ContentApi::handle(http::Request& req, const http::RequestContext&) {
+std::optional<Response> ContentApi::handle_nonblocking(http::Request& req,
+                                                       const http::RequestContext& ctx) {
+  const auto target = http::split_target(req.target());
+  std::string_view id;
+  const std::string_view route = match_route(target.path, id);
+  if (route == kRouteHealth || route == kRouteLivez || route == kRouteMetrics ||
+      req.method() == bhttp::verb::options) {
+    return handle(req, ctx);  // no storage, no cache: never blocks
+  }
+  const bool read = req.method() == bhttp::verb::get || req.method() == bhttp::verb::head;
+  if (route != kRouteItem || !read || cache_.may_block() || opts_.chaos_error_rate > 0) {
+    return std::nullopt;
+  }
+  auto hit = cached_item(req, id);
+  if (!hit) return std::nullopt;
+  Response r = finish(std::move(*hit), target.path, route);
+  cors_.decorate(req, r);
+  return r;
+}
+
+Response ContentApi::handle(http::Request& req, const http::RequestContext& ctx) {
   auto target = http::split_target(req.target());
   std::string_view id;
   const std::string_view route = match_route(target.path, id);
   const bool api = target.path.starts_with("/api/");
-  Response r;
   thread_local std::mt19937_64 rng{std::random_device{}()};
   if (api && opts_.chaos_error_rate > 0 &&
       std::uniform_real_distribution<double>(0, 1)(rng) < opts_.chaos_error_rate) {
-    r = http::json_error(bhttp::status::internal_server_error, "injected_fault",
-                         "fault injected by --chaos-error-rate (drill)");
-  } else {
-    r = dispatch(req, target.path, target.query);
+    Response r = finish(http::json_error(bhttp::status::internal_server_error, "injected_fault",
+                                         "fault injected by --chaos-error-rate (drill)"),
+                        target.path, route);
+    cors_.decorate(req, r);
+    return r;
   }
-  r.route = route;
-  if (api) r.delay = opts_.chaos_latency;
+  Response r = finish(dispatch(req, target.path, target.query, ctx), target.path, route);
+  cors_.decorate(req, r);
   return r;
 }
 
-Response ContentApi::dispatch(http::Request& req, std::string_view path, std::string_view query) {
+Response ContentApi::finish(Response r, std::string_view path, std::string_view route) {
+  r.route = route;
+  if (path.starts_with("/api/")) r.delay = opts_.chaos_latency;
+  return r;
+}
+
+Response ContentApi::dispatch(http::Request& req, std::string_view path, std::string_view query,
+                              const http::RequestContext& ctx) {
   std::string_view id;
   const std::string_view route = match_route(path, id);
   const auto method = req.method();
@@ -206,6 +302,7 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
     return http::json_error(bhttp::status::not_found, "not_found",
                             "no route for " + std::string(path));
   }
+  if (method == bhttp::verb::options) return cors_.options(req.base(), allowed_methods(route));
   if (is_write(method)) {
     if (auto denied = check_write_auth(req.base())) return std::move(*denied);
   }
@@ -213,9 +310,9 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
     return read ? json_ok("{\"status\":\"ok\"}\n") : method_not_allowed("GET, HEAD");
   }
   if (route == kRouteReady || route == kRouteReadyz) {
-    return read ? health(true) : method_not_allowed("GET, HEAD");
+    return read ? readiness(ctx) : method_not_allowed("GET, HEAD");
   }
-  if (route == kRouteApiHealth) return read ? api_health() : method_not_allowed("GET, HEAD");
+  if (route == kRouteApiHealth) return read ? api_health(ctx) : method_not_allowed("GET, HEAD");
   if (route == kRouteMetrics) {
     if (!read) return method_not_allowed("GET, HEAD");
     Response r;
@@ -224,19 +321,19 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
     return r;
   }
   if (route == kRouteCollection) {
-    if (read) return list(query);
-    if (method == bhttp::verb::post) return create(req);
+    if (read) return list(query, ctx);
+    if (method == bhttp::verb::post) return create(req, ctx);
     return method_not_allowed("GET, HEAD, POST");
   }
   if (route == kRouteItem) {
-    if (read) return get(req, id);
-    if (method == bhttp::verb::put) return replace(req, id, false);
-    if (method == bhttp::verb::patch) return replace(req, id, true);
-    if (method == bhttp::verb::delete_) return remove(req, id);
+    if (read) return get(req, id, ctx);
+    if (method == bhttp::verb::put) return replace(req, id, false, ctx);
+    if (method == bhttp::verb::patch) return replace(req, id, true, ctx);
+    if (method == bhttp::verb::delete_) return remove(req, id, ctx);
     return method_not_allowed("GET, HEAD, PUT, PATCH, DELETE");
   }
   // kRouteMedia; PUT arrives through open_sink.
-  if (read) return media_get(req, id);
+  if (read) return media_get(req, id, ctx);
   return method_not_allowed("GET, HEAD, PUT");
 }
 
@@ -264,21 +361,38 @@ std::optional<Response> ContentApi::check_write_auth(const http::RequestHeader& 
                           "the bearer token is not valid");
 }
 
-Response ContentApi::health(bool readiness) {
+Response ContentApi::failed(const Error& error, const http::RequestContext& ctx) const {
+  const bhttp::status status = http::status_for(error.code);
+  if (static_cast<unsigned>(status) < 500) return http::error_response(error);
+  // Driver messages, file paths and URLs stay in the log, under the request id.
+  log::error("request failed", {{"request_id", ctx.request_id},
+                                {"code", error_code_name(error.code)},
+                                {"error", error.message}});
+  std::string message = error.code == ErrorCode::kUnavailable
+                            ? "a dependency of the service is unavailable; retry later"
+                        : error.code == ErrorCode::kTimeout
+                            ? "a dependency of the service timed out"
+                            : "internal error";
+  return http::json_error(status, error_code_name(error.code),
+                          message + " (request id " + ctx.request_id + ")");
+}
+
+Response ContentApi::readiness(const http::RequestContext& ctx) {
   if (draining_) return json_ok("{\"status\":\"draining\"}\n", bhttp::status::service_unavailable);
   Status st = storage_.ping();
   if (!st) {
+    log::warn("not ready: storage is not reachable",
+              {{"request_id", ctx.request_id}, {"error", st.error().message}});
     return http::json_error(bhttp::status::service_unavailable, "storage_unavailable",
-                            "storage is not reachable: " + st.error().message);
+                            "storage is not reachable (request id " + ctx.request_id + ")");
   }
-  (void)readiness;
   // A failing cache degrades performance, not correctness: still ready.
   return json_ok(cache_.ping() ? "{\"status\":\"ok\"}\n"
                                : "{\"status\":\"ok\",\"cache\":\"degraded\"}\n");
 }
 
-Response ContentApi::api_health() {
-  auto check = [](auto&& ping, std::string_view backend, bool optional) {
+Response ContentApi::api_health(const http::RequestContext& ctx) {
+  auto check = [&ctx](auto&& ping, std::string_view backend, bool optional) {
     const auto start = std::chrono::steady_clock::now();
     Status st = ping();
     json::object c;
@@ -286,7 +400,11 @@ Response ContentApi::api_health() {
     c["backend"] = backend;
     c["latency_ms"] =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-    if (!st) c["error"] = st.error().message;
+    if (!st) {
+      log::warn(
+          "health check failed",
+          {{"request_id", ctx.request_id}, {"backend", backend}, {"error", st.error().message}});
+    }
     return std::make_pair(st.is_ok(), std::move(c));
   };
   auto [storage_ok, storage] = check([&] { return storage_.ping(); }, storage_.backend(), false);
@@ -314,7 +432,7 @@ void ContentApi::invalidate(std::string_view id) {
   }
 }
 
-Response ContentApi::list(std::string_view query) {
+Response ContentApi::list(std::string_view query, const http::RequestContext& ctx) {
   auto params = http::parse_query(query);
   if (!params)
     return http::json_error(bhttp::status::bad_request, "invalid_argument",
@@ -349,7 +467,7 @@ Response ContentApi::list(std::string_view query) {
     }
   }
   auto page = storage_.list(q);
-  if (!page) return http::error_response(page.error());
+  if (!page) return failed(page.error(), ctx);
   std::string body = "{\"items\":[";
   for (std::size_t i = 0; i < page->items.size(); ++i) {
     if (i) body += ',';
@@ -361,7 +479,7 @@ Response ContentApi::list(std::string_view query) {
   return json_ok(std::move(body));
 }
 
-Response ContentApi::create(const http::Request& req) {
+Response ContentApi::create(const http::Request& req, const http::RequestContext& ctx) {
   auto fields = parse_content_fields(req.body());
   if (!fields) return http::error_response(fields.error());
   Content item;
@@ -369,29 +487,17 @@ Response ContentApi::create(const http::Request& req) {
   item.fields = std::move(*fields);
   item.created_at = item.updated_at = log::now_rfc3339();
   auto created = storage_.create(item);
-  if (!created) return http::error_response(created.error());
+  if (!created) return failed(created.error(), ctx);
   Response r = item_response(*created, bhttp::status::created);
   r.msg.set(bhttp::field::location, "/api/v1/content/" + created->id);
   return r;
 }
 
-Response ContentApi::get(const http::Request& req, std::string_view id) {
-  const std::string key = cache_key(id);
-  std::string etag, body;
-  CacheLookup hit = cache_.get(key);
-  if (hit.outcome == CacheLookup::Outcome::kHit) {
-    metrics_.cache_hit.inc();
-    const auto nl = hit.value.find('\n');
-    etag = hit.value.substr(0, nl);
-    body = hit.value.substr(nl == std::string::npos ? hit.value.size() : nl + 1);
-  } else {
-    (hit.outcome == CacheLookup::Outcome::kMiss ? metrics_.cache_miss : metrics_.cache_error).inc();
-    auto item = storage_.get(id);
-    if (!item) return http::error_response(item.error());
-    etag = etag_for_revision(item->revision);
-    body = content_to_json(*item);
-    cache_.set(key, etag + "\n" + body, opts_.cache_ttl);
-  }
+namespace {
+
+// The answer to a read of an item whose ETag and JSON are known: 304 when If-None-Match
+// names the ETag, else 200 with the JSON.
+Response item_read(const http::Request& req, std::string etag, std::string body) {
   if (auto inm = req.find(bhttp::field::if_none_match);
       inm != req.end() && etag_list_contains(inm->value(), etag)) {
     Response r;
@@ -404,7 +510,39 @@ Response ContentApi::get(const http::Request& req, std::string_view id) {
   return r;
 }
 
-Response ContentApi::replace(const http::Request& req, std::string_view id, bool patch) {
+}  // namespace
+
+std::optional<Response> ContentApi::cached_item(const http::Request& req, std::string_view id) {
+  CacheLookup hit = cache_.get(cache_key(id));
+  if (hit.outcome != CacheLookup::Outcome::kHit) return std::nullopt;
+  metrics_.cache_hit.inc();
+  const auto nl = hit.value.find('\n');
+  std::string etag = hit.value.substr(0, nl);
+  std::string body = hit.value.substr(nl == std::string::npos ? hit.value.size() : nl + 1);
+  return item_read(req, std::move(etag), std::move(body));
+}
+
+Response ContentApi::get(const http::Request& req, std::string_view id,
+                         const http::RequestContext& ctx) {
+  const std::string key = cache_key(id);
+  CacheLookup hit = cache_.get(key);
+  if (hit.outcome == CacheLookup::Outcome::kHit) {
+    metrics_.cache_hit.inc();
+    const auto nl = hit.value.find('\n');
+    return item_read(req, hit.value.substr(0, nl),
+                     hit.value.substr(nl == std::string::npos ? hit.value.size() : nl + 1));
+  }
+  (hit.outcome == CacheLookup::Outcome::kMiss ? metrics_.cache_miss : metrics_.cache_error).inc();
+  auto item = storage_.get(id);
+  if (!item) return failed(item.error(), ctx);
+  std::string etag = etag_for_revision(item->revision);
+  std::string body = content_to_json(*item);
+  cache_.set(key, etag + "\n" + body, opts_.cache_ttl);
+  return item_read(req, std::move(etag), std::move(body));
+}
+
+Response ContentApi::replace(const http::Request& req, std::string_view id, bool patch,
+                             const http::RequestContext& ctx) {
   const auto if_match = parse_if_match(req.base());
   std::optional<ContentFields> full;
   if (!patch) {
@@ -416,7 +554,7 @@ Response ContentApi::replace(const http::Request& req, std::string_view id, bool
   // still be current; without it we retry a few times when another writer slips in.
   for (int attempt = 0; attempt < kWriteRetries; ++attempt) {
     auto current = storage_.get(id);
-    if (!current) return http::error_response(current.error());
+    if (!current) return failed(current.error(), ctx);
     if (if_match && !if_match_allows(*if_match, current->revision)) {
       return http::json_error(
           bhttp::status::precondition_failed, "precondition_failed",
@@ -437,19 +575,20 @@ Response ContentApi::replace(const http::Request& req, std::string_view id, bool
     }
     if (updated.error().code != ErrorCode::kPreconditionFailed || if_match) {
       if (updated.error().code == ErrorCode::kPreconditionFailed) invalidate(id);
-      return http::error_response(updated.error());
+      return failed(updated.error(), ctx);
     }
   }
   return http::json_error(bhttp::status::conflict, "conflict",
                           "the item kept changing during the update; retry");
 }
 
-Response ContentApi::remove(const http::Request& req, std::string_view id) {
+Response ContentApi::remove(const http::Request& req, std::string_view id,
+                            const http::RequestContext& ctx) {
   const auto if_match = parse_if_match(req.base());
   std::optional<std::int64_t> expected;
   if (if_match && !if_match->any) {
     auto current = storage_.get(id);
-    if (!current) return http::error_response(current.error());
+    if (!current) return failed(current.error(), ctx);
     if (!if_match_allows(*if_match, current->revision)) {
       return http::json_error(
           bhttp::status::precondition_failed, "precondition_failed",
@@ -458,7 +597,7 @@ Response ContentApi::remove(const http::Request& req, std::string_view id) {
     expected = current->revision;
   }
   auto removed = storage_.remove(id, expected);
-  if (!removed) return http::error_response(removed.error());
+  if (!removed) return failed(removed.error(), ctx);
   invalidate(id);
   if (removed->media) media_.remove(removed->media->file);
   Response r;

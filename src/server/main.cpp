@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "common/fd_limits.hpp"
 #include "common/http/http_server.hpp"
+#include "common/http/url.hpp"
 #include "common/log.hpp"
 #include "common/process_metrics.hpp"
 #include "server/cache/cache.hpp"
@@ -30,6 +32,46 @@ std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
 }
 
+// Raises the descriptor limit and clamps max_connections to it: a connection may hold its
+// socket and one file (a media download or upload); kept aside are the database and cache
+// pools, listeners, event loops, logs.
+std::uint32_t plan_connections(const ServerConfig& cfg) {
+  const FdLimit fds = raise_fd_limit();
+  const std::uint64_t reserved =
+      64 + static_cast<std::uint64_t>(cfg.db_pool_size) + 16 + 4 * std::max(1u, cfg.threads);
+  const std::uint32_t allowed = connections_for(fds.soft, 2, reserved, cfg.max_connections);
+  log::write(allowed < cfg.max_connections ? log::Level::kWarn : log::Level::kInfo,
+             allowed < cfg.max_connections
+                 ? "max connections lowered to what the descriptor limit allows"
+                 : "connection capacity",
+             {{"fd_limit_at_start", fds.before},
+              {"fd_limit", fds.soft},
+              {"fd_limit_hard", fds.hard},
+              {"max_connections", allowed},
+              {"configured_max_connections", cfg.max_connections}});
+  return allowed;
+}
+
+// Removes what crashed or failed uploads left in the media dir. A failure is logged, not
+// fatal: the files only take space.
+void sweep_media(MediaStore& media, Storage& storage, std::chrono::seconds min_age) {
+  auto referenced = storage.media_files();
+  if (!referenced) {
+    log::warn("media sweep skipped: cannot list recorded media",
+              {{"error", referenced.error().message}});
+    return;
+  }
+  auto swept = media.sweep(*referenced, min_age);
+  if (!swept) {
+    log::warn("media sweep failed", {{"error", swept.error().message}});
+    return;
+  }
+  log::info("media dir swept", {{"temp_files_removed", swept->temp_files},
+                                {"orphan_files_removed", swept->orphan_files},
+                                {"bytes_removed", swept->bytes},
+                                {"min_age_s", static_cast<std::int64_t>(min_age.count())}});
+}
+
 int run(const ServerConfig& cfg) {
   log::Level level = log::Level::kInfo;
   log::parse_level(cfg.log_level, level);
@@ -44,13 +86,14 @@ int run(const ServerConfig& cfg) {
   auto storage = open_storage(cfg.storage, storage_opts);
   if (!storage) {
     log::error("cannot open storage",
-               {{"storage", cfg.storage}, {"error", storage.error().message}});
+               {{"storage", http::redact_url(cfg.storage)}, {"error", storage.error().message}});
     return 1;
   }
   auto instrumented = instrument_storage(std::move(*storage), server_metrics);
   auto cache = open_cache(cfg.cache, CacheOptions{});
   if (!cache) {
-    log::error("cannot open cache", {{"cache", cfg.cache}, {"error", cache.error().message}});
+    log::error("cannot open cache",
+               {{"cache", http::redact_url(cfg.cache)}, {"error", cache.error().message}});
     return 1;
   }
   MediaStore media(cfg.media_dir);
@@ -58,6 +101,7 @@ int run(const ServerConfig& cfg) {
     log::error("cannot use media dir", {{"error", st.error().message}});
     return 1;
   }
+  sweep_media(media, *instrumented, std::chrono::seconds(cfg.media_sweep_age_seconds));
 
   ApiOptions api_opts;
   api_opts.version_label = cfg.version_label;
@@ -68,6 +112,8 @@ int run(const ServerConfig& cfg) {
   api_opts.max_media_bytes = cfg.max_media_bytes;
   api_opts.cache_ttl = std::chrono::seconds(cfg.cache_ttl_seconds);
   api_opts.access_log = cfg.access_log;
+  api_opts.cors_origins = cfg.cors_origins;
+  api_opts.cors_write_origins = cfg.cors_write_origins;
   ContentApi api(api_opts, *instrumented, **cache, media, server_metrics);
 
   http::ServerOptions http_opts;
@@ -77,12 +123,41 @@ int run(const ServerConfig& cfg) {
   http_opts.header_timeout = std::chrono::seconds(cfg.header_timeout_seconds);
   http_opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout_seconds);
   http_opts.response_headers = {{"X-StreamGate-Version", cfg.version_label}};
+  http_opts.max_buffered_body_bytes = cfg.max_buffered_body_bytes;
+  http_opts.blocking_threads = cfg.blocking_threads;
+  http_opts.blocking_queue = cfg.blocking_queue;
+  http_opts.max_connections = plan_connections(cfg);
   http::HttpServer server(http_opts, api);
-  registry.add_collector([&server](std::string& out) {
-    metrics::append_family_head(out, "http_requests_in_flight", "gauge",
-                                "Requests being served now.");
-    metrics::append_sample(out, "http_requests_in_flight", {}, {},
-                           static_cast<double>(server.in_flight()));
+  registry.add_collector([&server, &http_opts](std::string& out) {
+    auto sample = [&out](const char* name, const char* type, const char* help, double v) {
+      metrics::append_family_head(out, name, type, help);
+      metrics::append_sample(out, name, {}, {}, v);
+    };
+    sample("http_requests_in_flight", "gauge", "Requests being served now.",
+           static_cast<double>(server.in_flight()));
+    sample("http_connections", "gauge", "Client connections open now.",
+           static_cast<double>(server.connections()));
+    sample("http_max_connections", "gauge",
+           "Client connections allowed at once (--max-connections, clamped to what "
+           "RLIMIT_NOFILE allows).",
+           http_opts.max_connections);
+    sample("http_accept_errors_total", "counter",
+           "Failed accept(2) calls (out of descriptors, say).",
+           static_cast<double>(server.accept_errors()));
+    sample("http_connections_rejected_total", "counter",
+           "Connections closed at accept because max connections were open.",
+           static_cast<double>(server.connections_rejected()));
+    if (const auto* pool = server.blocking_pool()) {
+      sample("streamgate_blocking_pool_pending", "gauge",
+             "Requests queued or running on the blocking pool.",
+             static_cast<double>(pool->pending()));
+      sample("streamgate_blocking_pool_refused_total", "counter",
+             "Requests answered 503 because the blocking pool's queue was full.",
+             static_cast<double>(pool->refused()));
+    }
+    sample("streamgate_buffered_body_bytes", "gauge",
+           "Request-body bytes held in memory now (of --max-buffered-body-bytes).",
+           static_cast<double>(server.body_budget().in_use()));
   });
   if (Status st = server.start(); !st) {
     log::error("cannot start HTTP server", {{"error", st.error().message}});

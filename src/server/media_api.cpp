@@ -33,13 +33,24 @@ std::string sanitize_content_type(std::string_view v) {
 class MediaUploadSink final : public http::BodySink {
  public:
   MediaUploadSink(ContentApi& api, std::string id, std::string content_type,
-                  std::unique_ptr<MediaUpload> upload)
+                  std::unique_ptr<MediaUpload> upload, http::RequestContext ctx)
       : api_(api),
         id_(std::move(id)),
         content_type_(std::move(content_type)),
-        upload_(std::move(upload)) {}
+        upload_(std::move(upload)),
+        ctx_(std::move(ctx)) {}
 
-  Status write(std::string_view chunk) override { return upload_->write(chunk); }
+  Status write(std::string_view chunk) override {
+    Status st = upload_->write(chunk);
+    if (!st && http::status_for(st.error().code) >= bhttp::status::internal_server_error) {
+      // The disk's message names the media dir: it goes to the log, not to the client.
+      log::error("media upload failed",
+                 {{"request_id", ctx_.request_id}, {"id", id_}, {"error", st.error().message}});
+      return make_error(st.error().code,
+                        "writing the media failed (request id " + ctx_.request_id + ")");
+    }
+    return st;
+  }
 
   Response finish() override {
     Response r = commit();
@@ -50,14 +61,22 @@ class MediaUploadSink final : public http::BodySink {
  private:
   Response commit() {
     auto info = upload_->commit(content_type_);
-    if (!info) return http::error_response(info.error());
+    if (!info) return api_.failed(info.error(), ctx_);
     auto changed = api_.storage_.set_media(id_, *info, log::now_rfc3339());
     if (!changed) {
-      api_.media_.remove(info->file);  // the item vanished meanwhile: keep no orphan
-      return http::error_response(changed.error());
+      if (changed.error().outcome_unknown) {
+        // The row may point to the new file (the commit may have happened) or still to the
+        // old one: delete neither. The start-up sweep removes whichever ends up unreferenced.
+        log::warn("media change committed or not, unknown: keeping both files",
+                  {{"request_id", ctx_.request_id}, {"id", id_}, {"file", info->file}});
+      } else {
+        api_.media_.remove(info->file);  // not recorded (the item vanished, say): no orphan
+      }
+      return api_.failed(changed.error(), ctx_);
     }
     // The file this upload replaced, as the same transaction saw it: with two uploads racing
-    // on one item, each removes the one it replaced and the winner's stays.
+    // on one item, each removes the one it replaced and the winner's stays. The commit is
+    // durable once set_media returned (storage.hpp), so the old file may go now.
     if (changed->previous && changed->previous->file != info->file) {
       api_.media_.remove(changed->previous->file);
     }
@@ -70,47 +89,40 @@ class MediaUploadSink final : public http::BodySink {
   std::string id_;
   std::string content_type_;
   std::unique_ptr<MediaUpload> upload_;
+  http::RequestContext ctx_;
 };
 
 std::variant<std::unique_ptr<http::BodySink>, Response> ContentApi::open_sink(
-    const http::RequestHeader& head, const http::RequestContext&) {
+    const http::RequestHeader& head, const http::RequestContext& ctx) {
   std::string_view id;
   const auto route = match_route(http::split_target(head.target()).path, id);
   auto fail = [&](Response r) {
     r.route = route;
     return r;
   };
+  // admit() refused a missing token and an announced size over the limit already; the
+  // token is checked again here, where the write starts.
   if (auto denied = check_write_auth(head)) return fail(std::move(*denied));
-  if (auto cl = head.find(bhttp::field::content_length); cl != head.end()) {
-    std::uint64_t n = 0;
-    auto v = cl->value();
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec == std::errc() && p == v.data() + v.size() && n > opts_.max_media_bytes) {
-      return fail(http::json_error(bhttp::status::payload_too_large, "too_large",
-                                   "media of " + std::to_string(n) +
-                                       " bytes exceeds the limit of " +
-                                       std::to_string(opts_.max_media_bytes)));
-    }
-  }
   auto item = storage_.get(id);
-  if (!item) return fail(http::error_response(item.error()));
+  if (!item) return fail(failed(item.error(), ctx));
   auto upload = media_.begin(id, opts_.max_media_bytes);
-  if (!upload) return fail(http::error_response(upload.error()));
+  if (!upload) return fail(failed(upload.error(), ctx));
   return std::make_unique<MediaUploadSink>(*this, std::string(id),
                                            sanitize_content_type(head[bhttp::field::content_type]),
-                                           std::move(*upload));
+                                           std::move(*upload), ctx);
 }
 
-Response ContentApi::media_get(const http::Request& req, std::string_view id) {
+Response ContentApi::media_get(const http::Request& req, std::string_view id,
+                               const http::RequestContext& ctx) {
   auto item = storage_.get(id);
-  if (!item) return http::error_response(item.error());
+  if (!item) return failed(item.error(), ctx);
   if (!item->media) {
     return http::json_error(bhttp::status::not_found, "not_found",
                             "content " + std::string(id) + " has no media");
   }
   std::uint64_t size = 0;
   auto fd = media_.open(item->media->file, size);
-  if (!fd) return http::error_response(fd.error());
+  if (!fd) return failed(fd.error(), ctx);
   const std::string etag = "\"" + item->media->sha256 + "\"";
   Response r;
   r.msg.set(bhttp::field::accept_ranges, "bytes");

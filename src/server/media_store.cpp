@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <set>
 
 #include "common/log.hpp"
 
@@ -154,6 +155,38 @@ void MediaStore::remove(std::string_view file) {
     log::warn("cannot remove media file",
               {{"path", path.string()}, {"error", std::strerror(errno)}});
   }
+}
+
+Result<SweepResult> MediaStore::sweep(const std::vector<std::string>& referenced,
+                                      std::chrono::seconds min_age) {
+  const std::set<std::string_view> keep(referenced.begin(), referenced.end());
+  const auto now = std::chrono::system_clock::now();
+  SweepResult out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const bool temp = name.starts_with(".upload-") && name.ends_with(".tmp");
+    const bool media = name.ends_with(".media") && safe_name(name);
+    if (!temp && !media) continue;
+    if (media && keep.contains(name)) continue;
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    // A temp file ages from its last write; a committed one from its rename.
+    const std::time_t changed = temp ? st.st_mtime : st.st_ctime;
+    if (now - std::chrono::system_clock::from_time_t(changed) < min_age) continue;
+    if (::unlink(it->path().c_str()) != 0) {
+      log::warn("cannot remove a swept media file",
+                {{"path", it->path().string()}, {"error", std::strerror(errno)}});
+      continue;
+    }
+    ++(temp ? out.temp_files : out.orphan_files);
+    out.bytes += static_cast<std::uint64_t>(st.st_size);
+  }
+  if (ec) {
+    return make_error(ErrorCode::kInternal,
+                      "cannot list media dir '" + dir_.string() + "': " + ec.message());
+  }
+  return out;
 }
 
 }  // namespace sg::server

@@ -10,11 +10,13 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/unique_fd.hpp"
@@ -47,6 +49,13 @@ class MediaUpload {
   bool committed_ = false;
 };
 
+// What MediaStore::sweep() removed.
+struct SweepResult {
+  std::uint64_t temp_files = 0;    // abandoned uploads
+  std::uint64_t orphan_files = 0;  // committed files no item records
+  std::uint64_t bytes = 0;
+};
+
 class MediaStore {
  public:
   explicit MediaStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -57,6 +66,14 @@ class MediaStore {
   Result<UniqueFd> open(std::string_view file, std::uint64_t& size);
   // Removes a committed file (missing files are not an error).
   void remove(std::string_view file);
+  // Removes what crashed or failed writers left behind: upload temp files (".upload-*.tmp")
+  // not written to for `min_age`, and media files ("*.media") that no name in `referenced`
+  // names and that were renamed into place (their inode's change time) more than `min_age`
+  // ago. Other files are never touched. Meant for start-up, while other replicas may be
+  // uploading: a live upload writes its temp file at least every body timeout (30 s) and
+  // records its file within seconds of the rename, so a `min_age` of minutes spares them.
+  Result<SweepResult> sweep(const std::vector<std::string>& referenced,
+                            std::chrono::seconds min_age);
   const std::filesystem::path& dir() const { return dir_; }
 
  private:

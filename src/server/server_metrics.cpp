@@ -51,6 +51,9 @@ class InstrumentedStorage final : public Storage {
                                 std::string_view at) override {
     return timed("set_media", [&] { return inner_->set_media(id, media, at); });
   }
+  Result<std::vector<std::string>> media_files() override {
+    return timed("media_files", [&] { return inner_->media_files(); });
+  }
   Status ping() override {
     return timed("ping", [&] { return inner_->ping(); });
   }

@@ -2,8 +2,10 @@
 //
 // The input is what a client wrote on one connection: zero or more pipelined HTTP/1.x
 // requests. Each is parsed with Beast exactly as src/common/http/http_server.cpp does (head
-// first with the server's 16 KiB header limit, then ContentApi::plan_body decides between a
-// buffered string body and a body streamed to a BodySink in chunks), handed to ContentApi,
+// first with the server's 16 KiB header limit, the Host rules, ContentApi::admit may refuse it
+// from the head, then ContentApi::plan_body decides between a buffered body that grows with
+// the bytes that arrived and a body streamed to a BodySink in chunks), handed to ContentApi
+// (handle_nonblocking first, then handle),
 // "sent" and reported through on_complete. The loop ends when the bytes run out, on a parse
 // error, or when the server would close the connection.
 //
@@ -23,7 +25,9 @@
 //   - a response with a FileSlice has offset + length within the file's size;
 //   - no response header value contains CR, LF or NUL (response splitting);
 //   - no exception escapes the handler (the server would turn it into a 500; errors from
-//     bad input must be values).
+//     bad input must be values);
+//   - admit() refuses only with an error status; a buffered body never holds more than twice
+//     the bytes that arrived (nor more than its Content-Length).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,6 +50,8 @@
 #include <variant>
 #include <vector>
 
+#include "common/http/growing_body.hpp"
+#include "common/http/host_rules.hpp"
 #include "common/http/http_types.hpp"
 #include "common/log.hpp"
 #include "common/metrics.hpp"
@@ -469,7 +475,7 @@ Outcome buffered_exchange(sg::server::ContentApi& api,
                                      " bytes exceeds the limit of " + std::to_string(plan.limit)),
             true};
   }
-  bhttp::request_parser<bhttp::string_body> parser(std::move(head));
+  bhttp::request_parser<sg::http::GrowingStringBody> parser(std::move(head));
   parser.body_limit(plan.limit);
   if (!parser.is_done()) {
     if (error_code ec = feed_body(parser, wire)) {
@@ -477,8 +483,15 @@ Outcome buffered_exchange(sg::server::ContentApi& api,
       if (!err) return {std::nullopt, true};
       return {std::move(err), true};
     }
+    const auto& body = parser.get().body();
+    if (body.capacity() > std::max<std::size_t>(2 * body.size(), 256) &&
+        (!parser.content_length() || body.capacity() > *parser.content_length())) {
+      violation("a buffered body holds more than twice the bytes that arrived", body.substr(0, 64));
+    }
   }
-  sg::http::Request req = parser.release();
+  sg::http::Request req = sg::http::to_request(parser.release());
+  auto fast = no_throw("handle_nonblocking", [&] { return api.handle_nonblocking(req, ctx); });
+  if (fast) return {std::move(*fast), false};
   return {no_throw("handle", [&] { return api.handle(req, ctx); }), false};
 }
 
@@ -518,6 +531,19 @@ bool exchange(World& w, Wire& wire) {
   const bool head_only = head.method() == bhttp::verb::head;
   if (head.method() != bhttp::verb::get && !head_only) w.dirty = true;
 
+  if (auto problem = sg::http::host_field_error(head)) {
+    send(api, sg::http::json_error(bhttp::status::bad_request, "bad_request", *problem), ctx,
+         method, target, version, false, head_only);
+    return false;
+  }
+  // Refused from the head: the body is never read, so the connection ends after the answer.
+  if (auto refusal = no_throw("admit", [&] { return api.admit(head, ctx); })) {
+    const bool has_body = head_parser.chunked() || head_parser.content_length().value_or(0) > 0;
+    const unsigned code = refusal->msg.result_int();
+    if (code < 400) violation("admit refused with a non-error status", std::to_string(code));
+    return send(api, std::move(*refusal), ctx, method, target, version,
+                wants_keep_alive && !has_body, head_only);
+  }
   const BodyPlan plan = no_throw("plan_body", [&] { return api.plan_body(head); });
   Outcome out = plan.mode == BodyPlan::Mode::kBuffered
                     ? buffered_exchange(api, head_parser, plan, ctx, wire)

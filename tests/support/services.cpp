@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <map>
 #include <pqxx/pqxx>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -185,12 +187,46 @@ std::string tail_of(const fs::path& file, std::size_t max_bytes) {
 
 PostgresInstance::PostgresInstance() : dir_("sg-postgres") {}
 
-PostgresInstance::~PostgresInstance() {
+PostgresInstance::~PostgresInstance() { stop(); }
+
+void PostgresInstance::stop() {
   if (!started_) return;
-  // Best effort: the temp dir is removed below whatever happens.
+  started_ = false;
+  // Best effort: the temp dir is removed by its destructor whatever happens.
   (void)run_pg(
       {pg_bindir() + "/pg_ctl", "-D", (dir_.path() / "data").string(), "-m", "fast", "-w", "stop"},
       60s);
+}
+
+std::vector<pid_t> PostgresInstance::server_pids() const {
+  if (!started_) return {};
+  const fs::path data = dir_.path() / "data";
+  std::ifstream pidfile(data / "postmaster.pid");
+  long postmaster = 0;
+  if (!(pidfile >> postmaster) || postmaster <= 1) return {};
+  // Only a process that is a postgres on our data directory: the file could be stale.
+  std::ifstream cmdline_file("/proc/" + std::to_string(postmaster) + "/cmdline");
+  std::string cmdline((std::istreambuf_iterator<char>(cmdline_file)),
+                      std::istreambuf_iterator<char>());
+  std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  if (cmdline.find("postgres") == std::string::npos ||
+      cmdline.find(data.string()) == std::string::npos) {
+    return {};
+  }
+  std::vector<pid_t> pids{static_cast<pid_t>(postmaster)};
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    const auto close = text.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(text.substr(close + 2));
+    char state = 0;
+    long ppid = 0;
+    if (rest >> state >> ppid && ppid == postmaster) pids.push_back(std::stoi(name));
+  }
+  return pids;
 }
 
 Status PostgresInstance::run_pg(std::vector<std::string> argv, std::chrono::milliseconds timeout) {

@@ -102,6 +102,13 @@ class PostgresInstance {
   Result<std::string> create_database(const std::string& name);
   // Creates a database with a fresh unique name and returns its URL.
   Result<std::string> create_unique_database();
+  // pg_ctl stop -m fast, now (the destructor then has nothing left to stop).
+  void stop();
+  // The postmaster's PID and those of its child processes (backends, background workers),
+  // for fault tests that pause this server (SIGSTOP/SIGCONT). The postmaster's PID comes
+  // from postmaster.pid and is returned only when /proc shows that process running postgres
+  // on this instance's data directory; an empty list otherwise.
+  std::vector<pid_t> server_pids() const;
 
  private:
   Status run_pg(std::vector<std::string> argv, std::chrono::milliseconds timeout);

@@ -35,6 +35,8 @@ class Cache {
   virtual Status ping() = 0;
   // "memory" or "redis".
   virtual std::string_view backend() const = 0;
+  // True when a call may wait on the network (Redis): callers keep such calls off I/O threads.
+  virtual bool may_block() const = 0;
 };
 
 struct CacheOptions {

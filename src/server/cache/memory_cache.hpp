@@ -30,6 +30,7 @@ class MemoryCache final : public Cache {
   Status erase(std::string_view key) override;
   Status ping() override { return Status::ok(); }
   std::string_view backend() const override { return "memory"; }
+  bool may_block() const override { return false; }
 
   // Entries currently held, expired ones not yet dropped included.
   std::size_t size() const;

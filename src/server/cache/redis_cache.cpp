@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "common/http/url.hpp"
 #include "common/log.hpp"
 
 namespace sg::server {
@@ -31,8 +32,8 @@ bool parse_int(std::string_view text, int& out) {
 Result<RedisEndpoint> parse_redis_url(const std::string& url) {
   constexpr std::string_view kScheme = "redis://";
   const auto invalid = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "cache URL '" + url + "' " + why + "; expected redis://HOST:PORT[/DB]");
+    return make_error(ErrorCode::kInvalidArgument, "cache URL '" + http::redact_url(url) + "' " +
+                                                       why + "; expected redis://HOST:PORT[/DB]");
   };
   if (!url.starts_with(kScheme)) return invalid("is not a redis:// URL");
   std::string_view rest(url);

@@ -42,6 +42,7 @@ class RedisCache final : public Cache {
   Status erase(std::string_view key) override;
   Status ping() override;
   std::string_view backend() const override { return "redis"; }
+  bool may_block() const override { return true; }
 
   // Calls that failed since construction (connection, timeout or server error).
   std::uint64_t failures() const { return failures_.load(); }

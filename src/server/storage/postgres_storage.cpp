@@ -6,6 +6,7 @@
 #include <pqxx/pqxx>
 #include <vector>
 
+#include "common/http/url.hpp"
 #include "common/log.hpp"
 #include "server/storage/migrations.hpp"
 
@@ -56,16 +57,6 @@ const std::vector<Prepared>& prepared_statements() {
        "media_file = $5, updated_at = $6, revision = revision + 1 WHERE id = $1"},
   };
   return kAll;
-}
-
-// The URL without its password, for messages.
-std::string redact(const std::string& url) {
-  const auto scheme_end = url.find("://");
-  const auto at = url.find('@');
-  if (scheme_end == std::string::npos || at == std::string::npos) return url;
-  const auto colon = url.find(':', scheme_end + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 // libpq waits forever for an unreachable host unless told otherwise; its unit is seconds.
@@ -150,7 +141,7 @@ class PgPool {
 
   PgPool(const std::string& url, const StorageOptions& options)
       : url_(with_connect_timeout(url, options.acquire_timeout)),
-        shown_url_(redact(url)),
+        shown_url_(http::redact_url(url)),
         options_(options),
         capacity_(std::max(1, options.pool_size)) {}
 
@@ -195,8 +186,11 @@ class PgPool {
                                                      first_line(e.what()));
     } catch (const pqxx::in_doubt_error& e) {
       lease->mark_broken();
-      return make_error(ErrorCode::kUnavailable, "postgresql: outcome of " + std::string(what) +
-                                                     " unknown, connection lost");
+      Error error =
+          make_error(ErrorCode::kUnavailable, "postgresql: outcome of " + std::string(what) +
+                                                  " unknown, connection lost at commit");
+      error.outcome_unknown = true;
+      return error;
     } catch (const pqxx::unique_violation& e) {
       return make_error(ErrorCode::kConflict,
                         "postgresql: " + std::string(what) + ": duplicate key");
@@ -218,6 +212,8 @@ class PgPool {
         pqxx::nontransaction n(*conn);
         n.exec_params("SELECT set_config('statement_timeout', $1, false)",
                       std::to_string(options_.busy_timeout.count()));
+        // A commit returns once it is on disk (storage.hpp), whatever the server's default.
+        n.exec("SET synchronous_commit = on");
       }
       for (const Prepared& p : prepared_statements()) conn->prepare(p.name, p.sql);
       return conn;
@@ -421,6 +417,19 @@ Result<MediaChange> PostgresStorage::set_media(std::string_view id, const MediaI
     w.commit();
     return MediaChange{std::move(item), std::move(previous)};
   });
+}
+
+Result<std::vector<std::string>> PostgresStorage::media_files() {
+  return pool_->run("listing media files",
+                    [](pqxx::connection& c) -> Result<std::vector<std::string>> {
+                      pqxx::read_transaction t(c);
+                      std::vector<std::string> out;
+                      for (const auto& row :
+                           t.exec("SELECT media_file FROM content WHERE media_file IS NOT NULL")) {
+                        out.push_back(row[0].as<std::string>());
+                      }
+                      return out;
+                    });
 }
 
 Status PostgresStorage::ping() {

@@ -34,6 +34,7 @@ class PostgresStorage final : public Storage {
                          std::optional<std::int64_t> expected_revision) override;
   Result<MediaChange> set_media(std::string_view id, const MediaInfo& media,
                                 std::string_view updated_at) override;
+  Result<std::vector<std::string>> media_files() override;
   Status ping() override;
   std::string_view backend() const override { return "postgresql"; }
 

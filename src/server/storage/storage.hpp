@@ -4,7 +4,16 @@
 // order and the pagination cursor) and a `revision` that starts at 1 and grows by one on every
 // change (the ETag). All methods are thread-safe: implementations hold a pool of connections
 // and every call takes one for its duration. Queries are parameterised; no input is ever
-// spliced into SQL.
+// spliced into SQL. Every method may block (disk, network): callers keep them off I/O threads.
+//
+// Durability: a write that returned ok survives a power loss, not only a crash of the
+// process. SQLite runs in WAL mode with synchronous=FULL, so every commit fsyncs the WAL
+// before it returns (sqlite_durability_test counts those syncs); PostgreSQL sessions run with
+// synchronous_commit=on, so COMMIT returns once the WAL record is flushed. Callers may
+// therefore delete a file a committed write stopped referring to as soon as the call returns.
+// A write whose commit answer was lost (the connection broke during COMMIT) fails with
+// Error::outcome_unknown set: it may have committed, and nothing it may refer to may be
+// deleted.
 #pragma once
 
 #include <chrono>
@@ -85,6 +94,8 @@ class Storage {
   // Returns the updated item and the media it replaced; kNotFound if absent.
   virtual Result<MediaChange> set_media(std::string_view id, const MediaInfo& media,
                                         std::string_view updated_at) = 0;
+  // The media file names the items record (for sweeping orphans from the media dir).
+  virtual Result<std::vector<std::string>> media_files() = 0;
   // A cheap round trip proving the database answers.
   virtual Status ping() = 0;
   // "sqlite" or "postgresql".

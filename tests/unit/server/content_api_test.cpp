@@ -107,6 +107,53 @@ TEST_F(ContentApiTest, WritesWithoutTokenAre401AndWithWrongToken403) {
   EXPECT_EQ(call(bhttp::verb::get, "/api/v1/content", {}, {}, false).msg.result_int(), 200u);
 }
 
+TEST_F(ContentApiTest, HeadsAreScreenedForRouteTokenMethodAndSizeBeforeAnyBody) {
+  auto screen = [&](bhttp::verb method, std::string target, std::string token,
+                    std::uint64_t length) {
+    http::RequestHeader head;
+    head.method(method);
+    head.target(target);
+    if (!token.empty()) head.set(bhttp::field::authorization, "Bearer " + token);
+    head.set(bhttp::field::content_length, std::to_string(length));
+    auto r = api_->admit(head, http::RequestContext{"rid", std::chrono::steady_clock::now()});
+    return r ? r->msg.result_int() : 0u;
+  };
+  const std::string item = "/api/v1/content/abc";
+  EXPECT_EQ(screen(bhttp::verb::post, "/api/v1/content", "", 1 << 20), 401u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/api/v1/content", "wrong-token-1", 1 << 20), 403u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/nowhere", kToken, 10), 404u);
+  EXPECT_EQ(screen(bhttp::verb::patch, "/api/v1/content", kToken, 10), 405u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/health", kToken, 0), 405u);
+  EXPECT_EQ(screen(bhttp::verb::put, item + "/media", "", 10), 401u);
+  EXPECT_EQ(screen(bhttp::verb::put, item + "/media", kToken, 9ULL << 30), 413u);
+  EXPECT_EQ(screen(bhttp::verb::put, item + "/media", kToken, 10), 0u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/api/v1/content", kToken, 10), 0u);
+  EXPECT_EQ(screen(bhttp::verb::get, item, "", 0), 0u);
+  http::RequestHeader get;
+  get.method(bhttp::verb::get);
+  get.target(item);
+  EXPECT_EQ(api_->plan_body(get).limit, 0u) << "a read carries no body";
+}
+
+TEST_F(ContentApiTest, ProbesAndCachedReadsAreAnsweredWithoutBlockingOthersAreNot) {
+  const std::string id = create("cached");
+  auto nonblocking = [&](std::string target) {
+    http::Request req{bhttp::verb::get, target, 11};
+    return api_->handle_nonblocking(req, {"rid", std::chrono::steady_clock::now()});
+  };
+  EXPECT_TRUE(nonblocking("/health").has_value());
+  EXPECT_TRUE(nonblocking("/metrics").has_value());
+  EXPECT_FALSE(nonblocking("/ready").has_value()) << "readiness asks storage";
+  EXPECT_FALSE(nonblocking("/api/v1/content").has_value());
+  EXPECT_FALSE(nonblocking("/api/v1/content/" + id).has_value()) << "not cached yet";
+  ASSERT_EQ(call(bhttp::verb::get, "/api/v1/content/" + id).msg.result_int(), 200u);
+  auto hit = nonblocking("/api/v1/content/" + id);
+  ASSERT_TRUE(hit.has_value()) << "an in-process cache hit needs no other thread";
+  EXPECT_EQ(hit->msg.result_int(), 200u);
+  EXPECT_EQ(hit->msg[bhttp::field::etag], "\"1\"");
+  EXPECT_EQ(hit->route, "/api/v1/content/{id}");
+}
+
 TEST_F(ContentApiTest, StaleIfMatchIs412AndCurrentIfMatchUpdates) {
   const std::string id = create("v1");
   auto ok = call(bhttp::verb::put, "/api/v1/content/" + id, R"({"title":"v2"})",

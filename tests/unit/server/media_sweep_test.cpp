@@ -1,0 +1,72 @@
+// MediaStore::sweep: what crashed or failed uploads leave behind goes at start-up; what is
+// referenced, recent or not ours stays.
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "server/media_store.hpp"
+
+namespace sg::server {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+class MediaSweepTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sg-sweep-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  void write(const std::string& name, std::chrono::seconds age = 0s) {
+    std::ofstream(dir_ / name) << "bytes";
+    if (age.count() > 0) {
+      timespec times[2];
+      times[0].tv_sec = times[1].tv_sec = ::time(nullptr) - age.count();
+      times[0].tv_nsec = times[1].tv_nsec = 0;
+      ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ / name).c_str(), times, 0), 0);
+    }
+  }
+  bool exists(const std::string& name) const { return fs::exists(dir_ / name); }
+
+  fs::path dir_;
+};
+
+TEST_F(MediaSweepTest, AbandonedUploadsGoOnceOlderThanTheAgeFreshOnesStay) {
+  write(".upload-a-1111.tmp", 2h);
+  write(".upload-b-2222.tmp");
+  MediaStore store(dir_);
+  auto swept = store.sweep({}, 1h);
+  ASSERT_TRUE(swept) << swept.error().message;
+  EXPECT_EQ(swept->temp_files, 1u);
+  EXPECT_FALSE(exists(".upload-a-1111.tmp"));
+  EXPECT_TRUE(exists(".upload-b-2222.tmp")) << "an upload in progress elsewhere was taken";
+}
+
+TEST_F(MediaSweepTest, UnreferencedMediaGoesReferencedAndForeignFilesStay) {
+  write("item1.aaaa.0001.media");
+  write("item2.bbbb.0002.media");
+  write("notes.txt");
+  MediaStore store(dir_);
+  auto recent = store.sweep({"item1.aaaa.0001.media"}, 1h);
+  ASSERT_TRUE(recent);
+  EXPECT_EQ(recent->orphan_files, 0u) << "a file renamed just now may be recorded any moment";
+  auto swept = store.sweep({"item1.aaaa.0001.media"}, 0s);
+  ASSERT_TRUE(swept);
+  EXPECT_EQ(swept->orphan_files, 1u);
+  EXPECT_EQ(swept->bytes, 5u);
+  EXPECT_TRUE(exists("item1.aaaa.0001.media"));
+  EXPECT_FALSE(exists("item2.bbbb.0002.media"));
+  EXPECT_TRUE(exists("notes.txt"));
+}
+
+}  // namespace
+}  // namespace sg::server
