@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kPrometheusType = "text/plain; version=0.0.4; charset=utf-8";
 constexpr int kDefaultWindows[] = {10, 60, 300};
 constexpr int kDefaultHistogramWindow = 60;
+constexpr std::uint64_t kMaxBodyBytes = 1024 * 1024;
 
 Response json_ok(const json::value& value, bhttp::status status = bhttp::status::ok) {
   return http::json_response(value, status);
@@ -84,6 +85,7 @@ Result<int> parse_window(std::string_view text) {
 struct StatsQuery {
   std::vector<int> windows;
   std::string track;
+  bool upstream = false;  // histogram of the upstream's time to response head
 };
 
 Result<StatsQuery> parse_stats_query(std::string_view query) {
@@ -97,6 +99,14 @@ Result<StatsQuery> parse_stats_query(std::string_view query) {
       out.windows.push_back(*w);
     } else if (key == "track") {
       out.track = value;
+    } else if (key == "latency") {
+      if (value != "total" && value != "upstream") {
+        return invalid(
+            "latency: must be total (request head to last response byte) or upstream "
+            "(request sent upstream to response head), got '" +
+            value + "'");
+      }
+      out.upstream = value == "upstream";
     }
   }
   return out;
@@ -117,6 +127,11 @@ json::object window_json(const WindowSnapshot& s, int seconds) {
   o["p95_ms"] = ms(s.quantile(0.95));
   o["p99_ms"] = ms(s.quantile(0.99));
   o["mean_ms"] = ms(s.mean_latency());
+  o["upstream_responses"] = s.upstream_responses;
+  o["upstream_p50_ms"] = ms(s.upstream_quantile(0.50));
+  o["upstream_p95_ms"] = ms(s.upstream_quantile(0.95));
+  o["upstream_p99_ms"] = ms(s.upstream_quantile(0.99));
+  o["failed_attempts"] = s.failed_attempts;
   o["rps"] = static_cast<double>(s.requests) / seconds;
   return o;
 }
@@ -159,18 +174,20 @@ json::object stats_json(const RouteTable& table, const std::vector<int>& windows
   return {{"generation", table.generation}, {"tracks", std::move(tracks)}};
 }
 
-json::object histogram_json(const RouteTable& table, const Track& track, int window) {
+json::object histogram_json(const RouteTable& table, const Track& track, int window,
+                            bool upstream) {
   const WindowSnapshot s = track.stats->snapshot(Clock::now(), std::chrono::seconds(window));
   json::array bounds;
   for (double b : latency_bounds()) bounds.push_back(b);
   json::array counts;
-  for (auto c : s.latency_buckets) counts.push_back(c);
+  for (auto c : upstream ? s.upstream_buckets : s.latency_buckets) counts.push_back(c);
   json::object o;
   o["generation"] = table.generation;
   o["track"] = track.name;
   o["window_s"] = window;
-  o["requests"] = s.requests;
-  o["latency_sum_seconds"] = s.latency_sum_seconds;
+  o["latency"] = upstream ? "upstream" : "total";
+  o["requests"] = upstream ? s.upstream_responses : s.requests;
+  o["latency_sum_seconds"] = upstream ? s.upstream_sum_seconds : s.latency_sum_seconds;
   o["bounds_s"] = std::move(bounds);
   o["counts"] = std::move(counts);
   return o;
@@ -194,6 +211,29 @@ std::string_view route_template(const std::vector<std::string>& p) {
   return "unknown";
 }
 
+// The methods an admin route template answers, as an Allow value.
+std::string_view allowed_methods(std::string_view route) {
+  if (route == "/admin/v1/config") return "GET, PUT";
+  if (route == "/admin/v1/route") return "PUT";
+  if (route == "/admin/v1/tracks/{name}") return "PUT, DELETE";
+  if (route == "/admin/v1/tracks/{name}/endpoints") return "POST";
+  if (route == "/admin/v1/tracks/{name}/endpoints/{address}") return "DELETE";
+  if (route == "/admin/v1/endpoints/{address}/drain") return "POST";
+  return "GET";
+}
+
+bool method_in(bhttp::verb method, std::string_view allow) {
+  const std::string_view name = bhttp::to_string(method);
+  while (!allow.empty()) {
+    const auto comma = allow.find(',');
+    std::string_view m = allow.substr(0, comma);
+    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 1);
+    while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
+    if (m == name) return true;
+  }
+  return false;
+}
+
 const Track* find_track(const RouteTable& table, std::string_view name) {
   for (const auto& t : table.tracks) {
     if (t.name == name) return &t;
@@ -207,6 +247,37 @@ AdminApi::AdminApi(GatewayState& state, metrics::Registry& registry, std::string
                    ApplyFn apply)
     : state_(state), registry_(registry), token_(std::move(token)), apply_(std::move(apply)) {
   if (!apply_) apply_ = [this](const GatewayConfig& c) { return state_.apply(c); };
+}
+
+std::optional<Response> AdminApi::admit(const http::RequestHeader& head,
+                                        const http::RequestContext& /*ctx*/) {
+  const http::Target target = http::split_target(head.target());
+  if (target.path == "/metrics" || target.path == "/health") {
+    if (head.method() != bhttp::verb::get) return method_not_allowed("GET");
+    return std::nullopt;
+  }
+  auto segments = decode_segments(target.path);
+  if (!segments) return bad_request("the request path is not validly percent-encoded");
+  if (segments->size() < 3 || (*segments)[0] != "admin" || (*segments)[1] != "v1") {
+    return not_found("no such admin route; see /admin/v1/config, /admin/v1/stats");
+  }
+  if (auto denied = check_auth(head)) return std::move(*denied);
+  const Segments rest(segments->begin() + 2, segments->end());
+  const std::string_view route = route_template(rest);
+  if (route == "unknown") return not_found("no such admin route: " + std::string(head.target()));
+  const std::string_view allow = allowed_methods(route);
+  if (!method_in(head.method(), allow)) {
+    Response r = method_not_allowed(allow);
+    r.route = route;
+    return r;
+  }
+  return std::nullopt;
+}
+
+http::BodyPlan AdminApi::plan_body(const http::RequestHeader& head) {
+  const auto m = head.method();
+  const bool takes_body = m == bhttp::verb::put || m == bhttp::verb::post;
+  return {http::BodyPlan::Mode::kBuffered, takes_body ? kMaxBodyBytes : 0};
 }
 
 Response AdminApi::handle(http::Request& req, const http::RequestContext& /*ctx*/) {
@@ -239,7 +310,7 @@ Response AdminApi::handle(http::Request& req, const http::RequestContext& /*ctx*
   return r;
 }
 
-std::optional<Response> AdminApi::check_auth(const http::Request& req) const {
+std::optional<Response> AdminApi::check_auth(const http::RequestHeader& req) const {
   if (token_.empty()) {
     return http::json_error(bhttp::status::forbidden, "permission_denied",
                             "admin API disabled: set the token env var (admin.token_env, "
@@ -339,7 +410,7 @@ Response AdminApi::stats_route(const http::Request& req, const Segments& path,
   const Track* track = find_track(*table, q->track);
   if (!track) return not_found("track '" + q->track + "' is not configured");
   const int window = q->windows.empty() ? kDefaultHistogramWindow : q->windows.back();
-  return json_ok(histogram_json(*table, *track, window));
+  return json_ok(histogram_json(*table, *track, window, q->upstream));
 }
 
 Response AdminApi::change(const std::function<Status(GatewayConfig&)>& edit,

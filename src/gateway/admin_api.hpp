@@ -2,6 +2,7 @@
 // http::Handler. Every route needs "Authorization: Bearer TOKEN" except GET /metrics
 // (Prometheus text format 0.0.4) and GET /health. Without the header the answer is 401,
 // with a wrong token 403; with no token configured every authenticated route answers 403.
+// These answers, 404 and 405 are given from the request head, before any body byte is read.
 //
 //   GET    /admin/v1/config                       the whole config (JSON form of GatewayConfig)
 //   PUT    /admin/v1/config                       replace it -> {"generation":N}
@@ -15,8 +16,13 @@
 //   DELETE /admin/v1/tracks/{name}/endpoints/{address}
 //   POST   /admin/v1/endpoints/{address}/drain    202 {"address","draining","outstanding"}
 //   GET    /admin/v1/endpoints/{address}          health, availability, drain state, counters
-//   GET    /admin/v1/stats[?window=10|60|300]     per track and per endpoint window stats
-//   GET    /admin/v1/stats/histogram?track=NAME[&window=S]   raw latency bucket counts
+//   GET    /admin/v1/stats[?window=10|60|300]     per track and per endpoint window stats:
+//                                                 requests, status classes, error rate,
+//                                                 p50/p95/p99_ms (total, client-paced),
+//                                                 upstream_p50/p95/p99_ms (the upstream's time
+//                                                 to response head), failed_attempts
+//   GET    /admin/v1/stats/histogram?track=NAME[&window=S][&latency=total|upstream]
+//                                                 raw latency bucket counts (total by default)
 //
 // Every change edits a copy of the current config, validates it and swaps it in through
 // `apply` as a whole (GatewayState::apply by default): it applies to new requests while
@@ -54,12 +60,17 @@ class AdminApi final : public http::Handler {
   // /metrics and /health. An empty `apply` means state.apply().
   AdminApi(GatewayState& state, metrics::Registry& registry, std::string token, ApplyFn apply = {});
 
+  // Route (404), method (405) and token (401/403) from the head alone; nothing of a body is
+  // read for a refused request. Bodies: up to 1 MiB on PUT and POST, none on GET and DELETE.
+  std::optional<http::Response> admit(const http::RequestHeader& head,
+                                      const http::RequestContext& ctx) override;
+  http::BodyPlan plan_body(const http::RequestHeader& head) override;
   http::Response handle(http::Request& req, const http::RequestContext& ctx) override;
 
  private:
   using Segments = std::vector<std::string>;
 
-  std::optional<http::Response> check_auth(const http::Request& req) const;
+  std::optional<http::Response> check_auth(const http::RequestHeader& head) const;
   http::Response route_admin(http::Request& req, const Segments& path, std::string_view query);
   http::Response config_route(http::Request& req);
   http::Response tracks_route(http::Request& req, const Segments& path);

@@ -16,7 +16,12 @@ Endpoint::Endpoint(std::string address, boost::asio::ip::tcp::endpoint ep, unsig
 
 bool Endpoint::record_failure(Clock::time_point now, const OutlierConfig& outlier) {
   const int failures = consecutive_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (failures < outlier.consecutive_failures || ejected(now)) return false;
+  if (failures < outlier.consecutive_failures) return false;
+  return eject_now(now, outlier);
+}
+
+bool Endpoint::eject_now(Clock::time_point now, const OutlierConfig& outlier) {
+  if (ejected(now)) return false;
   // Each ejection in a row doubles the time out, as a flapping replica deserves.
   const int streak = std::min(ejection_streak_.fetch_add(1), 20);
   const std::int64_t ms = std::min<std::int64_t>(

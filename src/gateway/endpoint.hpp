@@ -45,6 +45,9 @@ class Endpoint {
   // the endpoint for base_ejection_ms, doubling with each ejection up to max_ejection_ms.
   // Returns true when this failure ejected it.
   bool record_failure(Clock::time_point now, const OutlierConfig& outlier);
+  // Ejects the endpoint now, whatever the run of failures (a refused connect: nothing
+  // listens there), for the same doubling time out. True unless it was ejected already.
+  bool eject_now(Clock::time_point now, const OutlierConfig& outlier);
   void record_success(Clock::time_point now);
   bool ejected(Clock::time_point now) const;
   std::uint64_t ejections() const { return ejections_.load(std::memory_order_relaxed); }
@@ -69,11 +72,19 @@ class Endpoint {
     // `period`: the shortest read timeout the connection is used with (see LazyDeadline).
     IdleConnection(boost::beast::tcp_stream s, std::chrono::steady_clock::duration period)
         : stream(std::move(s)), read_deadline(stream.get_executor(), stream.socket(), period) {}
+    ~IdleConnection() {
+      if (pooled_in) pooled_in->fetch_sub(1, std::memory_order_relaxed);
+    }
+    IdleConnection(const IdleConnection&) = delete;
+    IdleConnection& operator=(const IdleConnection&) = delete;
     boost::beast::tcp_stream stream;
     // Timeouts of reads from the upstream (the stream's own timer is used for writes).
     http::LazyDeadline read_deadline;
     boost::beast::flat_buffer buffer;
     Clock::time_point since;
+    // While pooled: the count of its worker's pooled connections (GatewayState), which it
+    // leaves when taken out or destroyed.
+    std::atomic<std::int64_t>* pooled_in = nullptr;
   };
   // Idle upstream connections of worker `w`, most recently used last.
   std::vector<std::unique_ptr<IdleConnection>>& idle_pool(unsigned w) { return pools_[w].sockets; }

@@ -52,6 +52,15 @@ GatewayMetrics::GatewayMetrics(metrics::Registry& r, const GatewayState& state)
       duration(r.histogram("streamgate_gateway_request_duration_seconds",
                            "Time from request head to the end of the response, by route and track.",
                            {"route", "track"})),
+      upstream_response(r.histogram(
+          "streamgate_gateway_upstream_response_seconds",
+          "Time from the request sent upstream to the upstream's response head, by route and "
+          "track.",
+          {"route", "track"})),
+      failed_attempts(
+          r.counter("streamgate_gateway_failed_attempts_total",
+                    "Attempts that failed before any response byte and were retried elsewhere.",
+                    {"route", "track"})),
       retries(r.counter(
           "streamgate_gateway_retries_total",
           "Requests retried on another endpoint after a failure before any response byte.",

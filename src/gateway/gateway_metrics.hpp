@@ -16,8 +16,18 @@ struct GatewayMetrics {
   metrics::Registry& registry;
   // streamgate_gateway_requests_total{route,track,code}; track "none" when unrouted.
   metrics::Family<metrics::Counter>& requests;
-  // streamgate_gateway_request_duration_seconds{route,track}
+  // streamgate_gateway_request_duration_seconds{route,track}: from the request head to the
+  // end of the response, as the client saw it (a slow reader stretches it).
   metrics::Family<metrics::Histogram>& duration;
+  // streamgate_gateway_upstream_response_seconds{route,track}: from the request sent upstream
+  // (its head and body written) to the upstream's response head, the same buckets; what no
+  // client can move, so canaries are judged on it. Observed for every upstream answer and
+  // for attempts that timed out waiting for one (the time waited).
+  metrics::Family<metrics::Histogram>& upstream_response;
+  // streamgate_gateway_failed_attempts_total{route,track}: attempts that failed before any
+  // response byte and were retried on another endpoint or track (the client's answer is
+  // counted once, in requests_total of the track that gave it).
+  metrics::Family<metrics::Counter>& failed_attempts;
   // streamgate_gateway_retries_total{route,track}
   metrics::Family<metrics::Counter>& retries;
   // streamgate_gateway_ejections_total{track,endpoint}

@@ -2,7 +2,9 @@
 
 #include <netdb.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 namespace sg::gateway {
@@ -112,6 +114,21 @@ Status GatewayState::apply(const GatewayConfig& config) {
       if (next->tracks[i].name == w.track) next->schedule_track.push_back(i);
     }
   }
+  if (config.route.sticky) {
+    const char* secret = std::getenv(config.route.sticky->key_env.c_str());
+    if (secret != nullptr && std::strlen(secret) >= StickyKey::kMinKeyBytes) {
+      next->sticky_key = std::make_shared<const StickyKey>(secret);
+      next->sticky_key_from_env = true;
+    } else {
+      if (!random_sticky_key_) {
+        random_sticky_key_ = std::make_shared<const StickyKey>(StickyKey::random());
+      }
+      next->sticky_key = random_sticky_key_;
+    }
+  }
+  for (const auto& text : config.trusted_proxies) {
+    if (auto net = parse_ip_network(text)) next->trusted_proxies.push_back(*net);
+  }
   auto current = table_.load();
   next->generation = current ? current->generation + 1 : 1;
   table_.store(std::move(next));
@@ -124,7 +141,9 @@ std::atomic<std::uint64_t> next_state_id{1};
 }  // namespace
 
 GatewayState::GatewayState(unsigned workers)
-    : workers_(workers), id_(next_state_id.fetch_add(1, std::memory_order_relaxed)) {}
+    : workers_(workers),
+      id_(next_state_id.fetch_add(1, std::memory_order_relaxed)),
+      pooled_(std::make_unique<PooledCount[]>(std::max(1u, workers))) {}
 
 std::shared_ptr<const RouteTable> GatewayState::table() const {
   struct Handle {

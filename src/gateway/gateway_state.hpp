@@ -21,6 +21,7 @@
 #include "common/metrics.hpp"
 #include "common/result.hpp"
 #include "gateway/core/gateway_config.hpp"
+#include "gateway/core/sticky_key.hpp"
 #include "gateway/core/track_schedule.hpp"
 #include "gateway/core/window_stats.hpp"
 #include "gateway/endpoint.hpp"
@@ -37,6 +38,7 @@ struct TrackMetricCache {
   static constexpr std::size_t kCodes = 600;  // HTTP status codes 0..599
   std::array<std::atomic<metrics::Counter*>, kCodes> requests{};
   std::atomic<metrics::Histogram*> duration{nullptr};
+  std::atomic<metrics::Histogram*> upstream{nullptr};
 };
 
 struct Track {
@@ -64,6 +66,13 @@ struct RouteTable {
   TrackSchedule schedule;                   // over the tracks named in route.weights
   std::vector<std::size_t> schedule_track;  // schedule index -> tracks index
   std::uint64_t generation = 0;             // 1 for the first table, +1 per change
+  // The sticky hash's key (with route.sticky): from the variable route.sticky.key_env names,
+  // or, when that is unset or shorter than StickyKey::kMinKeyBytes, this GatewayState's
+  // random one (sticky_key_from_env false).
+  std::shared_ptr<const StickyKey> sticky_key{};
+  bool sticky_key_from_env = false;
+  // config.trusted_proxies, parsed.
+  std::vector<IpNetwork> trusted_proxies{};
 };
 
 class GatewayState {
@@ -82,6 +91,10 @@ class GatewayState {
   // thus keeps the last table it saw (and the endpoints only that table names, with their
   // idle pooled connections) until its next call or its exit.
   std::shared_ptr<const RouteTable> table() const;
+
+  // How many idle upstream connections worker `w` holds in the pools of all endpoints
+  // (Endpoint::IdleConnection::pooled_in); the proxy keeps it under its descriptor budget.
+  std::atomic<std::int64_t>& pooled_connections(unsigned w) { return pooled_[w].count; }
 
   // A fresh ticket for TrackSchedule::pick (exact split across all threads).
   std::uint64_t next_ticket() { return ticket_.fetch_add(1, std::memory_order_relaxed); }
@@ -108,6 +121,11 @@ class GatewayState {
   // left the table but are still held by requests in flight (apply_mu_).
   std::vector<std::weak_ptr<Endpoint>> created_;
   std::atomic<std::uint64_t> ticket_{0};
+  std::shared_ptr<const StickyKey> random_sticky_key_;  // made on first need (apply_mu_)
+  struct alignas(64) PooledCount {
+    std::atomic<std::int64_t> count{0};
+  };
+  std::unique_ptr<PooledCount[]> pooled_;  // one per worker
 };
 
 // Resolves "HOST:PORT" (an IP literal, or a name resolved once now) to a TCP endpoint.

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "common/cpu_affinity.hpp"
+#include "common/fd_limits.hpp"
 #include "common/http/http_server.hpp"
 #include "common/log.hpp"
 #include "common/process_metrics.hpp"
@@ -36,6 +37,40 @@ http::ServerOptions listener_options(const std::string& host_port, const Gateway
   return o;
 }
 
+// The admin listener's connections (operators and the control plane).
+constexpr std::uint32_t kAdminConnections = 64;
+
+struct Capacity {
+  std::uint32_t client_connections = 0;
+  std::int64_t pooled_per_worker = 0;
+};
+
+// Raises the descriptor limit and sizes the data plane to it: a proxied request holds two
+// descriptors (client and upstream); kept aside are the idle upstream pools, the admin
+// listener's connections, health checks, listeners and event loops.
+Capacity plan_capacity(const GatewayConfig& cfg, unsigned threads) {
+  const FdLimit fds = raise_fd_limit();
+  Capacity c;
+  c.pooled_per_worker = static_cast<std::int64_t>(
+      std::clamp<std::uint64_t>(fds.soft / (8 * std::max(1u, threads)), 8, 1024));
+  const std::uint64_t reserved = 64 + 8 * threads + kAdminConnections +
+                                 static_cast<std::uint64_t>(c.pooled_per_worker) * threads;
+  const auto wanted = static_cast<std::uint32_t>(cfg.limits.max_connections);
+  c.client_connections = connections_for(fds.soft, 2, reserved, wanted);
+  const log::Level level = c.client_connections < wanted ? log::Level::kWarn : log::Level::kInfo;
+  log::write(level,
+             c.client_connections < wanted
+                 ? "max_connections lowered to what the descriptor limit allows"
+                 : "connection capacity",
+             {{"fd_limit_at_start", fds.before},
+              {"fd_limit", fds.soft},
+              {"fd_limit_hard", fds.hard},
+              {"max_connections", c.client_connections},
+              {"configured_max_connections", wanted},
+              {"pooled_upstream_per_worker", c.pooled_per_worker}});
+  return c;
+}
+
 int run(const GatewayCli& cli) {
   const GatewayConfig& cfg = cli.config;
   const unsigned threads =
@@ -45,6 +80,12 @@ int run(const GatewayCli& cli) {
     std::fprintf(stderr, "streamgate-gateway: %s\n", st.error().message.c_str());
     return 2;
   }
+  if (cfg.route.sticky && !state.table()->sticky_key_from_env) {
+    log::warn(
+        "sticky key not set: using a random key, so stickiness holds per gateway "
+        "instance only; give every instance the same key (16+ bytes) in the variable",
+        {{"key_env", cfg.route.sticky->key_env}});
+  }
   metrics::Registry registry;
   GatewayMetrics gateway_metrics(registry, state);
   metrics::register_process_metrics(registry);
@@ -53,7 +94,9 @@ int run(const GatewayCli& cli) {
     log::warn("admin API token not set: admin writes are disabled",
               {{"token_env", cfg.admin_token_env}});
   }
-  Proxy proxy(state, gateway_metrics, ProxyOptions{cli.access_log});
+  const Capacity capacity = plan_capacity(cfg, threads);
+  ProxyOptions proxy_options{cli.access_log, capacity.pooled_per_worker};
+  Proxy proxy(state, gateway_metrics, proxy_options);
   // Listeners and threads are fixed for the life of the process; everything else may change.
   auto apply_live = [&state, &cfg](const GatewayConfig& c) -> Status {
     if (c.listen != cfg.listen || c.admin_listen != cfg.admin_listen || c.threads != cfg.threads ||
@@ -68,8 +111,10 @@ int run(const GatewayCli& cli) {
   http::ServerOptions data_options = listener_options(cfg.listen, cfg, threads);
   data_options.pin_workers = cfg.cpu_affinity == CpuAffinity::kAuto;
   data_options.thread_name = "sg-proxy";
+  data_options.max_connections = capacity.client_connections;
   http::ServerOptions admin_options = listener_options(cfg.admin_listen, cfg, 1);
   admin_options.thread_name = "sg-admin";
+  admin_options.max_connections = kAdminConnections;
   http::HttpServer data(data_options, proxy);
   http::HttpServer admin_server(admin_options, admin);
   if (Status st = data.start(); !st) {
@@ -80,6 +125,24 @@ int run(const GatewayCli& cli) {
     log::error("cannot start the admin API", {{"error", st.error().message}});
     return 1;
   }
+  registry.add_collector([&data, &capacity](std::string& out) {
+    auto sample = [&out](const char* name, const char* type, const char* help, double v) {
+      metrics::append_family_head(out, name, type, help);
+      metrics::append_sample(out, name, {}, {}, v);
+    };
+    sample("streamgate_gateway_connections", "gauge", "Client connections open now.",
+           static_cast<double>(data.connections()));
+    sample("streamgate_gateway_max_connections", "gauge",
+           "Client connections allowed at once (limits.max_connections, clamped to what "
+           "RLIMIT_NOFILE allows).",
+           capacity.client_connections);
+    sample("streamgate_gateway_accept_errors_total", "counter",
+           "Failed accept(2) calls on the data listener (out of descriptors, say).",
+           static_cast<double>(data.accept_errors()));
+    sample("streamgate_gateway_connections_rejected_total", "counter",
+           "Client connections closed at accept because max_connections were open.",
+           static_cast<double>(data.connections_rejected()));
+  });
   HealthChecker checker(state);
   checker.start();
   log::info("streamgate-gateway listening",

@@ -10,6 +10,7 @@
 
 #include "common/http/direct_write.hpp"
 #include "common/http/drain_aware_buffer.hpp"
+#include "common/http/growing_body.hpp"
 #include "common/http/parse_read.hpp"
 #include "common/log.hpp"
 #include "gateway/proxy_heads.hpp"
@@ -31,6 +32,10 @@ constexpr std::size_t kCoalescedBody = 1024;
 // Bodies up to this size are read before forwarding so a failed attempt can be retried.
 constexpr std::uint64_t kReplayableBody = 64 * 1024;
 constexpr std::size_t kMaxIdlePerWorker = 256;
+// Attempts of one request before the client gets the error: two endpoints of its track,
+// then one of another track when its own has no other endpoint.
+constexpr int kAttemptsPerTrack = 2;
+constexpr int kMaxAttempts = 3;
 constexpr std::uint32_t kUpstreamHeaderLimit = 64 * 1024;
 // Pooled upstream connections older than this are dropped (streamgate-server closes idle
 // keep-alive connections after 60 s by default); younger than kTrustedIdle are not probed.
@@ -95,6 +100,12 @@ struct Proxy::Exchange {
   // The request as sent upstream: the head, plus the body when it is replayable (read
   // before forwarding). Kept for a retry; a streamed body follows it from the client.
   std::string upstream_request;
+  // The replayable body's share of the server's BodyBudget, held until the exchange ends.
+  std::optional<http::BodyBudget::Lease> body_lease;
+  // When the current attempt's request was wholly sent upstream, and the upstream's time from
+  // then to its response head (or to the timeout that ended the wait for it).
+  std::chrono::steady_clock::time_point upstream_sent{};
+  std::optional<double> upstream_seconds;
 };
 
 namespace {
@@ -117,10 +128,22 @@ const Track* choose_track(GatewayState& state, const RouteTable& table,
     std::string key = sticky->source == StickyConfig::Source::kHeader
                           ? std::string(head[sticky->name])
                           : cookie_value(head[bhttp::field::cookie], sticky->name);
-    if (!key.empty()) pick = table.schedule.pick_sticky(key, eligible);
+    if (!key.empty()) pick = table.schedule.pick_sticky_hash(table.sticky_key->hash(key), eligible);
   }
   if (!pick) pick = table.schedule.pick(state.next_ticket(), eligible);
   return pick ? &table.tracks[table.schedule_track[*pick]] : nullptr;
+}
+
+// Whether `peer` (an IP address as text) is one of the configured trusted proxies.
+bool from_trusted_proxy(const RouteTable& table, const std::string& peer) {
+  if (table.trusted_proxies.empty() || peer.empty()) return false;
+  error_code ec;
+  const auto address = asio::ip::make_address(peer, ec);
+  if (ec) return false;
+  for (const auto& net : table.trusted_proxies) {
+    if (net.contains(address)) return true;
+  }
+  return false;
 }
 
 // Copies the body `in` parses from `from` to `to`, framed chunked or as is (Content-Length,
@@ -194,6 +217,7 @@ struct Proxy::Attempt {
   bool retryable = false;          // failed before any response byte: another endpoint may try
   bool reused = false;             // it ran on a pooled connection
   bool upstream_reusable = false;  // the upstream connection may serve another request
+  bool refused = false;            // the connect was refused: nothing listens there
 };
 
 // Sends the request on `up` and relays the response; the client sees nothing on failure
@@ -201,6 +225,7 @@ struct Proxy::Attempt {
 asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exchange& ex,
                                                http::HeadParser* streamed, bool allow_pooled) {
   Endpoint& ep = *ex.endpoint;
+  ex.upstream_seconds.reset();
   ep.begin_request();
   struct Done {
     Endpoint& e;
@@ -210,9 +235,12 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
   auto& pool = ep.idle_pool(http::current_worker());
   std::unique_ptr<Endpoint::IdleConnection> upstream;
   const auto now = Endpoint::Clock::now();
+  auto& pooled = state_.pooled_connections(http::current_worker());
   while (allow_pooled && !pool.empty() && !upstream) {
     std::unique_ptr<Endpoint::IdleConnection> idle = std::move(pool.back());
     pool.pop_back();
+    idle->pooled_in = nullptr;
+    pooled.fetch_sub(1, std::memory_order_relaxed);
     const auto age = now - idle->since;
     // Old connections are near the upstream's idle timeout: not worth the race. A peek
     // catches one the upstream closed; a connection idle for under a second is trusted
@@ -230,7 +258,15 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
   if (!reused) {
     up.expires_after(std::chrono::milliseconds(t.connect_ms));
     auto [ec] = co_await up.async_connect(ep.tcp_endpoint(), kTuple);
-    if (ec) co_return Attempt{false, false, Failure::kConnect, true, false};
+    if (ec) {
+      co_return Attempt{false,
+                        false,
+                        Failure::kConnect,
+                        true,
+                        false,
+                        false,
+                        ec == asio::error::connection_refused};
+    }
     up.expires_never();
     error_code ignored;
     up.socket().set_option(tcp::no_delay(true), ignored);
@@ -244,12 +280,18 @@ asio::awaitable<Proxy::Attempt> Proxy::attempt(http::ServerConnection& conn, Exc
     if (co_await http::write_direct(up, asio::buffer(ex.upstream_request),
                                     std::chrono::milliseconds(t.idle_ms), kProxySendTiming))
       co_return Attempt{false, false, Failure::kReset, true, reused};
+    ex.upstream_sent = std::chrono::steady_clock::now();
   }
   Attempt relayed = co_await relay_response(conn, ex, *upstream);
   upstream->read_deadline.disarm();
   relayed.reused = reused;
-  if (relayed.upstream_reusable && pool.size() < kMaxIdlePerWorker) {
+  // Pooled connections hold descriptors: at most kMaxIdlePerWorker per endpoint, and what
+  // the descriptor budget leaves per worker in all (ProxyOptions).
+  if (relayed.upstream_reusable && pool.size() < kMaxIdlePerWorker &&
+      pooled.load(std::memory_order_relaxed) < options_.max_pooled_per_worker) {
     upstream->since = Endpoint::Clock::now();
+    upstream->pooled_in = &pooled;
+    pooled.fetch_add(1, std::memory_order_relaxed);
     pool.push_back(std::move(upstream));
   }
   co_return relayed;
@@ -274,6 +316,7 @@ asio::awaitable<Proxy::Attempt> Proxy::send_streamed(http::ServerConnection& con
     // The client stopped sending its body: nothing sensible to answer; drop both sides.
     co_return Attempt{true, false, Failure::kNone, false};
   }
+  ex.upstream_sent = std::chrono::steady_clock::now();  // the body's last byte went out
   if (ec && answered_already(up.socket(), upstream.buffer)) {
     // The upstream stopped taking the body after answering (a refusal before reading it,
     // say 401/403/413, then a close): that answer is the response. The rest of the
@@ -308,6 +351,11 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
     if (ec || p.get().result_int() / 100 != 1 || p.get().result_int() == 101) break;
   }
   auto& rp = *parser;
+  if (!ec || ec == beast::error::timeout) {
+    // The upstream's own time, from the request sent to its head (or to giving up on it).
+    ex.upstream_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.upstream_sent).count();
+  }
   if (ec) {
     const bool nothing_yet = !rp.got_some() && ubuf.size() == 0;
     co_return Attempt{false, false, classify(ec), nothing_yet && ec != beast::error::timeout};
@@ -403,17 +451,24 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
     co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",
                             "no track of the route has an available endpoint");
   }
-  const bool replayable =
-      !has_body || (!parser.chunked() && *parser.content_length() <= kReplayableBody);
+  // A replayable body is held until the exchange ends, taken from the server's budget of
+  // buffered body bytes; when that is spent the body streams instead (without a retry).
+  bool replayable = !has_body || (!parser.chunked() && *parser.content_length() <= kReplayableBody);
+  if (has_body && replayable) {
+    ex.body_lease.emplace(conn.body_budget());
+    replayable = ex.body_lease->hold(*parser.content_length());
+  }
   const bool can_retry = ex.table->config.retries.enabled && replayable && retry_allowed(head);
   RequestHeadParts parts{ex.head.ctx.request_id, conn.peer_address()};
+  parts.trust_forwarded = from_trusted_proxy(*ex.table, conn.peer_address());
+  parts.default_host = ex.table->config.listen;
   const auto length = parser.content_length();
   set_upstream_framing(parts, head, parser.chunked(),
                        length ? std::optional<std::uint64_t>(*length) : std::nullopt);
   ex.upstream_request.reserve(1024);
   append_upstream_request_head(ex.upstream_request, head, parts);
   if (has_body && replayable) {
-    bhttp::request_parser<bhttp::string_body> bp(std::move(parser));
+    bhttp::request_parser<http::GrowingStringBody> bp(std::move(parser));
     bp.body_limit(kReplayableBody);
     co_await conn.continue_if_expected(bp.get().base());
     conn.stream().expires_after(std::chrono::milliseconds(ex.table->config.timeouts.idle_ms));
@@ -428,10 +483,34 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
                                      http::HeadParser* streamed, bool can_retry) {
   Failure last = Failure::kNone;
   const Endpoint* tried = nullptr;
-  for (int attempt_no = 0; attempt_no < 2; ++attempt_no) {
+  // A failed attempt about to be retried counts against its track and endpoint once the
+  // retry starts (a retry that finds nowhere to go leaves it to the client's answer).
+  const Track* failed_track = nullptr;
+  Endpoint* failed_endpoint = nullptr;
+  bool moved = false;  // the retry went to another track already
+  int on_track = 0;    // attempts on the current track
+  for (int attempts = 0;;) {
+    const auto now = Endpoint::Clock::now();
+    Endpoint* next =
+        on_track < kAttemptsPerTrack ? choose_endpoint(*ex.track, tried, now) : nullptr;
+    if (!next && failed_track && !moved) {
+      // No other endpoint of this track is available: another track of the route serves
+      // the retry, so a dead track costs its users nothing.
+      if (const Track* other = fallback_track(*ex.table, ex.track, now)) {
+        if (Endpoint* ep = choose_endpoint(*other, nullptr, now)) {
+          ex.track = other;
+          next = ep;
+          moved = true;
+          on_track = 0;
+        }
+      }
+    }
     // Keep the endpoint that failed when there is no other: the error and the stats name it.
-    auto next = choose_endpoint(*ex.track, tried, Endpoint::Clock::now());
     if (!next) break;
+    if (failed_track) {
+      note_failed_attempt(*failed_track, *failed_endpoint, now);
+      failed_track = nullptr;
+    }
     ex.endpoint = next;
     Attempt a = co_await attempt(conn, ex, streamed, true);
     if (!a.answered && a.reused && a.retryable && can_retry) {
@@ -442,13 +521,20 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
     }
     if (a.answered) co_return a.keep_alive;
     last = a.failure;
-    // A stale pooled connection says nothing about the endpoint's health.
-    if (!a.reused && (a.failure == Failure::kConnect || a.failure == Failure::kReset)) {
+    // A stale pooled connection says nothing about the endpoint's health; a refused connect
+    // says nothing listens there at all: out at once, not after a run of failures.
+    if (!a.reused && a.refused) {
+      if (ex.endpoint->eject_now(Endpoint::Clock::now(), ex.table->config.outlier))
+        note_ejection(ex);
+    } else if (!a.reused && (a.failure == Failure::kConnect || a.failure == Failure::kReset)) {
       if (ex.endpoint->record_failure(Endpoint::Clock::now(), ex.table->config.outlier))
         note_ejection(ex);
     }
-    if (!a.retryable || !can_retry || attempt_no == 1) break;
+    ++on_track;
+    if (!a.retryable || !can_retry || ++attempts == kMaxAttempts) break;
     metrics_.retries.with({kRouteName, ex.track->name}).inc();
+    failed_track = ex.track;
+    failed_endpoint = ex.endpoint;
     tried = ex.endpoint;
   }
   if (streamed) ex.client_keep_alive = false;  // the body may be half read
@@ -463,6 +549,31 @@ asio::awaitable<bool> Proxy::forward(http::ServerConnection& conn, Exchange& ex,
   }
   co_return co_await fail(conn, ex, bhttp::status::bad_gateway, failure_reason(last),
                           "upstream failed before responding" + where);
+}
+
+const Track* Proxy::fallback_track(const RouteTable& table, const Track* failed,
+                                   Endpoint::Clock::time_point now) {
+  thread_local std::vector<bool> eligible;
+  eligible.assign(table.schedule.track_count(), false);
+  for (std::size_t i = 0; i < eligible.size(); ++i) {
+    const Track& t = table.tracks[table.schedule_track[i]];
+    if (&t == failed) continue;
+    for (const auto& ep : t.endpoints) {
+      if (ep->available(now)) {
+        eligible[i] = true;
+        break;
+      }
+    }
+  }
+  const auto pick = table.schedule.pick(state_.next_ticket(), eligible);
+  return pick ? &table.tracks[table.schedule_track[*pick]] : nullptr;
+}
+
+void Proxy::note_failed_attempt(const Track& track, Endpoint& endpoint,
+                                Endpoint::Clock::time_point now) {
+  metrics_.failed_attempts.with({kRouteName, track.name}).inc();
+  track.stats->record_failed_attempt(now);
+  endpoint.stats().record_failed_attempt(now);
 }
 
 Proxy::Proxy(GatewayState& state, GatewayMetrics& metrics, ProxyOptions options)
@@ -486,6 +597,15 @@ metrics::Counter& Proxy::request_counter(const Track* track, unsigned status) {
   return *c;
 }
 
+metrics::Histogram& Proxy::upstream_histogram(const Track& track) {
+  metrics::Histogram* h = track.metrics->upstream.load(std::memory_order_acquire);
+  if (!h) {
+    h = &metrics_.upstream_response.with({std::string_view(kRouteName), track.name});
+    track.metrics->upstream.store(h, std::memory_order_release);
+  }
+  return *h;
+}
+
 metrics::Histogram& Proxy::duration_histogram(const Track* track) {
   auto lookup = [&] {
     return &metrics_.duration.with(
@@ -505,9 +625,15 @@ void Proxy::record(Exchange& ex, unsigned status, double latency, bool gateway_g
   const std::string_view track = ex.track ? std::string_view(ex.track->name) : "none";
   request_counter(ex.track, status).inc();
   duration_histogram(ex.track).observe(latency);
-  if (ex.track) ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated);
-  if (ex.endpoint)
-    ex.endpoint->stats().record(now, static_cast<int>(status), latency, gateway_generated);
+  if (ex.track && ex.upstream_seconds) upstream_histogram(*ex.track).observe(*ex.upstream_seconds);
+  if (ex.track) {
+    ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated,
+                            ex.upstream_seconds);
+  }
+  if (ex.endpoint) {
+    ex.endpoint->stats().record(now, static_cast<int>(status), latency, gateway_generated,
+                                ex.upstream_seconds);
+  }
   if (options_.access_log) {
     log::write(status >= 500 ? log::Level::kError : log::Level::kInfo, "proxied",
                {{"method", ex.head.method},

@@ -4,10 +4,23 @@
 // bounded memory (64 KiB per direction per exchange).
 //
 // Failures: a request that failed before any response byte arrived (connect refused, reset,
-// stale pooled connection) is retried once on another endpoint when its method is idempotent
-// or it carries Idempotency-Key. Otherwise the client gets 502 (upstream failed) or 504
-// (upstream too slow) or 503 (no available endpoint) with the JSON error shape and the reason.
-// Connect errors and 5xx count towards passive outlier ejection.
+// stale pooled connection) is retried when its method is idempotent or it carries
+// Idempotency-Key: on another endpoint of its track, and when the track has no other
+// available endpoint, on another track of the route (at most three attempts). Each failed
+// attempt that was retried counts against its track and endpoint
+// (streamgate_gateway_failed_attempts_total, WindowStats::failed_attempts); the client's
+// answer counts once, on the track that gave it. Otherwise the client gets 502 (upstream
+// failed) or 504 (upstream too slow) or 503 (no available endpoint) with the JSON error shape
+// and the reason. A refused connect ejects the endpoint at once; other connect errors, resets
+// and 5xx count towards passive outlier ejection.
+//
+// Timing: every answer records the total time (request head to the response's last byte,
+// client-paced) and the upstream's time to its response head (from the request wholly sent
+// upstream), which is what a client cannot move and what canaries are judged on.
+//
+// Bodies up to 64 KiB are read before forwarding, so they can be replayed, while the server's
+// BodyBudget has room; larger or chunked ones (or any once the budget is spent) stream without
+// a retry.
 //
 // Runs on the HttpServer's worker threads; all shared state is in GatewayState.
 #pragma once
@@ -20,6 +33,9 @@ namespace sg::gateway {
 
 struct ProxyOptions {
   bool access_log = false;  // one JSON line per request (off by default: the data path is hot)
+  // Idle upstream connections one worker keeps pooled over all endpoints (each holds a
+  // descriptor; main sizes it from RLIMIT_NOFILE).
+  std::int64_t max_pooled_per_worker = 1024;
 };
 
 class Proxy final : public http::ConnectionHandler {
@@ -43,6 +59,11 @@ class Proxy final : public http::ConnectionHandler {
   boost::asio::awaitable<Attempt> relay_response(http::ServerConnection& conn, Exchange& ex,
                                                  Endpoint::IdleConnection& upstream);
   void note_ejection(Exchange& ex);
+  // Another track of the route for a retry (the schedule's pick among the tracks with an
+  // available endpoint, `failed` excluded), or null.
+  const Track* fallback_track(const RouteTable& table, const Track* failed,
+                              Endpoint::Clock::time_point now);
+  void note_failed_attempt(const Track& track, Endpoint& endpoint, Endpoint::Clock::time_point now);
   boost::asio::awaitable<bool> fail(http::ServerConnection& conn, Exchange& ex,
                                     http::bhttp::status status, const char* reason,
                                     std::string message);
@@ -50,6 +71,7 @@ class Proxy final : public http::ConnectionHandler {
   // The metric children of a track (cached in the track) or of "none" (track null).
   metrics::Counter& request_counter(const Track* track, unsigned status);
   metrics::Histogram& duration_histogram(const Track* track);
+  metrics::Histogram& upstream_histogram(const Track& track);
 
   GatewayState& state_;
   GatewayMetrics& metrics_;

@@ -70,12 +70,36 @@ void append_upstream_request_head(std::string& out, const http::RequestHeader& c
   out.append(client.target());
   out.append(" HTTP/1.1\r\n");
   const HopByHopFields hop(client);
+  bool has_host = false;
+  std::string forwarded_for;  // a trusted proxy's X-Forwarded-For values, in order
   for (const auto& f : client) {
-    if (hop.drops(f) || is_named(f, "X-Request-Id")) continue;
+    if (hop.drops(f)) continue;
+    if (f.name() == bhttp::field::host) {
+      has_host = true;
+    } else if (f.name() == bhttp::field::unknown) {
+      if (is_named(f, "X-Request-Id")) continue;
+      if (is_named(f, "X-Forwarded-For")) {
+        if (parts.trust_forwarded) {
+          if (!forwarded_for.empty()) forwarded_for.append(", ");
+          forwarded_for.append(f.value());
+        }
+        continue;
+      }
+      if (!parts.trust_forwarded && (is_named(f, "X-Forwarded-Host") ||
+                                     is_named(f, "X-Forwarded-Proto") || is_named(f, "X-Real-IP")))
+        continue;
+    } else if (f.name() == bhttp::field::forwarded && !parts.trust_forwarded) {
+      continue;
+    }
     append_field(out, f.name_string(), f.value());
   }
+  if (!has_host) append_field(out, "Host", parts.default_host);
   append_field(out, "X-Request-Id", parts.request_id);
-  if (!parts.peer_address.empty()) append_field(out, "X-Forwarded-For", parts.peer_address);
+  if (!parts.peer_address.empty()) {
+    if (!forwarded_for.empty()) forwarded_for.append(", ");
+    forwarded_for.append(parts.peer_address);
+  }
+  if (!forwarded_for.empty()) append_field(out, "X-Forwarded-For", forwarded_for);
   append_framing(out, parts.framing, parts.length);
   out.append("\r\n");
 }
@@ -90,13 +114,20 @@ void append_client_response_head(std::string& out, const UpstreamResponseHeader&
   out.append("\r\n");
   const HopByHopFields hop(upstream);
   bool has_request_id = false;
+  bool has_nosniff = false;
   for (const auto& f : upstream) {
-    if (hop.drops(f) || is_named(f, "X-StreamGate-Track")) continue;
-    has_request_id = has_request_id || is_named(f, "X-Request-Id");
+    if (hop.drops(f)) continue;
+    if (f.name() == bhttp::field::unknown) {
+      if (is_named(f, "X-StreamGate-Track")) continue;
+      has_request_id = has_request_id || is_named(f, "X-Request-Id");
+      has_nosniff = has_nosniff || is_named(f, "X-Content-Type-Options");
+    }
     append_field(out, f.name_string(), f.value());
   }
   append_field(out, "X-StreamGate-Track", parts.track);
   if (!has_request_id) append_field(out, "X-Request-Id", parts.request_id);
+  // Browsers never guess a type for what passes through, whatever the upstream sent.
+  if (!has_nosniff) append_field(out, "X-Content-Type-Options", "nosniff");
   append_framing(out, parts.framing, parts.length);
   if (parts.version == 10 && parts.keep_alive) out.append("Connection: keep-alive\r\n");
   if (parts.version != 10 && !parts.keep_alive) out.append("Connection: close\r\n");

@@ -34,7 +34,14 @@ enum class BodyFraming {
 
 struct RequestHeadParts {
   std::string_view request_id;    // replaces any X-Request-Id of the client
-  std::string_view peer_address;  // appended as an X-Forwarded-For field when not empty
+  std::string_view peer_address;  // the X-Forwarded-For the upstream gets, when not empty
+  // Whether the peer is a trusted proxy (config trusted_proxies). Its X-Forwarded-For values
+  // are kept, in one field, with peer_address appended; its Forwarded, X-Forwarded-Host,
+  // X-Forwarded-Proto and X-Real-IP pass. From anyone else those fields are dropped and
+  // X-Forwarded-For is peer_address alone: a client cannot pose as someone else.
+  bool trust_forwarded = false;
+  // The Host an upstream gets when the client sent none (HTTP/1.0): HTTP/1.1 requires one.
+  std::string_view default_host{};
   BodyFraming framing = BodyFraming::kNone;
   std::uint64_t length = 0;  // with kLength
 };
@@ -46,7 +53,8 @@ void set_upstream_framing(RequestHeadParts& parts, const http::RequestHeader& cl
                           std::optional<std::uint64_t> content_length);
 
 // Appends the HTTP/1.1 request head for `client` as sent upstream: method and target
-// unchanged, end-to-end fields in order, then X-Request-Id, X-Forwarded-For and the framing.
+// unchanged, end-to-end fields in order (forwarding fields as RequestHeadParts says), then
+// Host when the client sent none, X-Request-Id, X-Forwarded-For and the framing.
 void append_upstream_request_head(std::string& out, const http::RequestHeader& client,
                                   const RequestHeadParts& parts);
 
@@ -61,7 +69,8 @@ struct ResponseHeadParts {
 
 // Appends the response head for the client: the upstream's status and reason (the standard
 // reason when it sent none), its end-to-end fields in order, then X-StreamGate-Track,
-// X-Request-Id, the framing and Connection.
+// X-Request-Id and X-Content-Type-Options: nosniff when the upstream sent none, the framing
+// and Connection.
 void append_client_response_head(std::string& out, const UpstreamResponseHeader& upstream,
                                  const ResponseHeadParts& parts);
 

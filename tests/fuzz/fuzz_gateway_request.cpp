@@ -24,7 +24,10 @@
 //     Upgrade, Proxy-Authorization, nor any field named by a Connection token (tokens split
 //     on ',' and trimmed of OWS = SP / HTAB, RFC 9110 5.6.1 and 7.6.1);
 //   - every end-to-end field of the client reaches the upstream with its value;
-//   - exactly one X-Request-Id, equal to "rid"; X-Forwarded-For carries "127.0.0.1";
+//   - exactly one X-Request-Id, equal to "rid"; exactly one X-Forwarded-For, "127.0.0.1", and
+//     no other forwarding field of the client (Forwarded, X-Forwarded-Host/-Proto, X-Real-IP);
+//     behind a trusted proxy one X-Forwarded-For ending with "127.0.0.1"; a Host upstream
+//     when the client sent none;
 //   - cookie_value() returns a substring of the header without ';';
 //   - pick_sticky is deterministic, in range, only picks eligible tracks of weight > 0, places
 //     the key on the cumulative weights when every track is eligible, and answers whenever
@@ -281,10 +284,26 @@ void check_upstream(const sg::http::RequestHeader& client, bool chunked,
       continue;
     if (u.find(t) != u.end()) violation("field '" + t + "' named by Connection upstream", text);
   }
-  // End-to-end fields pass unchanged.
+  // End-to-end fields pass unchanged; forwarding fields of a client (not a trusted proxy) do
+  // not pass at all.
+  auto forwarding = [](std::string_view name) {
+    for (const char* f :
+         {"x-forwarded-for", "forwarded", "x-forwarded-host", "x-forwarded-proto", "x-real-ip"}) {
+      if (iequals(name, f)) return true;
+    }
+    return false;
+  };
+  for (const auto& f : u) {
+    if (forwarding(f.name_string()) &&
+        !(iequals(f.name_string(), "x-forwarded-for") && f.value() == "127.0.0.1"))
+      violation("a client's forwarding field reached the upstream", text);
+  }
+  if (client.count(bhttp::field::host) == 0 && u.count(bhttp::field::host) != 1)
+    violation("a request without Host went upstream without exactly one", text);
   for (const auto& f : client) {
     const std::string_view name = f.name_string();
-    if (is_hop_by_hop(name) || is_named(name) || iequals(name, "x-request-id")) continue;
+    if (is_hop_by_hop(name) || is_named(name) || iequals(name, "x-request-id") || forwarding(name))
+      continue;
     bool found = false;
     for (auto [it, end] = u.equal_range(name); it != end && !found; ++it)
       found = it->value() == f.value();
@@ -292,10 +311,24 @@ void check_upstream(const sg::http::RequestHeader& client, bool chunked,
   }
   if (u.count("X-Request-Id") != 1 || u["X-Request-Id"] != "rid")
     violation("X-Request-Id is not exactly 'rid'", text);
-  bool xff = false;
-  for (auto [it, end] = u.equal_range("X-Forwarded-For"); it != end; ++it)
-    xff = xff || it->value() == "127.0.0.1";
-  if (!xff) violation("X-Forwarded-For without the peer address", text);
+  if (u.count("X-Forwarded-For") != 1 || u["X-Forwarded-For"] != "127.0.0.1")
+    violation("X-Forwarded-For is not exactly the peer address", text);
+  // Behind a trusted proxy its X-Forwarded-For values are kept, in one field, peer last.
+  parts.trust_forwarded = true;
+  std::string trusted;
+  no_throw("append_upstream_request_head", [&] {
+    gw::append_upstream_request_head(trusted, client, parts);
+    return 0;
+  });
+  bhttp::request_parser<bhttp::empty_body> tp;
+  tp.header_limit(kUpstreamHeaderLimit);
+  tp.eager(false);
+  tp.put(boost::asio::buffer(trusted.data(), trusted.size()), ec);
+  if (ec || !tp.is_header_done()) violation("the trusted upstream head does not parse", trusted);
+  const auto& t = tp.get().base();
+  const std::string_view xff = t["X-Forwarded-For"];
+  if (t.count("X-Forwarded-For") != 1 || !xff.ends_with("127.0.0.1"))
+    violation("a trusted proxy's X-Forwarded-For does not end with the peer", trusted);
 }
 
 // ---- one connection -------------------------------------------------------------------------

@@ -64,8 +64,10 @@ class GatewayFixture : public ::testing::Test {
     admin_port_ = free_port();
     write_config(yaml_tail);
     SpawnOptions o;
-    o.argv = {SG_GATEWAY_BIN, "--config", config_file().string()};
+    o.argv = gateway_prefix_;
+    o.argv.insert(o.argv.end(), {SG_GATEWAY_BIN, "--config", config_file().string()});
     o.env = {{"STREAMGATE_ADMIN_TOKEN", kGatewayAdminToken}};
+    o.env.insert(o.env.end(), gateway_env_.begin(), gateway_env_.end());
     o.log_file = log_file();
     auto child = ChildProcess::spawn(o);
     ASSERT_TRUE(child) << child.error().message;
@@ -94,6 +96,10 @@ class GatewayFixture : public ::testing::Test {
 
   TempDir dir_{"sg-it-gw"};
   std::string health_ = "{ interval_ms: 200, timeout_ms: 150, rise: 1, fall: 2 }";
+  // Set before start_gateway(): a command the gateway runs under (e.g. prlimit), and more
+  // environment for it.
+  std::vector<std::string> gateway_prefix_;
+  std::vector<std::pair<std::string, std::string>> gateway_env_;
   std::map<std::string, std::vector<std::unique_ptr<ServerProcess>>> replicas_;
   std::optional<ChildProcess> gateway_;
   std::uint16_t port_ = 0;

@@ -112,6 +112,21 @@ std::string check_sticky(const std::optional<StickyConfig>& sticky) {
     return std::string(key) + ": '" + sticky->name +
            "' must be an HTTP token (letters, digits, !#$%&'*+-.^_`|~), 1..128 characters";
   }
+  if (!is_env_name(sticky->key_env)) {
+    return "route.sticky.key_env: '" + sticky->key_env +
+           "' must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, 1..128 characters)";
+  }
+  return {};
+}
+
+std::string check_trusted_proxies(const std::vector<std::string>& proxies) {
+  if (proxies.size() > 64) return "trusted_proxies: at most 64 entries";
+  for (std::size_t i = 0; i < proxies.size(); ++i) {
+    if (!parse_ip_network(proxies[i])) {
+      return "trusted_proxies[" + std::to_string(i) + "]: '" + proxies[i] +
+             "' must be an IP address or ADDRESS/BITS (e.g. 10.0.0.0/8)";
+    }
+  }
   return {};
 }
 
@@ -189,11 +204,45 @@ bool is_host_port(std::string_view text, unsigned min_port) {
   return value >= min_port && value <= 65535;
 }
 
+std::optional<IpNetwork> parse_ip_network(std::string_view text) {
+  const auto slash = text.find('/');
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(std::string(text.substr(0, slash)), ec);
+  if (ec) return std::nullopt;
+  const unsigned max_bits = address.is_v4() ? 32 : 128;
+  unsigned bits = max_bits;
+  if (slash != std::string_view::npos) {
+    const std::string_view b = text.substr(slash + 1);
+    const auto [end, bec] = std::from_chars(b.data(), b.data() + b.size(), bits);
+    if (b.empty() || bec != std::errc() || end != b.data() + b.size() || bits > max_bits)
+      return std::nullopt;
+  }
+  return IpNetwork{address, bits};
+}
+
+bool IpNetwork::contains(const boost::asio::ip::address& a) const {
+  boost::asio::ip::address peer = a;
+  if (peer.is_v6() && peer.to_v6().is_v4_mapped()) {
+    peer = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, peer.to_v6());
+  }
+  if (peer.is_v4() != address.is_v4()) return false;
+  const auto prefix_matches = [this](const auto& x, const auto& y) {
+    for (unsigned i = 0; i < bits; ++i) {
+      const unsigned byte = i / 8, bit = 7 - i % 8;
+      if (((x[byte] >> bit) & 1) != ((y[byte] >> bit) & 1)) return false;
+    }
+    return true;
+  };
+  if (peer.is_v4()) return prefix_matches(peer.to_v4().to_bytes(), address.to_v4().to_bytes());
+  return prefix_matches(peer.to_v6().to_bytes(), address.to_v6().to_bytes());
+}
+
 Status validate_gateway_config(const GatewayConfig& config) {
   std::string problem = check_listeners(config);
   if (problem.empty()) problem = check_tracks(config.tracks);
   if (problem.empty()) problem = check_weights(config);
   if (problem.empty()) problem = check_sticky(config.route.sticky);
+  if (problem.empty()) problem = check_trusted_proxies(config.trusted_proxies);
   if (problem.empty()) problem = check_health_check(config.health_check);
   if (problem.empty()) problem = check_limits(config);
   if (problem.empty()) return Status::ok();

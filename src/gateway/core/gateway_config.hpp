@@ -11,12 +11,18 @@
 //     canary: { endpoints: [127.0.0.1:9201] }  # balance: least_outstanding | round_robin
 //   route:
 //     weights: { stable: 95, canary: 5 }   # integers 0..100, sum 100, tracks must exist
-//     sticky: { header: X-Viewer-Id }      # optional; exactly one of header or cookie
+//     sticky: { header: X-Viewer-Id, key_env: STREAMGATE_STICKY_KEY }
+//                                          # optional; exactly one of header or cookie;
+//                                          # key_env names the variable holding the secret
+//                                          # key of the sticky hash (sticky_key.hpp)
 //   health_check: { path: /ready, interval_ms: 1000, timeout_ms: 500, rise: 2, fall: 2 }
 //   outlier: { consecutive_failures: 5, base_ejection_ms: 10000, max_ejection_ms: 300000 }
 //   timeouts: { connect_ms: 1000, first_byte_ms: 30000, idle_ms: 60000, header_ms: 10000 }
 //   limits: { header_bytes: 16384, max_connections: 10000 }
 //   retries: { enabled: true }
+//   trusted_proxies: []                    # CIDRs ("10.0.0.0/8", "::1/128", "192.0.2.7")
+//                                          # whose X-Forwarded-For is kept and appended to;
+//                                          # from anyone else it is replaced
 //
 // tracks and route are required; every other key has the default shown (and in the structs
 // below). Parsing is strict: an unknown key, a wrong type or a value out of range is an
@@ -35,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/value.hpp>
 
 #include "common/result.hpp"
@@ -65,12 +72,15 @@ struct TrackConfig {
   bool operator==(const TrackConfig&) const = default;
 };
 
-// Stickiness: the value of a request header, or of a cookie, picks the track
-// (TrackSchedule::pick_sticky). The name is an HTTP token (RFC 9110), 1..128 characters.
+// Stickiness: the value of a request header, or of a cookie, picks the track through a
+// keyed hash (StickyKey, TrackSchedule::pick_sticky_hash). The name is an HTTP token
+// (RFC 9110), 1..128 characters. `key_env` names the environment variable holding the hash's
+// secret key, the same on every gateway instance ([A-Za-z_][A-Za-z0-9_]*).
 struct StickyConfig {
   enum class Source { kHeader, kCookie };
   Source source = Source::kHeader;
   std::string name;
+  std::string key_env = "STREAMGATE_STICKY_KEY";
 
   bool operator==(const StickyConfig&) const = default;
 };
@@ -138,6 +148,9 @@ struct GatewayConfig {
   TimeoutsConfig timeouts;
   LimitsConfig limits;
   RetriesConfig retries;
+  // Peers (CIDR blocks, or single addresses) whose X-Forwarded-For / Forwarded fields are
+  // trusted; at most 64, e.g. "10.0.0.0/8". Empty: no client's are.
+  std::vector<std::string> trusted_proxies{};
 
   bool operator==(const GatewayConfig&) const = default;
 };
@@ -157,6 +170,15 @@ Result<GatewayConfig> gateway_config_from_json(const boost::json::value& json);
 // weights in route order; `sticky` is omitted when not set.
 boost::json::value gateway_config_to_json(const GatewayConfig& config);
 std::string gateway_config_to_json_text(const GatewayConfig& config);
+
+// An IP network: "ADDR/BITS" or a single "ADDR" (all bits), IPv4 or IPv6.
+struct IpNetwork {
+  boost::asio::ip::address address;
+  unsigned bits = 0;
+  // Whether `a` lies in this network (an IPv4-mapped IPv6 address counts as IPv4).
+  bool contains(const boost::asio::ip::address& a) const;
+};
+std::optional<IpNetwork> parse_ip_network(std::string_view text);
 
 // Whether `text` is HOST:PORT with a non-empty host (a name, an IPv4 address, or an IPv6
 // address in brackets) and a decimal port in [min_port, 65535].

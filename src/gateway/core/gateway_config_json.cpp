@@ -154,18 +154,21 @@ void read_sticky(const json::object& object, std::optional<StickyConfig>& sticky
   ObjectReader r(object, "route.sticky", problem);
   std::string header;
   std::string cookie;
+  StickyConfig out;
   const bool has_header = r.find("header") != nullptr;
   const bool has_cookie = r.find("cookie") != nullptr;
   r.string("header", header);
   r.string("cookie", cookie);
+  r.string("key_env", out.key_env);
   r.finish();
   if (!problem.empty()) return;
   if (has_header == has_cookie) {
     problem = "route.sticky: give exactly one of header or cookie";
     return;
   }
-  sticky = StickyConfig{has_header ? StickyConfig::Source::kHeader : StickyConfig::Source::kCookie,
-                        has_header ? header : cookie};
+  out.source = has_header ? StickyConfig::Source::kHeader : StickyConfig::Source::kCookie;
+  out.name = has_header ? header : cookie;
+  sticky = std::move(out);
 }
 
 void read_route(ObjectReader& root, RouteConfig& route, std::string& problem) {
@@ -244,7 +247,8 @@ json::object route_to_json(const RouteConfig& route) {
   json::object out{{"weights", std::move(weights)}};
   if (route.sticky) {
     const bool header = route.sticky->source == StickyConfig::Source::kHeader;
-    out["sticky"] = json::object{{header ? "header" : "cookie", route.sticky->name}};
+    out["sticky"] = json::object{{header ? "header" : "cookie", route.sticky->name},
+                                 {"key_env", route.sticky->key_env}};
   }
   return out;
 }
@@ -272,6 +276,21 @@ Result<GatewayConfig> gateway_config_from_json(const json::value& value) {
   read_tracks(root, c, problem);
   read_route(root, c.route, problem);
   read_tuning(root, c, problem);
+  if (const json::value* v = root.find("trusted_proxies")) {
+    if (!v->is_array()) {
+      root.fail("trusted_proxies", "must be a list of CIDRs, got " + describe(*v));
+    } else {
+      const json::array& list = v->get_array();
+      for (std::size_t i = 0; i < list.size() && problem.empty(); ++i) {
+        if (!list[i].is_string()) {
+          root.fail("trusted_proxies[" + std::to_string(i) + "]",
+                    "must be a string such as \"10.0.0.0/8\", got " + describe(list[i]));
+        } else {
+          c.trusted_proxies.emplace_back(list[i].get_string());
+        }
+      }
+    }
+  }
   root.finish();
   if (!problem.empty()) return make_error(ErrorCode::kInvalidArgument, std::move(problem));
   if (Status s = validate_gateway_config(c); !s) return s.error();
@@ -317,6 +336,7 @@ json::value gateway_config_to_json(const GatewayConfig& c) {
       {"limits",
        {{"header_bytes", c.limits.header_bytes}, {"max_connections", c.limits.max_connections}}},
       {"retries", {{"enabled", c.retries.enabled}}},
+      {"trusted_proxies", json::array(c.trusted_proxies.begin(), c.trusted_proxies.end())},
   };
 }
 

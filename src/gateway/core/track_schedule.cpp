@@ -84,7 +84,11 @@ std::optional<std::size_t> TrackSchedule::pick(std::uint64_t ticket,
 
 std::optional<std::size_t> TrackSchedule::pick_sticky(std::string_view key,
                                                       const std::vector<bool>& eligible) const {
-  const std::uint64_t h = stable_hash(key);
+  return pick_sticky_hash(stable_hash(key), eligible);
+}
+
+std::optional<std::size_t> TrackSchedule::pick_sticky_hash(
+    std::uint64_t h, const std::vector<bool>& eligible) const {
   const int point = static_cast<int>(h % kTotalWeight);
   int upper = 0;
   for (std::size_t i = 0; i < weights_.size(); ++i) {

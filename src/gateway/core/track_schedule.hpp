@@ -60,6 +60,10 @@ class TrackSchedule {
   // eligible.
   std::optional<std::size_t> pick_sticky(std::string_view key,
                                          const std::vector<bool>& eligible) const;
+  // The same for a key already hashed (the gateway hashes with a StickyKey, so that clients
+  // cannot compute which values land on which track).
+  std::optional<std::size_t> pick_sticky_hash(std::uint64_t key_hash,
+                                              const std::vector<bool>& eligible) const;
 
   // The tracks and weights, in the order given to create().
   const std::vector<TrackWeight>& weights() const { return weights_; }

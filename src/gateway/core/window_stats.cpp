@@ -43,7 +43,11 @@ void add_into(WindowSnapshot& to, const WindowSnapshot& from) {
   to.latency_sum_seconds += from.latency_sum_seconds;
   for (std::size_t i = 0; i < kLatencyBucketCount; ++i) {
     to.latency_buckets[i] += from.latency_buckets[i];
+    to.upstream_buckets[i] += from.upstream_buckets[i];
   }
+  to.upstream_responses += from.upstream_responses;
+  to.upstream_sum_seconds += from.upstream_sum_seconds;
+  to.failed_attempts += from.failed_attempts;
 }
 
 }  // namespace
@@ -70,7 +74,14 @@ double WindowSnapshot::mean_latency() const {
   return latency_sum_seconds / static_cast<double>(requests);
 }
 
-double WindowSnapshot::quantile(double q) const {
+double WindowSnapshot::quantile(double q) const { return latency_quantile(latency_buckets, q); }
+
+double WindowSnapshot::upstream_quantile(double q) const {
+  return latency_quantile(upstream_buckets, q);
+}
+
+double latency_quantile(const std::array<std::uint64_t, kLatencyBucketCount>& buckets, double q) {
+  const auto& latency_buckets = buckets;
   std::uint64_t total = 0;
   for (auto c : latency_buckets) total += c;
   if (total == 0) return 0;
@@ -109,22 +120,38 @@ WindowStats::Shard& WindowStats::this_shard() {
   return *s;
 }
 
-void WindowStats::record(Clock::time_point now, int status, double latency_seconds,
-                         bool gateway_generated) {
+WindowSnapshot* WindowStats::counts_for(Shard& shard, Clock::time_point now) {
   const std::int64_t second = second_of(now);
-  const std::size_t slot = slot_of(second);
-  const std::size_t bucket = latency_bucket(latency_seconds);
-  const double latency = latency_seconds > 0 ? latency_seconds : 0.0;
-  Shard& shard = this_shard();
-  std::lock_guard lock(shard.mu);
-  Bucket& b = shard.ring[slot];
+  Bucket& b = shard.ring[slot_of(second)];
   // A slot holding a later second means this record is older than the ring: drop it.
-  if (b.second > second) return;
+  if (b.second > second) return nullptr;
   if (b.second < second) {
     b.second = second;
     b.counts = WindowSnapshot{};
   }
-  WindowSnapshot& c = b.counts;
+  return &b.counts;
+}
+
+void WindowStats::record_failed_attempt(Clock::time_point now) {
+  Shard& shard = this_shard();
+  std::lock_guard lock(shard.mu);
+  if (WindowSnapshot* c = counts_for(shard, now)) ++c->failed_attempts;
+}
+
+void WindowStats::record(Clock::time_point now, int status, double latency_seconds,
+                         bool gateway_generated, std::optional<double> upstream_seconds) {
+  const std::size_t bucket = latency_bucket(latency_seconds);
+  const double latency = latency_seconds > 0 ? latency_seconds : 0.0;
+  Shard& shard = this_shard();
+  std::lock_guard lock(shard.mu);
+  WindowSnapshot* counts = counts_for(shard, now);
+  if (!counts) return;
+  WindowSnapshot& c = *counts;
+  if (upstream_seconds) {
+    ++c.upstream_responses;
+    c.upstream_sum_seconds += *upstream_seconds > 0 ? *upstream_seconds : 0.0;
+    ++c.upstream_buckets[latency_bucket(*upstream_seconds)];
+  }
   ++c.requests;
   if (status >= 200 && status < 300) ++c.status_2xx;
   if (status >= 300 && status < 400) ++c.status_3xx;

@@ -1,6 +1,8 @@
 // WindowStats: sliding-window request statistics for one track or one endpoint, as the
 // rollout judge and the admin API read them (requests, status classes, gateway-generated
-// errors, latency quantiles over the last 10 s, 1 min, 5 min).
+// errors, attempts that failed and were retried elsewhere, and two latency histograms over
+// the last 10 s, 1 min, 5 min: the total time the client saw, which a slow reader or a large
+// download stretches, and the upstream's time to its response head, which no client moves).
 //
 // Time is always passed in (`now`), so tests drive it with a simulated clock. Time is cut
 // into whole seconds of std::chrono::steady_clock; the ring keeps the current second plus
@@ -20,6 +22,7 @@
 #include <cstdint>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -54,6 +57,15 @@ struct WindowSnapshot {
   double latency_sum_seconds = 0;
   // Count per latency bucket, kLatencyBucketCount entries (see latency_bounds()).
   std::array<std::uint64_t, kLatencyBucketCount> latency_buckets{};
+  // The upstream's time to response head (from the request sent upstream to the response
+  // head received), for the responses that have one: every upstream answer, and attempts
+  // that timed out waiting for one (with the time waited). Not the gateway's own errors.
+  std::uint64_t upstream_responses = 0;
+  double upstream_sum_seconds = 0;
+  std::array<std::uint64_t, kLatencyBucketCount> upstream_buckets{};
+  // Attempts that failed before any response byte and were retried on another endpoint or
+  // track; the client's answer is counted once, in `requests` of the track that gave it.
+  std::uint64_t failed_attempts = 0;
 
   // status_5xx / requests, in [0, 1]; 0 when there were no requests. Gateway-generated
   // 5xx responses count as errors, since the client saw them.
@@ -64,7 +76,13 @@ struct WindowSnapshot {
   double quantile(double q) const;
   // The mean latency in seconds; 0 when there were no requests.
   double mean_latency() const;
+  // quantile() of the upstream's time to response head; 0 without any.
+  double upstream_quantile(double q) const;
 };
+
+// The value below which a fraction q of the counts in `buckets` (the latency histogram's
+// layout) fell, interpolated inside the bucket that holds that rank; 0 when empty.
+double latency_quantile(const std::array<std::uint64_t, kLatencyBucketCount>& buckets, double q);
 
 class WindowStats {
  public:
@@ -80,7 +98,11 @@ class WindowStats {
   // Counts one response completed at `now` with HTTP `status` after `latency_seconds`.
   // `gateway_generated` marks a response the gateway produced because the upstream failed
   // or timed out (502/503/504) or the request was rejected before routing.
-  void record(Clock::time_point now, int status, double latency_seconds, bool gateway_generated);
+  // `upstream_seconds`: the upstream's time to response head, when there was one.
+  void record(Clock::time_point now, int status, double latency_seconds, bool gateway_generated,
+              std::optional<double> upstream_seconds = std::nullopt);
+  // Counts one attempt that failed before any response byte and was retried elsewhere.
+  void record_failed_attempt(Clock::time_point now);
 
   // The sum over the current second (partial) and the `window` complete seconds before it,
   // i.e. the seconds s with sec(now) - window <= s <= sec(now). `window` is clamped to
@@ -99,6 +121,9 @@ class WindowStats {
     std::vector<Bucket> ring = std::vector<Bucket>(kRingSize);  // indexed by second % kRingSize
   };
   Shard& this_shard();
+  // The current second's counts in this thread's ring (locked by the caller), or null when
+  // `now` is older than the ring.
+  WindowSnapshot* counts_for(Shard& shard, Clock::time_point now);
 
   std::array<std::atomic<Shard*>, kThreadShards> shards_{};  // owned; null until first used
 };

@@ -318,6 +318,39 @@ TEST_F(AdminApiTest, HistogramGivesRawBucketCountsWithBounds) {
   EXPECT_EQ(no_track.msg.result(), bhttp::status::bad_request);
 }
 
+TEST_F(AdminApiTest, StatsAndHistogramGiveTheUpstreamsOwnTimeBesideTheTotal) {
+  const auto now = Clock::now();
+  auto& canary = *track("canary").stats;
+  // Slow readers stretch the total; the upstream answered every head in 2 ms.
+  for (int i = 0; i < 90; ++i) canary.record(now, 200, 0.003, false, 0.002);
+  for (int i = 0; i < 10; ++i) canary.record(now, 200, 30.0, false, 0.002);
+  canary.record_failed_attempt(now);
+
+  auto w = body_json(call(bhttp::verb::get, "/admin/v1/stats?window=10"))
+               .at("tracks")
+               .at("canary")
+               .at("windows")
+               .at("10s");
+  EXPECT_GT(w.at("p95_ms").as_double(), 1000.0);
+  EXPECT_LT(w.at("upstream_p95_ms").as_double(), 3.0);
+  EXPECT_LT(w.at("upstream_p99_ms").as_double(), 3.0);
+  EXPECT_GT(w.at("upstream_p50_ms").as_double(), 1.0);
+  EXPECT_EQ(w.at("upstream_responses").as_int64(), 100);
+  EXPECT_EQ(w.at("failed_attempts").as_int64(), 1);
+
+  auto up = body_json(
+      call(bhttp::verb::get, "/admin/v1/stats/histogram?track=canary&window=10&latency=upstream"));
+  EXPECT_EQ(up.at("latency").as_string(), "upstream");
+  EXPECT_EQ(up.at("requests").as_int64(), 100);
+  EXPECT_EQ(up.at("counts").as_array().at(latency_bucket(0.002)).as_int64(), 100);
+  auto total =
+      body_json(call(bhttp::verb::get, "/admin/v1/stats/histogram?track=canary&window=10"));
+  EXPECT_EQ(total.at("latency").as_string(), "total");
+  EXPECT_EQ(total.at("counts").as_array().at(latency_bucket(30.0)).as_int64(), 10);
+  auto bad = call(bhttp::verb::get, "/admin/v1/stats/histogram?track=canary&latency=fast");
+  EXPECT_EQ(bad.msg.result(), bhttp::status::bad_request) << bad.msg.body();
+}
+
 TEST_F(AdminApiTest, WrongMethodGets405WithAllowAndUnknownPathGets404) {
   auto r = call(bhttp::verb::delete_, "/admin/v1/config");
   EXPECT_EQ(r.msg.result(), bhttp::status::method_not_allowed);
@@ -328,6 +361,32 @@ TEST_F(AdminApiTest, WrongMethodGets405WithAllowAndUnknownPathGets404) {
   EXPECT_EQ(unknown.msg.result(), bhttp::status::not_found);
   EXPECT_EQ(error_code(unknown), "not_found");
   EXPECT_EQ(call(bhttp::verb::get, "/elsewhere").msg.result(), bhttp::status::not_found);
+}
+
+TEST_F(AdminApiTest, HeadsAreScreenedForRouteMethodAndTokenBeforeAnyBody) {
+  auto screen = [&](bhttp::verb method, std::string target, std::string token) {
+    http::RequestHeader head;
+    head.method(method);
+    head.target(target);
+    if (!token.empty()) head.set(bhttp::field::authorization, "Bearer " + token);
+    head.set(bhttp::field::content_length, "1048576");  // announced, never read
+    auto r = api_.admit(head, http::RequestContext{"test", Clock::now()});
+    return r ? r->msg.result_int() : 0u;
+  };
+  EXPECT_EQ(screen(bhttp::verb::put, "/admin/v1/config", ""), 401u);
+  EXPECT_EQ(screen(bhttp::verb::put, "/admin/v1/config", "wrong-token"), 403u);
+  EXPECT_EQ(screen(bhttp::verb::put, "/admin/v1/nothing", kToken), 404u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/admin/v1/config", kToken), 405u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/metrics", ""), 405u);
+  EXPECT_EQ(screen(bhttp::verb::get, "/metrics", ""), 0u);
+  EXPECT_EQ(screen(bhttp::verb::put, "/admin/v1/config", kToken), 0u);
+  EXPECT_EQ(screen(bhttp::verb::post, "/admin/v1/tracks/a/endpoints", kToken), 0u);
+  http::RequestHeader get;
+  get.method(bhttp::verb::get);
+  EXPECT_EQ(api_.plan_body(get).limit, 0u) << "a GET carries no body";
+  http::RequestHeader put;
+  put.method(bhttp::verb::put);
+  EXPECT_EQ(api_.plan_body(put).limit, 1024u * 1024u);
 }
 
 TEST_F(AdminApiTest, WrappedApplyDecidesWhetherAChangeIsAccepted) {

@@ -247,6 +247,11 @@ TEST(GatewayConfig, RejectsBadStickyHealthOutlierTimeoutsAndLimits) {
        "route.sticky.header: 'X Id' must be an HTTP token"},
       {edited(route, route + ", sticky: { cookie: \"\" }"), "route.sticky.cookie: '' must be"},
       {edited(route, route + ", sticky: { query: id }"), "route.sticky.query: unknown key"},
+      {edited(route, route + ", sticky: { header: X-Id, key_env: \"1BAD\" }"),
+       "route.sticky.key_env: '1BAD' must be an environment variable name"},
+      {base + "trusted_proxies: [10.0.0.0/8, 10.0.0.0/33]\n",
+       "trusted_proxies[1]: '10.0.0.0/33' must be an IP address or ADDRESS/BITS"},
+      {base + "trusted_proxies: proxy\n", "trusted_proxies: must be a list of CIDRs"},
       {base + "health_check: { path: ready }\n", "health_check.path: 'ready' must start with '/'"},
       {base + "health_check: { interval_ms: 50 }\n",
        "health_check.interval_ms: must be 100..3600000, got 50"},
@@ -316,6 +321,34 @@ TEST(GatewayConfig, HostPortAcceptsNamesIpv4AndBracketedIpv6) {
   EXPECT_FALSE(is_host_port("host:080000", 1));
   EXPECT_FALSE(is_host_port("host:", 1));
   EXPECT_FALSE(is_host_port("host", 1));
+}
+
+TEST(GatewayConfig, TrustedProxiesAndTheStickyKeyVariableRoundTrip) {
+  auto c = parse_gateway_config_yaml(std::string(kIssueExample) +
+                                     "trusted_proxies: [10.0.0.0/8, \"::1\", 192.0.2.7]\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.0.0.0/8", "::1", "192.0.2.7"}));
+  c->route.sticky = StickyConfig{StickyConfig::Source::kHeader, "X-Viewer-Id", "MY_KEY"};
+  auto back = parse_gateway_config_json(gateway_config_to_json_text(*c));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(*back, *c);
+}
+
+TEST(IpNetwork, ContainsByPrefixForBothFamilies) {
+  auto net = parse_ip_network("10.1.0.0/16");
+  ASSERT_TRUE(net);
+  auto ip = [](const char* a) { return boost::asio::ip::make_address(a); };
+  EXPECT_TRUE(net->contains(ip("10.1.200.3")));
+  EXPECT_FALSE(net->contains(ip("10.2.0.1")));
+  EXPECT_TRUE(net->contains(ip("::ffff:10.1.0.9"))) << "IPv4-mapped";
+  EXPECT_FALSE(net->contains(ip("::1")));
+  auto one = parse_ip_network("::1");
+  ASSERT_TRUE(one);
+  EXPECT_TRUE(one->contains(ip("::1")));
+  EXPECT_FALSE(one->contains(ip("::2")));
+  EXPECT_TRUE(parse_ip_network("0.0.0.0/0")->contains(ip("8.8.8.8")));
+  EXPECT_FALSE(parse_ip_network("10.0.0.0/"));
+  EXPECT_FALSE(parse_ip_network("host.example"));
 }
 
 }  // namespace

@@ -83,11 +83,55 @@ TEST(UpstreamRequestHead, KeepsEndToEndFieldsAndDropsHopByHop) {
   std::vector<std::string> xff;
   for (auto [it, end] = up.equal_range("X-Forwarded-For"); it != end; ++it)
     xff.emplace_back(it->value());
-  EXPECT_EQ(xff, (std::vector<std::string>{"10.0.0.1", "127.0.0.9"}));
+  EXPECT_EQ(xff, (std::vector<std::string>{"127.0.0.9"}))
+      << "a client's own X-Forwarded-For reached the upstream";
   std::vector<std::string> accept;
   for (auto [it, end] = up.equal_range(bhttp::field::accept); it != end; ++it)
     accept.emplace_back(it->value());
   EXPECT_EQ(accept, (std::vector<std::string>{"a/b", "c/d"})) << "repeated fields keep their order";
+}
+
+TEST(UpstreamRequestHead, ForwardingFieldsOfAClientAreReplacedOfATrustedProxyKept) {
+  http::RequestHeader h;
+  h.method(bhttp::verb::get);
+  h.target("/");
+  h.set(bhttp::field::host, "h");
+  h.insert("X-Forwarded-For", "1.1.1.1");
+  h.insert("X-Forwarded-For", "2.2.2.2, 3.3.3.3");
+  h.insert("X-Real-IP", "1.1.1.1");
+  h.insert("X-Forwarded-Proto", "https");
+  h.insert(bhttp::field::forwarded, "for=1.1.1.1");
+  RequestHeadParts parts{"r", "10.0.0.5"};
+  std::string out;
+  append_upstream_request_head(out, h, parts);
+  auto client = parse_request(out);
+  EXPECT_EQ(client.count("X-Forwarded-For"), 1u) << out;
+  EXPECT_EQ(client["X-Forwarded-For"], "10.0.0.5");
+  for (std::string_view gone : {"X-Real-IP", "X-Forwarded-Proto", "Forwarded"}) {
+    EXPECT_EQ(client.count(gone), 0u) << gone << " from a client reached the upstream:\n" << out;
+  }
+  parts.trust_forwarded = true;
+  out.clear();
+  append_upstream_request_head(out, h, parts);
+  auto proxy = parse_request(out);
+  EXPECT_EQ(proxy.count("X-Forwarded-For"), 1u) << out;
+  EXPECT_EQ(proxy["X-Forwarded-For"], "1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.5");
+  EXPECT_EQ(proxy["X-Forwarded-Proto"], "https");
+  EXPECT_EQ(proxy[bhttp::field::forwarded], "for=1.1.1.1");
+}
+
+TEST(UpstreamRequestHead, AnHttp10RequestWithoutHostGetsOne) {
+  http::RequestHeader h;
+  h.method(bhttp::verb::get);
+  h.target("/");
+  h.version(10);
+  RequestHeadParts parts{"r", ""};
+  parts.default_host = "127.0.0.1:8080";
+  std::string out;
+  append_upstream_request_head(out, h, parts);
+  auto up = parse_request(out);
+  EXPECT_EQ(up.count(bhttp::field::host), 1u) << out;
+  EXPECT_EQ(up[bhttp::field::host], "127.0.0.1:8080");
 }
 
 TEST(UpstreamRequestHead, WritesTheFramingItIsGiven) {
@@ -210,6 +254,20 @@ TEST(ClientResponseHead, SpeaksHttp10ToAnHttp10Client) {
   out.clear();
   append_client_response_head(out, upstream_response(), parts);
   EXPECT_FALSE(parse_response(out).keep_alive) << out;
+}
+
+TEST(ClientResponseHead, AddsNosniffUnlessTheUpstreamSentIt) {
+  UpstreamResponseHeader bare;
+  bare.result(bhttp::status::ok);
+  std::string out;
+  append_client_response_head(out, bare, ResponseHeadParts{});
+  EXPECT_EQ(parse_response(out).head["X-Content-Type-Options"], "nosniff") << out;
+  UpstreamResponseHeader own;
+  own.result(bhttp::status::ok);
+  own.set("X-Content-Type-Options", "nosniff");
+  out.clear();
+  append_client_response_head(out, own, ResponseHeadParts{});
+  EXPECT_EQ(parse_response(out).head.count("X-Content-Type-Options"), 1u) << out;
 }
 
 TEST(ChunkSize, IsHexFollowedByCrlf) {

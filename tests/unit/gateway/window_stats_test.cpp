@@ -98,6 +98,24 @@ TEST(WindowStats, CountsStatusClassesAndGatewayErrors) {
   EXPECT_DOUBLE_EQ(snap.error_rate(), 4.0 / 11.0);
 }
 
+TEST(WindowStats, UpstreamTimeIsItsOwnHistogramAndFailedAttemptsAreCounted) {
+  WindowStats w;
+  // 95 fast answers, 5 the client read slowly: the total time grows, the upstream's not.
+  for (int i = 0; i < 95; ++i) w.record(at(10), 200, 0.004, false, 0.003);
+  for (int i = 0; i < 5; ++i) w.record(at(10), 200, 20.0, false, 0.003);
+  w.record(at(10), 503, 0.001, true);  // the gateway's own answer: no upstream time
+  w.record_failed_attempt(at(10));
+  w.record_failed_attempt(at(10));
+  const WindowSnapshot s = w.snapshot(at(10), seconds(10));
+  EXPECT_EQ(s.requests, 101u);
+  EXPECT_EQ(s.upstream_responses, 100u);
+  EXPECT_EQ(s.failed_attempts, 2u);
+  EXPECT_GT(s.quantile(0.99), 10.0);
+  EXPECT_LT(s.upstream_quantile(0.99), 0.004);
+  EXPECT_NEAR(s.upstream_sum_seconds, 0.3, 1e-9);
+  EXPECT_EQ(w.snapshot(at(30), seconds(10)).failed_attempts, 0u) << "out of the window";
+}
+
 TEST(WindowStats, OldSecondsFallOutOfTheWindowExactly) {
   WindowStats stats;
   stats.record(at(100, 999), 500, 0.001, false);
