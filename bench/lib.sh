@@ -200,6 +200,54 @@ wrk_result() { # outfile -> its WRK_RESULT fields ("requests=... err_timeout=...
   echo "${line#WRK_RESULT }"
 }
 
+# --- idle clients ------------------------------------------------------------------------
+rss_kb() { # pid... -> summed VmRSS in kB of the pids and their direct children (nginx workers)
+  local total=0 p top v
+  for top in "$@"; do
+    for p in "$top" $(ps -o pid= --ppid "$top" 2>/dev/null); do
+      v="$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
+      total=$((total + ${v:-0}))
+    done
+  done
+  echo "$total"
+}
+
+# What an idle keep-alive client costs a server: `count` clients (bench/idle_clients.py) each
+# make one GET of `url` and stay connected; the server's resident memory (all its processes)
+# is read before they connect and `settle` seconds after the last got its answer.
+# Prints "kb_per_client rss_before_kb rss_after_kb". The clients are stopped before return.
+idle_cost() { # url count settle_s pid...
+  local url="$1" count="$2" settle="$3" before after holder i
+  shift 3
+  before="$(rss_kb "$@")"
+  python3 "$repo_dir/bench/idle_clients.py" "$url" "$count" --hold 300 >"$work/idle.out" \
+    2>"$work/idle.err" &
+  holder=$!
+  pids+=("$holder")
+  for ((i = 0; i < 1200; i++)); do
+    grep -q '^READY' "$work/idle.out" 2>/dev/null && break
+    if ! kill -0 "$holder" 2>/dev/null; then
+      log "idle clients failed against $url: $(cat "$work/idle.err")"; exit 1
+    fi
+    sleep 0.1
+  done
+  grep -q '^READY' "$work/idle.out" || { log "idle clients not ready within 120 s"; exit 1; }
+  sleep "$settle"
+  after="$(rss_kb "$@")"
+  stop_pid "$holder"
+  forget_pid "$holder"
+  python3 -c "import sys; b, a, n = map(int, sys.argv[1:]); print(f'{(a - b) / n:.3f} {b} {a}')" \
+    "$before" "$after" "$count"
+}
+
+# Descriptors for the idle clients (and the servers, which inherit the limit).
+raise_fd_limit() {
+  local hard
+  hard="$(ulimit -Hn)"
+  [[ "$hard" == unlimited ]] && hard=1048576
+  ulimit -n "$hard" 2>/dev/null || true
+}
+
 # --- report ----------------------------------------------------------------------------
 report_path() { # -> sets stamp and json_out (out_dir/<bench_name>-<UTC stamp>.json)
   mkdir -p "$out_dir"
@@ -240,6 +288,23 @@ def host_doc(note):
 
 tool_versions = {"nginx": """$("$nginx_bin" -v 2>&1 | head -1)""",
                  "wrk": """$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"""}
+
+def idle_summary(path, ours, peer):  # the idle workload: KB per client, medians, paired ratio
+    rows = {}
+    for line in open(path):
+        target, rnd, kb, before, after = line.split()
+        rows.setdefault(int(rnd), {})[target] = {"kb_per_client": float(kb), "rss_before_kb": int(before),
+                                                 "rss_after_kb": int(after)}
+    pairs = [r for r in rows.values() if ours in r and peer in r]
+    if not pairs:
+        return None
+    med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else sum(sorted(xs)[len(xs) // 2 - 1:len(xs) // 2 + 1]) / 2
+    ratios = [r[ours]["kb_per_client"] / r[peer]["kb_per_client"] for r in pairs if r[peer]["kb_per_client"] > 0]
+    return {"rounds": len(pairs),
+            "ours_kb_median": med([r[ours]["kb_per_client"] for r in pairs]),
+            "peer_kb_median": med([r[peer]["kb_per_client"] for r in pairs]),
+            "ratio_median": med(ratios) if ratios else float("inf"),
+            "per_round": {str(k): v for k, v in sorted(rows.items())}}
 
 def write_doc(doc, out_path):
     with open(out_path, "w") as fh:

@@ -11,6 +11,10 @@
 #             track split, so both are exact over every window, not random; HAProxy caps
 #             server weights at 256, hence 19/19/2 and not 475/475/50)
 #   direct    wrk straight to s1: the baseline, the most a proxy could approach
+# Idle workload: BENCH_IDLE_CLIENTS keep-alive clients each make one GET through a freshly
+# started 1-thread proxy and stay connected; the proxy's resident memory grown per client is
+# its cost of an idle viewer (median over BENCH_IDLE_ROUNDS, order alternating; goal <= 1.0x
+# HAProxy).
 # For each proxy thread count (BENCH_PROXY_THREADS, "1 2"), both proxies are started with
 # that many threads, warmed up, then measured BENCH_ROUNDS times each with the order
 # alternating per round (round 1: gateway then haproxy, round 2: haproxy then gateway, ...);
@@ -38,6 +42,9 @@
 #   BENCH_PROXY_THREADS      proxy thread counts to run, space-separated [1 2]
 #   BENCH_DIRECT             1 = also measure wrk straight to one backend [1]
 #   BENCH_PIN                1 = pin both proxies' threads one per CPU at 2+ threads [1]
+#   BENCH_IDLE_CLIENTS       idle keep-alive clients of the idle workload; 0 skips it [4000]
+#   BENCH_IDLE_ROUNDS        idle rounds, each on freshly started 1-thread proxies [3]
+#   BENCH_IDLE_SETTLE        seconds between the last client's answer and the reading [2]
 #   BENCH_OUT_DIR            where the JSON goes [<repo>/bench/out]
 #   BENCH_ENFORCE            1 = exit 3 if a goal (req/s >= 1.0x, p99 <= 1.0x HAProxy) is missed [0]
 #   BENCH_VERBOSE            1 = also print every raw wrk report to stderr [0]
@@ -58,6 +65,11 @@ proxy_threads_list="${BENCH_PROXY_THREADS:-1 2}"
 for t in $proxy_threads_list; do whole_number BENCH_PROXY_THREADS "$t" >/dev/null; done
 [[ -n "${proxy_threads_list// /}" ]] || { echo "run.sh: BENCH_PROXY_THREADS is empty" >&2; exit 2; }
 direct="${BENCH_DIRECT:-1}"
+idle_clients="${BENCH_IDLE_CLIENTS:-4000}"
+[[ "$idle_clients" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_IDLE_CLIENTS must be a whole number" >&2; exit 2; }
+idle_rounds="$(whole_number BENCH_IDLE_ROUNDS "${BENCH_IDLE_ROUNDS:-3}")"
+idle_settle="$(whole_number BENCH_IDLE_SETTLE "${BENCH_IDLE_SETTLE:-2}")"
+raise_fd_limit
 pin="${BENCH_PIN:-1}"
 [[ "$pin" == 0 || "$pin" == 1 ]] || { echo "run.sh: BENCH_PIN must be 0 or 1, got '$pin'" >&2; exit 2; }
 # The CPUs this script (and so every process it starts) may run on, ascending.
@@ -161,7 +173,7 @@ start_haproxy() { # threads
   cat >"$work/haproxy.cfg" <<EOF
 global
   nbthread $threads
-${cpu_map}  maxconn 4096
+${cpu_map}  maxconn ${ha_maxconn:-4096}
   tune.bufsize 16384
 defaults
   mode http
@@ -282,6 +294,32 @@ for threads in $proxy_threads_list; do
   stop_proxies
 done
 
+# --- idle clients --------------------------------------------------------------------
+idle_results="$work/idle.tsv"
+: >"$idle_results"
+idle_round() { # target round
+  local target="$1" round="$2" url pid cost
+  if [[ "$target" == gateway ]]; then
+    start_gateway 1
+    url="http://127.0.0.1:$gw_port/" pid="$gw_pid"
+  else
+    ha_maxconn=$((idle_clients + 1000)) start_haproxy 1
+    url="http://127.0.0.1:$ha_port/" pid="$ha_pid"
+  fi
+  split_check "$url" >/dev/null  # 200 keep-alive GETs: pools and caches are warm
+  cost="$(idle_cost "$url" "$idle_clients" "$idle_settle" "$pid")"
+  printf '%s\t%s\t%s\n' "$target" "$round" "$cost" >>"$idle_results"
+  log "$(printf 'idle     %-8s round %s: %s KB per idle client (RSS %s -> %s kB)' "$target" "$round" $cost)"
+  stop_proxies
+}
+if ((idle_clients > 0)); then
+  log "idle: $idle_clients keep-alive clients, one GET each, then idle ${idle_settle}s; 1-thread proxies, fresh per round"
+  for ((r = 1; r <= idle_rounds; r++)); do
+    if ((r % 2 == 1)); then idle_round gateway "$r"; idle_round haproxy "$r"
+    else idle_round haproxy "$r"; idle_round gateway "$r"; fi
+  done
+fi
+
 # --- report ----------------------------------------------------------------------------
 report_path
 # shellcheck disable=SC2086 # one argument per thread count
@@ -305,10 +343,10 @@ print(json.dumps(out))
 EOF
 )"
 set +e
-python3 - "$results" "$splits" "$json_out" <<EOF
+python3 - "$results" "$splits" "$json_out" "$idle_results" <<EOF
 import json, math, sys, platform, os
 $(report_py backends)
-results_path, splits_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+results_path, splits_path, out_path, idle_path = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 runs = []
 for line in open(results_path):
     target, threads, rnd, kv = line.rstrip("\n").split("\t")
@@ -449,6 +487,13 @@ print(" order, median over rounds; the goals are judged on it. All rounds are in
 steal = max(r["host_steal_percent"] for r in runs)
 if steal > 10:
     print(f"WARNING: up to {steal}% of a core was stolen by the hypervisor during a run")
+idle = idle_summary(idle_path, "gateway", "haproxy")
+if idle:
+    met["idle"] = {"kb_per_client": idle["ratio_median"] <= 1.0}
+    print(f"idle: {$idle_clients} keep-alive clients, KB per client (median of {idle['rounds']}): "
+          f"gateway {idle['ours_kb_median']:.2f}, haproxy {idle['peer_kb_median']:.2f}; "
+          f"ratio {idle['ratio_median']:.3f}x (paired per round; goal <= 1.0: "
+          f"{'met' if met['idle']['kb_per_client'] else 'MISSED'})")
 busy_host_warnings()
 errs = sum(r["errors"] for r in runs)
 if errs:
@@ -476,6 +521,7 @@ doc = {
     "goals": {"req_per_s": ">= 1.0", "p99": "<= 1.0"}, "goals_met": met,
     "split_check": splits,
     "gateway_requests_total": json.loads('''$gw_metrics_json'''),
+    "idle_clients": {"clients": $idle_clients, "settle_s": $idle_settle, **(idle or {})},
     "runs": runs,
 }
 write_doc(doc, out_path)

@@ -31,6 +31,13 @@
 #   BENCH_WORKLOADS          which workloads, space-separated [json media]
 #   BENCH_NGINX_HTTP_EXTRA   extra directives for nginx's http{} block, for experiments []
 #   BENCH_VERBOSE            1 = also print every raw wrk report to stderr [0]
+#   BENCH_IDLE_CLIENTS       idle keep-alive clients of the idle workload; 0 skips it [4000]
+#   BENCH_IDLE_ROUNDS        idle rounds, each on a fresh 1-thread server and 1-worker nginx [3]
+#   BENCH_IDLE_SETTLE        seconds between the last client's answer and the reading [2]
+#
+# Idle workload: BENCH_IDLE_CLIENTS keep-alive clients each make the JSON GET and stay
+# connected; the server's resident memory grown per client (all its processes) is its cost of
+# an idle viewer (median over rounds, order alternating; goal <= 1.0x nginx).
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -51,6 +58,11 @@ workloads="${BENCH_WORKLOADS:-json media}"
 for w in $workloads; do
   [[ "$w" == json || "$w" == media ]] || { echo "run.sh: BENCH_WORKLOADS: unknown workload '$w' (json, media)" >&2; exit 2; }
 done
+idle_clients="${BENCH_IDLE_CLIENTS:-4000}"
+[[ "$idle_clients" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_IDLE_CLIENTS must be a whole number" >&2; exit 2; }
+idle_rounds="$(whole_number BENCH_IDLE_ROUNDS "${BENCH_IDLE_ROUNDS:-3}")"
+idle_settle="$(whole_number BENCH_IDLE_SETTLE "${BENCH_IDLE_SETTLE:-2}")"
+raise_fd_limit
 
 find_server() {
   if [[ -n "${STREAMGATE_SERVER:-}" ]]; then echo "$STREAMGATE_SERVER"; return; fi
@@ -212,13 +224,56 @@ for w in $workloads; do
   esac
 done
 
+# --- idle clients --------------------------------------------------------------------
+idle_results="$work/idle.tsv"
+: >"$idle_results"
+idle_round() { # target round: a fresh 1-thread instance, warmed, then idle_cost
+  local target="$1" round="$2" port pid url d cost
+  port="$(free_ports 1)"
+  if [[ "$target" == streamgate ]]; then
+    "$server_bin" --listen "127.0.0.1:$port" --storage "sqlite:$work/sg/streamgate.db" \
+      --cache memory --media-dir "$work/sg/media" --api-token "$token" --threads 1 \
+      --access-log false --log-level warn --drain-delay 0 --grace-period 2 \
+      >"$work/streamgate-idle.log" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    url="http://127.0.0.1:$port/api/v1/content/$json_id"
+    wait_http "$url" streamgate-idle "$pid"
+  else
+    d="$work/nginx-idle-$round"
+    nginx_dirs "$d"
+    { nginx_conf_head "$d" 1
+      echo "  server { listen 127.0.0.1:$port; root $ng/www; location / { } }"
+      echo "}"; } >"$d/nginx.conf"
+    sed -i "s/worker_connections 4096/worker_connections $((idle_clients + 1000))/" "$d/nginx.conf"
+    chmod -R a+rX "$d"
+    start_nginx "$d" "$work/nginx-idle.log"
+    pid="$started_pid"
+    url="http://127.0.0.1:$port/content.json"
+    wait_http "$url" nginx-idle "$pid"
+  fi
+  for _ in 1 2 3 4 5; do curl -s -o /dev/null --max-time 5 "$url"; done
+  cost="$(idle_cost "$url" "$idle_clients" "$idle_settle" "$pid")"
+  printf '%s\t%s\t%s\n' "$target" "$round" "$cost" >>"$idle_results"
+  log "$(printf 'idle  %-10s round %s: %s KB per idle client (RSS %s -> %s kB)' "$target" "$round" $cost)"
+  stop_pid "$pid"
+  forget_pid "$pid"
+}
+if ((idle_clients > 0)); then
+  log "idle: $idle_clients keep-alive clients, one JSON GET each, then idle ${idle_settle}s; fresh 1-thread/1-worker servers per round"
+  for ((r = 1; r <= idle_rounds; r++)); do
+    if ((r % 2 == 1)); then idle_round streamgate "$r"; idle_round nginx "$r"
+    else idle_round nginx "$r"; idle_round streamgate "$r"; fi
+  done
+fi
+
 # --- report ----------------------------------------------------------------------------
 report_path
 set +e
-python3 - "$results" "$json_out" <<EOF
+python3 - "$results" "$json_out" "$idle_results" <<EOF
 import json, sys, platform, os
 $(report_py servers)
-results_path, out_path = sys.argv[1], sys.argv[2]
+results_path, out_path, idle_path = sys.argv[1], sys.argv[2], sys.argv[3]
 runs = []
 for line in open(results_path):
     workload, target, rnd, kv = line.rstrip("\n").split("\t")
@@ -278,6 +333,13 @@ for k, label in (("json_cpu_per_request", "JSON GET CPU/req  streamgate/nginx"),
     if ratios[k] is not None:
         print(f"{label}: {ratios[k]:.3f}x  (informational: server CPU time per request)")
 print("(best of $rounds rounds per target, alternating order; all rounds are in the JSON)")
+idle = idle_summary(idle_path, "streamgate", "nginx")
+if idle:
+    met["idle_kb_per_client"] = idle["ratio_median"] <= 1.0
+    print(f"idle: {$idle_clients} keep-alive clients, KB per client (median of {idle['rounds']}): "
+          f"streamgate {idle['ours_kb_median']:.2f}, nginx {idle['peer_kb_median']:.2f}; "
+          f"ratio {idle['ratio_median']:.3f}x (paired per round; goal <= 1.0: "
+          f"{'met' if met['idle_kb_per_client'] else 'MISSED'})")
 busiest = max(runs, key=lambda r: r["host_steal_percent"])
 if busiest["host_steal_percent"] > 10:
     print(f"WARNING: up to {busiest['host_steal_percent']}% of a core was stolen by the hypervisor during a run")
@@ -298,7 +360,8 @@ doc = {
                "selection": "best round by req/s per target; order alternates per round"},
     "best": {f"{w}/{t}": r for (w, t), r in best.items()},
     "ratios_streamgate_over_nginx": ratios,
-    "goals": goals, "goals_met": met,
+    "goals": {**goals, "idle_kb_per_client": "<= 1.0x nginx"}, "goals_met": met,
+    "idle_clients": {"clients": $idle_clients, "settle_s": $idle_settle, **(idle or {})},
     "runs": runs,
 }
 write_doc(doc, out_path)
