@@ -25,6 +25,19 @@ Status wait_ready(std::uint16_t port, ChildProcess& process, std::chrono::millis
 
 Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& setup,
                                                             const std::filesystem::path& dir) {
+  // free_port() hands out a port that was free a moment ago; another socket (a client's
+  // ephemeral port, say) may take it before the server binds it. Then try another.
+  for (int attempt = 1;; ++attempt) {
+    auto started = start_once(setup, dir);
+    if (started || attempt == 3 ||
+        started.error().message.find("Address already in use") == std::string::npos) {
+      return started;
+    }
+  }
+}
+
+Result<std::unique_ptr<ServerProcess>> ServerProcess::start_once(const ServerSetup& setup,
+                                                                 const std::filesystem::path& dir) {
   auto sp = std::make_unique<ServerProcess>();
   sp->port_ = free_port();
   SpawnOptions opts;
@@ -41,7 +54,12 @@ Result<std::unique_ptr<ServerProcess>> ServerProcess::start(const ServerSetup& s
   if (Status st = wait_ready(sp->port_, *sp->process_, std::chrono::seconds(15)); !st) {
     std::string cmd;
     for (const auto& a : opts.argv) cmd += " " + a;
-    return make_error(st.error().code, st.error().message + "\ncommand:" + cmd);
+    // The whole log, read after the process ended: the reason may be its last line.
+    const std::string log = tail_of(opts.log_file, 1 << 20);
+    const bool port_taken = log.find("Address already in use") != std::string::npos;
+    return make_error(
+        st.error().code,
+        st.error().message + (port_taken ? "\n(Address already in use)" : "") + "\ncommand:" + cmd);
   }
   return sp;
 }

@@ -28,6 +28,8 @@ class ServerProcess {
   std::string log() const { return tail_of(process_->log_file(), 4000); }
 
  private:
+  static Result<std::unique_ptr<ServerProcess>> start_once(const ServerSetup& setup,
+                                                           const std::filesystem::path& dir);
   std::uint16_t port_ = 0;
   std::optional<ChildProcess> process_;
 };
