@@ -63,6 +63,11 @@ int connect_to(std::uint16_t port) {
 }
 
 TEST(HttpServerAccept, FailuresForWantOfDescriptorsBackOffAndAreCounted) {
+#if defined(__SANITIZE_ADDRESS__)
+  // With no descriptor left, the sanitizers' own checks (they open a pipe to probe memory)
+  // fail and report false errors; the release build runs this test.
+  GTEST_SKIP() << "needs an exhausted descriptor table, which the sanitizers cannot work in";
+#endif
   Ok handler;
   ServerOptions o;
   o.port = 0;
