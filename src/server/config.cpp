@@ -22,7 +22,11 @@ std::string apply_yaml(CLI::App& app, const std::string& path) {
   if (root.IsNull()) return {};
   if (!root.IsMap()) return "config file '" + path + "': the top level must be a mapping of keys";
   for (const auto& kv : root) {
-    std::string key = kv.first.as<std::string>();
+    // A key that is a list or a mapping would throw in as<std::string>().
+    if (!kv.first.IsScalar()) {
+      return "config file '" + path + "': keys must be plain names (the long flag names)";
+    }
+    std::string key = kv.first.Scalar();
     std::string flag = key;
     for (char& c : flag) {
       if (c == '_') c = '-';
@@ -51,6 +55,26 @@ std::string apply_yaml(CLI::App& app, const std::string& path) {
     }
   }
   return {};
+}
+
+// `text` with control characters written as escapes, so a message that quotes a key or a
+// value from the file stays one line (a quoted YAML key may hold a newline).
+std::string one_line(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xF];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
 }
 
 std::string validate(ServerConfig& c) {
@@ -215,7 +239,7 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
     return out;
   } catch (const CLI::ParseError& e) {
     out.exit_code = 2;
-    out.message = std::string("streamgate-server: ") + e.what() + "\n";
+    out.message = "streamgate-server: " + one_line(e.what()) + "\n";
     return out;
   }
   std::string problem;
@@ -223,7 +247,7 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
   if (problem.empty()) problem = validate(c);
   if (!problem.empty()) {
     out.exit_code = 2;
-    out.message = "streamgate-server: " + problem + "\n";
+    out.message = "streamgate-server: " + one_line(problem) + "\n";
     return out;
   }
   out.run = true;

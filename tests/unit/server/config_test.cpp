@@ -85,6 +85,20 @@ TEST_F(ServerConfigTest, UnknownYamlKeyIsRejected) {
   EXPECT_NE(o.message.find("unknown key 'listen_port'"), std::string::npos) << o.message;
 }
 
+TEST_F(ServerConfigTest, OddYamlKeysAreOneLineErrorsNotCrashes) {
+  auto list_key = parse({"--config", write_yaml("? [a, b]\n: 1\n").c_str()});
+  EXPECT_FALSE(list_key.run);
+  EXPECT_EQ(list_key.exit_code, 2);
+  EXPECT_NE(list_key.message.find("keys must be plain names"), std::string::npos)
+      << list_key.message;
+  auto newline_key = parse({"--config", write_yaml("\"a\\nb\": 1\n").c_str()});
+  EXPECT_FALSE(newline_key.run);
+  EXPECT_EQ(newline_key.message.find('\n'), newline_key.message.size() - 1)
+      << "two lines: " << newline_key.message;
+  EXPECT_NE(newline_key.message.find("unknown key 'a\\nb'"), std::string::npos)
+      << newline_key.message;
+}
+
 TEST_F(ServerConfigTest, HelpDocumentsEveryContractFlagWithItsEnvironmentVariable) {
   auto o = parse({"--help"});
   EXPECT_FALSE(o.run);
