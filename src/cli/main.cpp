@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
-#include "platform/local/state_store.hpp"
+#include "platform/model.hpp"
 
 namespace {
 
@@ -42,20 +42,19 @@ int main(int argc, char** argv) {
   app.add_option("--output,-o", common.output, "text | json (history: also markdown)")
       ->check(CLI::IsMember({"text", "json", "markdown"}));
 
-  UpOptions up;
+  sg::platform::LocalPlaneOptions up;
   auto* up_cmd = app.add_subcommand("up", "run the local control plane in the foreground");
-  up_cmd->add_option("--listen", up.platform.listen, "gateway listener HOST:PORT");
-  up_cmd->add_option("--admin-listen", up.platform.admin_listen, "gateway admin HOST:PORT");
+  up_cmd->add_option("--listen", up.listen, "gateway listener HOST:PORT");
+  up_cmd->add_option("--admin-listen", up.admin_listen, "gateway admin HOST:PORT");
   up_cmd->add_option("--control-listen", up.control_listen, "control API HOST:PORT (0: any)");
-  up_cmd->add_option("--release", up.platform.release, "first release when nothing runs yet");
-  up_cmd->add_option("--replicas", up.platform.replicas, "replicas of the active release");
-  up_cmd->add_option("--storage", up.platform.storage, "storage URL shared by every replica");
-  up_cmd->add_option("--cache", up.platform.cache, "cache URL shared by every replica");
-  up_cmd->add_option("--gateway-bin", up.platform.gateway_bin, "streamgate-gateway binary");
-  up_cmd->add_option("--server-bin", up.platform.server_bin,
+  up_cmd->add_option("--release", up.release, "first release when nothing runs yet");
+  up_cmd->add_option("--replicas", up.replicas, "replicas of the active release");
+  up_cmd->add_option("--storage", up.storage, "storage URL shared by every replica");
+  up_cmd->add_option("--cache", up.cache, "cache URL shared by every replica");
+  up_cmd->add_option("--gateway-bin", up.gateway_bin, "streamgate-gateway binary");
+  up_cmd->add_option("--server-bin", up.server_bin,
                      "streamgate-server binary of the default release");
-  up_cmd->add_option("--gateway-threads", up.platform.gateway_threads,
-                     "gateway threads (0: cores)");
+  up_cmd->add_option("--gateway-threads", up.gateway_threads, "gateway threads (0: cores)");
   int grace = 30;
   int drain = 30;
   int tick_ms = 500;
@@ -79,8 +78,9 @@ int main(int argc, char** argv) {
   release_add_cmd->add_option("args", release_add.args, "arguments (after --)");
   auto* release_list_cmd = release_cmd->add_subcommand("list", "list releases");
 
-  sg::platform::DeployRequest deploy;
+  sg::control::RolloutOptions deploy;
   std::string image;
+  std::vector<std::string> synthetic_paths;
   std::string steps = "5,10,25,50,100";
   auto* deploy_cmd = app.add_subcommand("deploy", "roll out a release");
   deploy_cmd->require_subcommand(1);
@@ -92,6 +92,17 @@ int main(int argc, char** argv) {
     cmd->add_option("--ready-stability", deploy.ready_stability_s,
                     "seconds all new replicas must stay ready before traffic");
     cmd->add_option("--min-requests", deploy.min_requests, "requests before any verdict");
+    cmd->add_option("--max-restarts", deploy.max_restarts,
+                    "restarts of the new version's replicas tolerated (default 0)");
+    cmd->add_option("--max-readiness-flaps", deploy.max_readiness_flaps,
+                    "readiness flaps of the new version's replicas tolerated (default 3)");
+    cmd->add_option("--synthetic-rps", deploy.synthetic_rps,
+                    "cap on synthetic GETs per second when organic traffic is too thin (0: off)");
+    cmd->add_option("--synthetic-max-requests", deploy.synthetic_max_requests,
+                    "synthetic GETs per rollout at most");
+    cmd->add_option("--synthetic-path", synthetic_paths,
+                    "a GET path for synthetic requests (repeatable; default /api/v1/health and "
+                    "/api/v1/content?limit=20)");
   };
   auto* bg_cmd = deploy_cmd->add_subcommand("blue-green", "switch colours after checks");
   add_common_deploy(bg_cmd);
@@ -116,8 +127,10 @@ int main(int argc, char** argv) {
   auto* status_cmd = app.add_subcommand("status", "active release, weights, replicas, rollout");
   status_cmd->add_flag("--watch,-w", watch, "refresh every second");
   int limit = 50;
+  bool journal = false;
   auto* history_cmd = app.add_subcommand("history", "deployments, newest first");
   history_cmd->add_option("--limit", limit, "at most this many")->check(CLI::Range(1, 10000));
+  history_cmd->add_flag("--journal", journal, "each deployment's decisions with their evidence");
   auto* top_cmd = app.add_subcommand("top", "CPU and memory of the gateway and every replica");
   int tail = 50;
   auto* events_cmd = app.add_subcommand("events", "what the control plane did");
@@ -143,23 +156,25 @@ int main(int argc, char** argv) {
   }
 
   if (up_cmd->parsed()) {
-    up.platform.state_dir = common.state_dir;
-    up.platform.grace_period = std::chrono::seconds(grace);
-    up.platform.drain_timeout = std::chrono::seconds(drain);
-    up.platform.tick = std::chrono::milliseconds(tick_ms);
-    up.platform.restart_backoff = std::chrono::seconds(restart_backoff);
+    up.grace_period = std::chrono::seconds(grace);
+    up.drain_timeout = std::chrono::seconds(drain);
+    up.tick = std::chrono::milliseconds(tick_ms);
+    up.restart_backoff = std::chrono::seconds(restart_backoff);
     return run_up(common, up);
   }
   if (release_add_cmd->parsed()) return run_release_add(common, release_add);
   if (release_list_cmd->parsed()) return run_release_list(common);
   if (bg_cmd->parsed() || canary_cmd->parsed()) {
-    deploy.strategy = bg_cmd->parsed() ? "blue-green" : "canary";
+    deploy.strategy = bg_cmd->parsed() ? sg::control::Strategy::kBlueGreen
+                                       : sg::control::Strategy::kCanary;
+    if (!synthetic_paths.empty()) deploy.synthetic_paths = synthetic_paths;
     auto release = sg::platform::release_from_image(image);
     if (!release) return usage_error(release.error().message);
     deploy.release = *release;
     bool ok = true;
     deploy.steps = parse_steps(steps, ok);
     if (!ok) return usage_error("--steps must be comma-separated integers, got '" + steps + "'");
+    if (auto st = sg::control::validate(deploy); !st) return usage_error(st.error().message);
     return run_deploy(common, deploy);
   }
   if (rollback_cmd->parsed()) return run_rollback(common);
@@ -167,7 +182,7 @@ int main(int argc, char** argv) {
   if (abort_cmd->parsed()) return run_abort(common);
   if (scale_cmd->parsed()) return run_scale(common, replicas);
   if (status_cmd->parsed()) return run_status(common, watch);
-  if (history_cmd->parsed()) return run_history(common, limit);
+  if (history_cmd->parsed()) return run_history(common, limit, journal);
   if (events_cmd->parsed()) return run_events(common, tail);
   if (top_cmd->parsed()) return run_top(common);
   if (logs_cmd->parsed()) return run_logs(common, version, log_tail, follow);

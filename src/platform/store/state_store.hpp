@@ -1,16 +1,14 @@
-// StateStore: the local control plane's durable state in one SQLite database under the state
-// directory (state.db): the release catalog, settings (active colour, weights, the gateway's
-// identity), the replicas the supervisor started (PID + start time, so a restarted control
-// plane can adopt them), deployments with their rollout state and evidence, and events.
+// StateStore: the control plane's durable state in one SQLite database, STATE_DIR/state.db
+// (created 0600): the release catalog, settings (the engine's routes and replica targets),
+// deployments with their rollout state, journal and evidence, and events. The local backend
+// keeps its own table of processes in the same file (local/process_records.hpp).
 //
-// Every sgctl process opens its own StateStore on the same file (WAL mode, 5 s busy timeout):
-// `sgctl up` writes, `sgctl release add|history|events` read and write without a running
-// control plane. Each call is one transaction. Thread-safe (calls are serialised).
+// Every sgctl process opens its own StateStore on the same file (WAL, synchronous=FULL, 5 s
+// busy timeout): `sgctl up` writes; `sgctl release add|history|events` read and write
+// without a running control plane. Each call is one transaction. Thread-safe (calls are
+// serialised on one connection).
 #pragma once
 
-#include <sqlite3.h>
-
-#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -21,6 +19,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/sqlite.hpp"
 
 namespace sg::platform {
 
@@ -31,42 +30,27 @@ struct ReleaseSpec {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
 };
-// Ok, or what is wrong with the name.
-Status validate_release_name(const std::string& name);
-// "streamgate:v1.3.0" or "v1.3.0" -> "v1.3.0"; other repositories are refused.
-Result<std::string> release_from_image(const std::string& image);
-
-// A replica process as recorded for adoption after a restart of the control plane.
-struct ReplicaRecord {
-  std::string track;    // blue | green | canary
-  std::string release;  // release name
-  std::uint16_t port = 0;
-  std::int64_t pid = 0;
-  std::uint64_t start_ticks = 0;
-  std::string log_file;
-  int restarts = 0;
-};
 
 // One deployment (rollout), from start to result.
 struct DeploymentRecord {
   std::int64_t id = 0;
-  std::string strategy;  // blue-green | canary | scale
+  std::string strategy;  // blue-green | canary
   std::string from_release;
   std::string to_release;
   std::string result;  // in_progress | promoted | rolled_back | failed
   std::string reason;
   std::int64_t started_ms = 0;   // Unix time, ms
   std::int64_t finished_ms = 0;  // 0 while in progress
-  std::string options;           // JSON: the rollout's configuration
+  std::string options;           // JSON: the rollout's options (model.hpp)
   std::string state;             // JSON: the state machine's state map (for resuming)
-  std::string evidence;          // JSON: the last verdict's numbers
-  std::string journal;           // JSON array of {ts_ms, phase, reason, actions}
+  std::string evidence;          // JSON: the last verdict
+  std::string journal;           // JSON array of journal entries
 };
 
 struct EventRecord {
   std::int64_t id = 0;
   std::int64_t ts_ms = 0;
-  std::string kind;  // replica_started, replica_exited, rollout, route, ...
+  std::string kind;  // replica_started, replica_exited, rollout, replicas, ...
   std::string message;
 };
 
@@ -80,7 +64,6 @@ class StateStore {
  public:
   // Opens (creating directories, file and schema as needed) DIR/state.db.
   static Result<std::unique_ptr<StateStore>> open(const std::filesystem::path& state_dir);
-  ~StateStore();
   StateStore(const StateStore&) = delete;
   StateStore& operator=(const StateStore&) = delete;
 
@@ -91,9 +74,6 @@ class StateStore {
   Status set_setting(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> setting(const std::string& key);
 
-  Status replace_replicas(const std::vector<ReplicaRecord>& replicas);
-  Result<std::vector<ReplicaRecord>> replicas();
-
   // Inserts `record` (id ignored) and returns its id.
   Result<std::int64_t> insert_deployment(const DeploymentRecord& record);
   Status update_deployment(const DeploymentRecord& record);
@@ -103,16 +83,22 @@ class StateStore {
   // The deployment still in progress, if any (at most one at a time).
   Result<std::optional<DeploymentRecord>> open_deployment();
 
+  // Keeps the newest 10,000 events.
   Status add_event(const std::string& kind, const std::string& message);
   // Newest last, the last `limit`.
   Result<std::vector<EventRecord>> events(int limit);
 
+  const std::filesystem::path& file() const { return file_; }
+
  private:
-  explicit StateStore(sqlite3* db) : db_(db) {}
-  Status exec(const std::string& sql);
+  StateStore(sqlite::Database db, std::filesystem::path file)
+      : db_(std::move(db)), file_(std::move(file)) {}
+  Result<std::vector<DeploymentRecord>> query_deployments(const std::string& where,
+                                                          std::int64_t arg);
 
   std::mutex mu_;
-  sqlite3* db_;
+  sqlite::Database db_;
+  std::filesystem::path file_;
 };
 
 }  // namespace sg::platform

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "platform/local/local_platform.hpp"
+#include "platform/model.hpp"
 
 namespace sg::platform {
 namespace {
@@ -23,11 +23,11 @@ json::object blue_green(json::object extra = {}) {
   return o;
 }
 
-TEST(DeployRequest, DefaultsApplyWhenOnlyStrategyAndReleaseAreGiven) {
-  auto r = deploy_request_from_json(canary());
+TEST(RolloutOptionsJson, DefaultsApplyWhenOnlyStrategyAndReleaseAreGiven) {
+  auto r = rollout_options_from_json(canary());
   ASSERT_TRUE(r) << r.error().message;
-  const DeployRequest defaults;
-  EXPECT_EQ(r->strategy, "canary");
+  const control::RolloutOptions defaults;
+  EXPECT_EQ(r->strategy, control::Strategy::kCanary);
   EXPECT_EQ(r->release, "v2");
   EXPECT_EQ(r->timeout_s, 300);
   EXPECT_EQ(r->verify_s, 60);
@@ -40,30 +40,34 @@ TEST(DeployRequest, DefaultsApplyWhenOnlyStrategyAndReleaseAreGiven) {
   EXPECT_EQ(r->min_requests, defaults.min_requests);
   EXPECT_EQ(r->canary_replicas, defaults.canary_replicas);
 
-  auto bg = deploy_request_from_json(blue_green());
+  auto bg = rollout_options_from_json(blue_green());
   ASSERT_TRUE(bg) << bg.error().message;
-  EXPECT_EQ(bg->strategy, "blue-green");
+  EXPECT_EQ(bg->strategy, control::Strategy::kBlueGreen);
+  EXPECT_EQ(bg->max_restarts, 0) << "any restart fails a rollout by default";
+  EXPECT_EQ(bg->synthetic_rps, 50);
+  EXPECT_EQ(bg->synthetic_paths,
+            (std::vector<std::string>{"/api/v1/health", "/api/v1/content?limit=20"}));
 }
 
-TEST(DeployRequest, AcceptsStreamgateImageAsRelease) {
-  auto r = deploy_request_from_json(blue_green({{"release", "streamgate:v2"}}));
+TEST(RolloutOptionsJson, AcceptsStreamgateImageAsRelease) {
+  auto r = rollout_options_from_json(blue_green({{"release", "streamgate:v2"}}));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->release, "v2");
 }
 
-TEST(DeployRequest, RefusesOtherImagesAndBadReleaseNames) {
+TEST(RolloutOptionsJson, RefusesOtherImagesAndBadReleaseNames) {
   for (const char* release : {"nginx:v2", "", "v 2", "streamgate:"}) {
-    auto r = deploy_request_from_json(canary({{"release", release}}));
+    auto r = rollout_options_from_json(canary({{"release", release}}));
     ASSERT_FALSE(r) << "release '" << release << "' accepted";
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
   }
-  auto missing = deploy_request_from_json(json::object{{"strategy", "canary"}});
+  auto missing = rollout_options_from_json(json::object{{"strategy", "canary"}});
   EXPECT_FALSE(missing);
 }
 
-TEST(DeployRequest, UnknownStrategyIsRefusedByName) {
+TEST(RolloutOptionsJson, UnknownStrategyIsRefusedByName) {
   for (const char* strategy : {"rolling", "", "Canary"}) {
-    auto r = deploy_request_from_json(json::object{{"strategy", strategy}, {"release", "v2"}});
+    auto r = rollout_options_from_json(json::object{{"strategy", strategy}, {"release", "v2"}});
     ASSERT_FALSE(r) << "strategy '" << strategy << "' accepted";
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find("'" + std::string(strategy) + "'"), std::string::npos)
@@ -77,7 +81,7 @@ struct RangeCase {
   const char* flag;
 };
 
-TEST(DeployRequest, EveryRangeCheckNamesItsFlag) {
+TEST(RolloutOptionsJson, EveryRangeCheckNamesItsFlag) {
   const std::vector<RangeCase> cases{
       {"timeout_s", 0, "--timeout"},
       {"timeout_s", 86401, "--timeout"},
@@ -98,10 +102,18 @@ TEST(DeployRequest, EveryRangeCheckNamesItsFlag) {
       {"max_error_rate", 1.0, "--max-error-rate"},
       {"max_p95_ms", 0.5, "--max-p95-ms"},
       {"max_p95_ms", 600001, "--max-p95-ms"},
+      {"max_restarts", -1, "--max-restarts"},
+      {"max_readiness_flaps", 1001, "--max-readiness-flaps"},
+      {"synthetic_rps", -1, "--synthetic-rps"},
+      {"synthetic_rps", 1001, "--synthetic-rps"},
+      {"synthetic_max_requests", -1, "--synthetic-max-requests"},
+      {"synthetic_paths", json::array{"no-slash"}, "--synthetic-path"},
+      {"synthetic_paths", json::array{"/has space"}, "--synthetic-path"},
+      {"synthetic_paths", json::array{}, "--synthetic-path"},
   };
   for (const auto& c : cases) {
     for (auto make : {&canary, &blue_green}) {
-      auto r = deploy_request_from_json(make({{c.key, c.value}}));
+      auto r = rollout_options_from_json(make({{c.key, c.value}}));
       ASSERT_FALSE(r) << c.key << "=" << json::serialize(c.value) << " accepted";
       EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
       EXPECT_NE(r.error().message.find(c.flag), std::string::npos)
@@ -110,7 +122,7 @@ TEST(DeployRequest, EveryRangeCheckNamesItsFlag) {
   }
 }
 
-TEST(DeployRequest, RangeBoundsThemselvesAreAccepted) {
+TEST(RolloutOptionsJson, RangeBoundsThemselvesAreAccepted) {
   const std::vector<std::pair<const char*, json::value>> edges{
       {"timeout_s", 1},
       {"timeout_s", 86400},
@@ -132,10 +144,10 @@ TEST(DeployRequest, RangeBoundsThemselvesAreAccepted) {
       {"max_p95_ms", 600000},
   };
   for (const auto& [key, value] : edges) {
-    auto r = deploy_request_from_json(canary({{key, value}}));
+    auto r = rollout_options_from_json(canary({{key, value}}));
     EXPECT_TRUE(r) << key << "=" << json::serialize(value) << ": " << r.error().message;
   }
-  auto r = deploy_request_from_json(
+  auto r = rollout_options_from_json(
       canary({{"max_error_rate", 0.02}, {"max_p95_ms", 250}, {"timeout_s", 42}}));
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_DOUBLE_EQ(r->max_error_rate, 0.02);
@@ -143,8 +155,8 @@ TEST(DeployRequest, RangeBoundsThemselvesAreAccepted) {
   EXPECT_EQ(r->timeout_s, 42);
 }
 
-TEST(DeployRequest, CanaryStepsMustIncreaseStrictlyWithinOneToHundred) {
-  auto ok = deploy_request_from_json(canary({{"steps", json::array{1, 50, 100}}}));
+TEST(RolloutOptionsJson, CanaryStepsMustIncreaseStrictlyWithinOneToHundred) {
+  auto ok = rollout_options_from_json(canary({{"steps", json::array{1, 50, 100}}}));
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(ok->steps, (std::vector<int>{1, 50, 100}));
 
@@ -152,43 +164,43 @@ TEST(DeployRequest, CanaryStepsMustIncreaseStrictlyWithinOneToHundred) {
       {5, 5, 10}, {10, 5}, {0, 10}, {10, 101}, {-5, 10}, {},
   };
   for (const auto& steps : bad) {
-    auto r = deploy_request_from_json(canary({{"steps", steps}}));
+    auto r = rollout_options_from_json(canary({{"steps", steps}}));
     ASSERT_FALSE(r) << "steps " << json::serialize(steps) << " accepted";
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find("steps"), std::string::npos) << r.error().message;
   }
 }
 
-TEST(DeployRequest, StepsMustBeAnArrayOfIntegers) {
+TEST(RolloutOptionsJson, StepsMustBeAnArrayOfIntegers) {
   for (const json::value& steps :
        {json::value(json::array{"5", "10"}), json::value(json::array{5.5, 10}),
         json::value("5,10,25"), json::value(25)}) {
-    auto r = deploy_request_from_json(canary({{"steps", steps}}));
+    auto r = rollout_options_from_json(canary({{"steps", steps}}));
     ASSERT_FALSE(r) << "steps " << json::serialize(steps) << " accepted";
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
     EXPECT_NE(r.error().message.find("steps"), std::string::npos) << r.error().message;
   }
 }
 
-TEST(DeployRequest, IntegersOutOfRangeOrOfTheWrongTypeAreRefusedNotWrapped) {
+TEST(RolloutOptionsJson, IntegersOutOfRangeOrOfTheWrongTypeAreRefusedNotWrapped) {
   // 4294967297 would wrap to 1 through a plain int cast; "30" and 30.0 are not integers.
   for (const json::value& timeout :
        {json::value(std::int64_t{4294967297}), json::value("30"), json::value(30.0)}) {
-    auto r = deploy_request_from_json(canary({{"timeout_s", timeout}}));
+    auto r = rollout_options_from_json(canary({{"timeout_s", timeout}}));
     ASSERT_FALSE(r) << "timeout_s " << json::serialize(timeout) << " accepted";
     EXPECT_NE(r.error().message.find("timeout_s"), std::string::npos) << r.error().message;
   }
   auto steps =
-      deploy_request_from_json(canary({{"steps", json::array{std::int64_t{4294967301}, 10}}}));
+      rollout_options_from_json(canary({{"steps", json::array{std::int64_t{4294967301}, 10}}}));
   ASSERT_FALSE(steps);
-  auto rate = deploy_request_from_json(canary({{"max_error_rate", "0.01"}}));
+  auto rate = rollout_options_from_json(canary({{"max_error_rate", "0.01"}}));
   ASSERT_FALSE(rate);
   EXPECT_NE(rate.error().message.find("max_error_rate"), std::string::npos);
 }
 
-TEST(DeployRequest, RoundTripsThroughToJson) {
+TEST(RolloutOptionsJson, RoundTripsThroughToJson) {
   // A resumed rollout re-reads its options from the JSON the store kept.
-  auto first = deploy_request_from_json(canary({{"release", "streamgate:v3"},
+  auto first = rollout_options_from_json(canary({{"release", "streamgate:v3"},
                                                 {"timeout_s", 120},
                                                 {"step_interval_s", 15},
                                                 {"steps", json::array{10, 30, 100}},
@@ -196,12 +208,20 @@ TEST(DeployRequest, RoundTripsThroughToJson) {
                                                 {"min_requests", 80},
                                                 {"canary_replicas", 3}}));
   ASSERT_TRUE(first) << first.error().message;
-  auto again = deploy_request_from_json(to_json(*first));
+  auto again = rollout_options_from_json(to_json(*first));
   ASSERT_TRUE(again) << again.error().message << " for " << json::serialize(to_json(*first));
   EXPECT_EQ(json::serialize(to_json(*again)), json::serialize(to_json(*first)));
   EXPECT_EQ(again->release, "v3");
   EXPECT_EQ(again->steps, (std::vector<int>{10, 30, 100}));
   EXPECT_LT(again->max_p95_ms, 0) << "an unset threshold stays unset";
+}
+
+TEST(RolloutOptionsJson, UnknownFieldsAreRefusedByName) {
+  auto r = rollout_options_from_json(canary({{"step_intervall_s", 5}}));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("unknown field 'step_intervall_s'"), std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(rollout_options_from_json(json::value("canary")));
 }
 
 }  // namespace
