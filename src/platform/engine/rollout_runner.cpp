@@ -145,7 +145,8 @@ void RolloutRunner::take(const Decision& d, const std::string& phase, std::size_
                        d.finished;
   phase_ = phase;
   reason_ = d.reason;
-  verdict_ = d.evidence;
+  // A decision without a verdict (an operator's command) keeps the last one as evidence.
+  if (!d.evidence.reason.empty() || !d.evidence.evidence.empty()) verdict_ = d.evidence;
   step_index_ = step;
   synthetic_rps_ = d.synthetic_rps;
   elapsed_s_ = std::chrono::duration<double>(d.elapsed).count();

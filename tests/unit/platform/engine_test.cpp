@@ -212,6 +212,8 @@ TEST_F(EngineTest, CommandsThatDoNotApplyAreConflictsAndChangeNothing) {
   ASSERT_TRUE(run_until([&] { return in_phase("scale_down_delay"); }));
   ASSERT_TRUE(engine_->promote());
   EXPECT_EQ(last_deployment().result, "promoted");
+  EXPECT_GT(number(last_deployment(), "requests"), 1000)
+      << "the operator's promote keeps the verdict that verified it as evidence";
 }
 
 TEST_F(EngineTest, RollbackDuringScaleDownDelayIsAnInstantSwitchBack) {
