@@ -30,35 +30,39 @@ std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000));
 }
 
-int run(const ServerConfig& cfg) {
-  log::Level level = log::Level::kInfo;
-  log::parse_level(cfg.log_level, level);
-  log::set_level(level);
+// What the content API stands on: storage (instrumented), cache and media dir.
+struct Dependencies {
+  std::unique_ptr<Storage> storage;
+  std::unique_ptr<Cache> cache;
+  std::unique_ptr<MediaStore> media;
+};
 
-  metrics::Registry registry;
-  ServerMetrics server_metrics(registry, cfg.version_label);
-  metrics::register_process_metrics(registry);
-
+Result<Dependencies> open_dependencies(const ServerConfig& cfg, ServerMetrics& server_metrics) {
   StorageOptions storage_opts;
   storage_opts.pool_size = cfg.db_pool_size;
   auto storage = open_storage(cfg.storage, storage_opts);
   if (!storage) {
     log::error("cannot open storage",
                {{"storage", cfg.storage}, {"error", storage.error().message}});
-    return 1;
+    return storage.error();
   }
-  auto instrumented = instrument_storage(std::move(*storage), server_metrics);
+  Dependencies d;
+  d.storage = instrument_storage(std::move(*storage), server_metrics);
   auto cache = open_cache(cfg.cache, CacheOptions{});
   if (!cache) {
     log::error("cannot open cache", {{"cache", cfg.cache}, {"error", cache.error().message}});
-    return 1;
+    return cache.error();
   }
-  MediaStore media(cfg.media_dir);
-  if (Status st = media.init(); !st) {
+  d.cache = std::move(*cache);
+  d.media = std::make_unique<MediaStore>(cfg.media_dir);
+  if (Status st = d.media->init(); !st) {
     log::error("cannot use media dir", {{"error", st.error().message}});
-    return 1;
+    return st.error();
   }
+  return d;
+}
 
+ApiOptions api_options(const ServerConfig& cfg) {
   ApiOptions api_opts;
   api_opts.version_label = cfg.version_label;
   api_opts.api_tokens = cfg.api_tokens;
@@ -68,8 +72,10 @@ int run(const ServerConfig& cfg) {
   api_opts.max_media_bytes = cfg.max_media_bytes;
   api_opts.cache_ttl = std::chrono::seconds(cfg.cache_ttl_seconds);
   api_opts.access_log = cfg.access_log;
-  ContentApi api(api_opts, *instrumented, **cache, media, server_metrics);
+  return api_opts;
+}
 
+http::ServerOptions http_options(const ServerConfig& cfg) {
   http::ServerOptions http_opts;
   http_opts.host = cfg.listen_host;
   http_opts.port = cfg.listen_port;
@@ -77,26 +83,13 @@ int run(const ServerConfig& cfg) {
   http_opts.header_timeout = std::chrono::seconds(cfg.header_timeout_seconds);
   http_opts.idle_timeout = std::chrono::seconds(cfg.idle_timeout_seconds);
   http_opts.response_headers = {{"X-StreamGate-Version", cfg.version_label}};
-  http::HttpServer server(http_opts, api);
-  registry.add_collector([&server](std::string& out) {
-    metrics::append_family_head(out, "http_requests_in_flight", "gauge",
-                                "Requests being served now.");
-    metrics::append_sample(out, "http_requests_in_flight", {}, {},
-                           static_cast<double>(server.in_flight()));
-  });
-  if (Status st = server.start(); !st) {
-    log::error("cannot start HTTP server", {{"error", st.error().message}});
-    return 1;
-  }
-  log::info("streamgate-server listening",
-            {{"listen", cfg.listen_host + ":" + std::to_string(server.port())},
-             {"version", cfg.version_label},
-             {"storage", (*instrumented).backend()},
-             {"cache", (**cache).backend()},
-             {"media_dir", cfg.media_dir},
-             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())}});
+  return http_opts;
+}
 
-  // Wait for SIGTERM/SIGINT on the main thread; a second signal skips the remaining drain.
+// Waits for SIGTERM/SIGINT on the main thread, then drains: readiness false at once, keep
+// serving for the drain delay, stop accepting, finish in-flight requests within the grace
+// period. A second signal skips the remaining drain. Returns whether it ended idle.
+bool drain_on_signal(const ServerConfig& cfg, ContentApi& api, http::HttpServer& server) {
   boost::asio::io_context signals_io;
   boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT);
   int received = 0;
@@ -122,6 +115,39 @@ int run(const ServerConfig& cfg) {
     log::warn("grace period over with requests in flight; closing them",
               {{"in_flight", server.in_flight()}, {"connections", server.connections()}});
   }
+  return idle;
+}
+
+int run(const ServerConfig& cfg) {
+  log::Level level = log::Level::kInfo;
+  log::parse_level(cfg.log_level, level);
+  log::set_level(level);
+
+  metrics::Registry registry;
+  ServerMetrics server_metrics(registry, cfg.version_label);
+  metrics::register_process_metrics(registry);
+  auto deps = open_dependencies(cfg, server_metrics);
+  if (!deps) return 1;
+  ContentApi api(api_options(cfg), *deps->storage, *deps->cache, *deps->media, server_metrics);
+  http::HttpServer server(http_options(cfg), api);
+  registry.add_collector([&server](std::string& out) {
+    metrics::append_family_head(out, "http_requests_in_flight", "gauge",
+                                "Requests being served now.");
+    metrics::append_sample(out, "http_requests_in_flight", {}, {},
+                           static_cast<double>(server.in_flight()));
+  });
+  if (Status st = server.start(); !st) {
+    log::error("cannot start HTTP server", {{"error", st.error().message}});
+    return 1;
+  }
+  log::info("streamgate-server listening",
+            {{"listen", cfg.listen_host + ":" + std::to_string(server.port())},
+             {"version", cfg.version_label},
+             {"storage", deps->storage->backend()},
+             {"cache", deps->cache->backend()},
+             {"media_dir", cfg.media_dir},
+             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())}});
+  const bool idle = drain_on_signal(cfg, api, server);
   server.stop();
   log::info("stopped", {{"clean", idle}});
   return 0;
