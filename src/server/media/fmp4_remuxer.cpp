@@ -167,113 +167,138 @@ Status scan_keyframes(AvInput& in, int video, MediaProbe& probe) {
   }
 }
 
-// Segment bookkeeping while packets flow: where the current segment started (reference
-// stream time) and what it holds.
-struct Cutter {
-  double start = NAN;
-  double end = 0;  // the latest end time of a reference packet
-  std::uint64_t bytes = 0;
-  bool has_packets = false;
-  std::vector<double> durations;
-  std::vector<std::uint64_t> ends;  // file offsets where segments end
+namespace {
+
+// One remux: the muxer, the cut points and where each fragment ended in the file.
+class Fmp4Remux {
+ public:
+  Fmp4Remux(AvInput& in, const RemuxPlan& plan, int out_fd, MediaProbe& probe)
+      : in_(in), plan_(plan), writer_{out_fd, 0, plan.max_output_bytes}, probe_(probe) {}
+
+  Result<HlsIndex> run() {
+    if (Status st = open_output(out_, writer_, in_, plan_, map_); !st) return st.error();
+    PacketRef pkt;
+    for (;;) {
+      const int rc = av_read_frame(in_.ctx(), pkt.p);
+      if (rc == AVERROR_EOF) break;
+      if (rc < 0) return read_failure(rc, std::isnan(start_) ? 0 : end_, log_, in_);
+      const Status st = copy(*pkt.p);
+      av_packet_unref(pkt.p);
+      if (!st) return st.error();
+      if (in_.expired()) return make_error(ErrorCode::kTimeout, "remuxing took longer than allowed");
+    }
+    if (has_packets_) {
+      if (Status st = cut(end_); !st) return st.error();
+    }
+    if (const int rc = av_write_trailer(out_.ctx); rc < 0) return write_failed(rc);
+    avio_flush(out_.io);
+    if (writer_.io_errno != 0 || writer_.too_large) return write_failed(0);
+    return index();
+  }
+
+ private:
+  // Copies one packet, cutting a segment first when it is a reference keyframe that ends
+  // one of at least the target length.
+  Status copy(AVPacket& pkt) {
+    const int si = pkt.stream_index;
+    const AVStream& is = *in_.ctx()->streams[si];
+    if (si == plan_.video) record_keyframe(pkt, is, probe_);
+    if (map_[static_cast<std::size_t>(si)] < 0) return Status::ok();
+    if (si == plan_.reference && packet_time(pkt) != AV_NOPTS_VALUE) {
+      const double t = seconds(packet_time(pkt), is.time_base);
+      if ((pkt.flags & AV_PKT_FLAG_KEY) && has_packets_ && t - start_ >= plan_.segment_target) {
+        if (Status st = cut(t); !st) return st;
+      }
+      if (std::isnan(start_)) start_ = t;
+      if (t - start_ > kMaxSegmentSeconds) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          "no keyframe for more than 60 s after " + std::to_string(start_) +
+                              " s: HLS segments cannot be cut");
+      }
+      end_ = std::max(end_, t + seconds(pkt.duration, is.time_base));
+    }
+    bytes_ += static_cast<std::uint64_t>(pkt.size);
+    if (bytes_ > kMaxSegmentBytes) {
+      return make_error(ErrorCode::kInvalidArgument, "a segment would exceed 256 MiB");
+    }
+    AVStream* os = out_.ctx->streams[map_[static_cast<std::size_t>(si)]];
+    av_packet_rescale_ts(&pkt, is.time_base, os->time_base);
+    pkt.stream_index = os->index;
+    pkt.pos = -1;
+    if (const int rc = av_write_frame(out_.ctx, &pkt); rc < 0) return write_failed(rc);
+    has_packets_ = true;
+    return Status::ok();
+  }
+
+  // Ends the current segment at `until` (reference stream time): one fragment.
+  Status cut(double until) {
+    // With delay_moov the first flush writes only ftyp+moov; the second the fragment.
+    for (int i = moov_written_ ? 1 : 0; i < 2; ++i) {
+      if (const int rc = av_write_frame(out_.ctx, nullptr); rc < 0) return write_failed(rc);
+    }
+    moov_written_ = true;
+    durations_.push_back(until - start_);
+    ends_.push_back(static_cast<std::uint64_t>(avio_tell(out_.io)));
+    start_ = until;
+    has_packets_ = false;
+    bytes_ = 0;
+    return Status::ok();
+  }
+
+  Error write_failed(int rc) const {
+    if (writer_.too_large) {
+      return make_error(ErrorCode::kTooLarge, "the fragmented MP4 would exceed " +
+                                                  std::to_string(writer_.limit) + " bytes");
+    }
+    if (writer_.io_errno != 0) {
+      return make_error(ErrorCode::kInternal, std::string("cannot write the fragmented MP4: ") +
+                                                  std::strerror(writer_.io_errno));
+    }
+    const std::string why = log_.last_error();
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the MP4 muxer refused a packet: " + (why.empty() ? av_error_text(rc) : why));
+  }
+
+  Result<HlsIndex> index() const {
+    if (ends_.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, "the media has no audio or video packets");
+    }
+    auto init = init_section_length(writer_.fd, writer_.written);
+    if (!init) return init.error();
+    HlsIndex index;
+    index.init_length = *init;
+    std::uint64_t begin = *init;
+    for (std::size_t i = 0; i < ends_.size(); ++i) {
+      if (ends_[i] <= begin) {
+        return make_error(ErrorCode::kInternal, "the MP4 muxer wrote an empty fragment");
+      }
+      index.segments.push_back({durations_[i], begin, ends_[i] - begin});
+      begin = ends_[i];
+    }
+    return index;
+  }
+
+  AvInput& in_;
+  const RemuxPlan& plan_;
+  AvLogCapture log_;
+  FdWriter writer_;
+  MediaProbe& probe_;
+  Output out_;
+  std::vector<int> map_;  // input stream index -> output stream index, -1 when dropped
+  bool moov_written_ = false;
+  double start_ = NAN;  // reference time where the current segment starts
+  double end_ = 0;      // the latest end time of a reference packet
+  std::uint64_t bytes_ = 0;  // packet bytes in the current segment
+  bool has_packets_ = false;
+  std::vector<double> durations_;
+  std::vector<std::uint64_t> ends_;  // file offsets where segments end
 };
+
+}  // namespace
 
 Result<HlsIndex> remux_to_fmp4(AvInput& in, const RemuxPlan& plan, int out_fd,
                                MediaProbe& probe) {
-  AvLogCapture log;
-  FdWriter writer{out_fd, 0, plan.max_output_bytes};
-  Output out;
-  std::vector<int> map;
-  if (Status st = open_output(out, writer, in, plan, map); !st) return st.error();
-  auto write_failed = [&](int rc) -> Error {
-    if (writer.too_large) {
-      return make_error(ErrorCode::kTooLarge, "the fragmented MP4 would exceed " +
-                                                  std::to_string(writer.limit) + " bytes");
-    }
-    if (writer.io_errno != 0) {
-      return make_error(ErrorCode::kInternal, std::string("cannot write the fragmented MP4: ") +
-                                                  std::strerror(writer.io_errno));
-    }
-    std::string why = log.last_error();
-    return make_error(ErrorCode::kInvalidArgument,
-                      "the MP4 muxer refused a packet: " + (why.empty() ? av_error_text(rc) : why));
-  };
-  Cutter cut;
-  bool moov_written = false;
-  auto flush = [&](double until) -> Status {
-    // With delay_moov the first flush writes only ftyp+moov; the second the fragment.
-    for (int i = moov_written ? 1 : 0; i < 2; ++i) {
-      if (const int rc = av_write_frame(out.ctx, nullptr); rc < 0) return write_failed(rc);
-    }
-    moov_written = true;
-    cut.durations.push_back(until - cut.start);
-    cut.start = until;
-    cut.ends.push_back(static_cast<std::uint64_t>(avio_tell(out.io)));
-    cut.has_packets = false;
-    cut.bytes = 0;
-    return Status::ok();
-  };
-  PacketRef pkt;
-  for (;;) {
-    int rc = av_read_frame(in.ctx(), pkt.p);
-    if (rc == AVERROR_EOF) break;
-    if (rc < 0) return read_failure(rc, std::isnan(cut.start) ? 0 : cut.end, log, in);
-    const int si = pkt.p->stream_index;
-    const AVStream& is = *in.ctx()->streams[si];
-    if (si == plan.video) record_keyframe(*pkt.p, is, probe);
-    if (map[static_cast<std::size_t>(si)] < 0) {
-      av_packet_unref(pkt.p);
-      continue;
-    }
-    if (si == plan.reference && packet_time(*pkt.p) != AV_NOPTS_VALUE) {
-      const double t = seconds(packet_time(*pkt.p), is.time_base);
-      if ((pkt.p->flags & AV_PKT_FLAG_KEY) && cut.has_packets && t - cut.start >= plan.segment_target) {
-        if (Status st = flush(t); !st) return st.error();
-      }
-      if (std::isnan(cut.start)) cut.start = t;
-      if (t - cut.start > kMaxSegmentSeconds) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          "no keyframe for more than 60 s after " + std::to_string(cut.start) +
-                              " s: HLS segments cannot be cut");
-      }
-      cut.end = std::max(cut.end, t + seconds(pkt.p->duration, is.time_base));
-    }
-    cut.bytes += static_cast<std::uint64_t>(pkt.p->size);
-    if (cut.bytes > kMaxSegmentBytes) {
-      return make_error(ErrorCode::kInvalidArgument, "a segment would exceed 256 MiB");
-    }
-    AVStream* os = out.ctx->streams[map[static_cast<std::size_t>(si)]];
-    av_packet_rescale_ts(pkt.p, is.time_base, os->time_base);
-    pkt.p->stream_index = os->index;
-    pkt.p->pos = -1;
-    rc = av_write_frame(out.ctx, pkt.p);
-    av_packet_unref(pkt.p);
-    if (rc < 0) return write_failed(rc);
-    cut.has_packets = true;
-    if (in.expired()) return make_error(ErrorCode::kTimeout, "remuxing took longer than allowed");
-  }
-  if (cut.has_packets) {
-    if (Status st = flush(cut.end); !st) return st.error();
-  }
-  if (const int rc = av_write_trailer(out.ctx); rc < 0) return write_failed(rc);
-  avio_flush(out.io);
-  if (writer.io_errno != 0 || writer.too_large) return write_failed(0);
-  if (cut.ends.empty()) {
-    return make_error(ErrorCode::kInvalidArgument, "the media has no audio or video packets");
-  }
-  auto init = init_section_length(out_fd, writer.written);
-  if (!init) return init.error();
-  HlsIndex index;
-  index.init_length = *init;
-  std::uint64_t begin = *init;
-  for (std::size_t i = 0; i < cut.ends.size(); ++i) {
-    if (cut.ends[i] <= begin) {
-      return make_error(ErrorCode::kInternal, "the MP4 muxer wrote an empty fragment");
-    }
-    index.segments.push_back({cut.durations[i], begin, cut.ends[i] - begin});
-    begin = cut.ends[i];
-  }
-  return index;
+  return Fmp4Remux(in, plan, out_fd, probe).run();
 }
 
 }  // namespace sg::server::media

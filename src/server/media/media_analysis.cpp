@@ -134,13 +134,13 @@ MediaAnalysis analyze_media(int in_fd, int out_fd, const AnalysisLimits& limits)
   plan.segment_target = limits.segment_target;
   const std::string why_not = choose_streams(*in.ctx(), plan);
   if (!why_not.empty() || out_fd < 0) {
+    // No remux: still read the packets once for the keyframe times of the first video.
     result.hls_unavailable = why_not.empty() ? "not remuxed" : why_not;
-    if (plan.video >= 0 || !why_not.empty()) {
-      int video = -1;
-      for (const StreamProbe& s : result.probe->streams) {
-        if (s.type == "video" && video < 0) video = s.index;
+    for (const StreamProbe& s : result.probe->streams) {
+      if (s.type == "video") {
+        (void)scan_keyframes(in, s.index, *result.probe);
+        break;
       }
-      if (video >= 0) (void)scan_keyframes(in, video, *result.probe);
     }
     return result;
   }
