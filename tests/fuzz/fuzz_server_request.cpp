@@ -211,7 +211,7 @@ class World {
       const auto name = entry.path().filename();
       if (name != fixture_media_.file && name != kFixtureHls) fs::remove_all(entry.path(), ec);
     }
-    for (const fs::path file : {media_->dir() / fixture_media_.file, media_->dir() / kFixtureHls}) {
+    for (const fs::path& file : {media_->dir() / fixture_media_.file, media_->dir() / kFixtureHls}) {
       if (fs::file_size(file, ec) != kFixtureMedia.size() || ec) {
         std::ofstream out(file, std::ios::binary | std::ios::trunc);
         out.write(kFixtureMedia.data(), static_cast<std::streamsize>(kFixtureMedia.size()));
