@@ -6,11 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstring>
-#include <fstream>
 #include <map>
-#include <sstream>
+
+#include "common/proc_stat.hpp"
 
 extern char** environ;
 
@@ -106,21 +105,9 @@ Result<pid_t> spawn_process(const SpawnSpec& spec) {
 
 std::optional<std::uint64_t> process_start_ticks(pid_t pid) {
   if (pid <= 0) return std::nullopt;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  // "PID (comm) S ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(close + 1));
-  std::string field;
-  std::vector<std::string> rest;  // rest[0] is field 3 (state)
-  while (fields >> field) rest.push_back(field);
-  if (rest.size() < 20 || rest[0] == "Z" || rest[0] == "X") return std::nullopt;
-  std::uint64_t ticks = 0;
-  const std::string& start = rest[19];  // field 22
-  auto [end, ec] = std::from_chars(start.data(), start.data() + start.size(), ticks);
-  if (ec != std::errc() || end != start.data() + start.size()) return std::nullopt;
-  return ticks;
+  const auto stat = read_proc_stat(pid);
+  if (!stat || stat->zombie_or_dead()) return std::nullopt;
+  return stat->start_ticks;
 }
 
 bool same_process_alive(pid_t pid, std::uint64_t start_ticks) {

@@ -6,7 +6,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+
+#include "common/proc_stat.hpp"
 
 namespace sg::metrics {
 namespace {
@@ -17,31 +18,12 @@ void append_family(std::string& out, const char* name, const char* type, const c
   append_sample(out, name, {}, {}, value);
 }
 
-// Fields 14 (utime) and 15 (stime), 23 (vsize) and 24 (rss) of /proc/self/stat.
 bool read_stat(double& cpu_seconds, double& vsize, double& rss_bytes) {
-  std::ifstream in("/proc/self/stat");
-  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = content.rfind(')');  // comm may contain spaces
-  if (close == std::string::npos) return false;
-  std::istringstream fields(content.substr(close + 2));
-  std::string f;
-  unsigned long long utime = 0, stime = 0, vs = 0;
-  long long rss = 0;
-  // After ")", field 3 (state) is index 0.
-  for (int i = 3; i <= 24 && fields >> f; ++i) {
-    if (i == 14)
-      utime = std::stoull(f);
-    else if (i == 15)
-      stime = std::stoull(f);
-    else if (i == 23)
-      vs = std::stoull(f);
-    else if (i == 24)
-      rss = std::stoll(f);
-  }
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
-  cpu_seconds = static_cast<double>(utime + stime) / ticks;
-  vsize = static_cast<double>(vs);
-  rss_bytes = static_cast<double>(rss) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  const auto stat = read_proc_stat(0);
+  if (!stat) return false;
+  cpu_seconds = stat->cpu_seconds();
+  vsize = static_cast<double>(stat->vsize_bytes);
+  rss_bytes = stat->rss_bytes();
   return true;
 }
 

@@ -1,11 +1,10 @@
 #include "gateway/admin_api.hpp"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "common/http/bearer.hpp"
 #include "common/http/url.hpp"
 #include "common/json_text.hpp"
 
@@ -245,19 +244,16 @@ std::optional<Response> AdminApi::check_auth(const http::Request& req) const {
                             "admin API disabled: set the token env var (admin.token_env, "
                             "default STREAMGATE_ADMIN_TOKEN) and restart the gateway");
   }
-  constexpr std::string_view kBearer = "Bearer ";
   auto it = req.find(bhttp::field::authorization);
-  if (it == req.end() || it->value().size() <= kBearer.size() ||
-      !boost::beast::iequals(it->value().substr(0, kBearer.size()), kBearer)) {
+  std::string_view given;
+  if (it != req.end()) given = it->value();
+  const http::BearerCheck check = http::check_bearer(given, std::span(&token_, 1));
+  if (check == http::BearerCheck::kAccepted) return std::nullopt;
+  if (check == http::BearerCheck::kMissing) {
     Response r = http::json_error(bhttp::status::unauthorized, "unauthenticated",
                                   "the admin API needs an 'Authorization: Bearer TOKEN' header");
     r.msg.set(bhttp::field::www_authenticate, "Bearer");
     return r;
-  }
-  const std::string_view given = it->value().substr(kBearer.size());
-  if (given.size() == token_.size() &&
-      CRYPTO_memcmp(given.data(), token_.data(), token_.size()) == 0) {
-    return std::nullopt;
   }
   return http::json_error(bhttp::status::forbidden, "permission_denied",
                           "the bearer token is not valid for the admin API");

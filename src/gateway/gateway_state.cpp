@@ -2,28 +2,19 @@
 
 #include <netdb.h>
 
-#include <charconv>
 #include <cstring>
+
+#include "common/host_port.hpp"
 
 namespace sg::gateway {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 Result<tcp::endpoint> resolve_host_port(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return make_error(ErrorCode::kInvalidArgument, "endpoint '" + text + "' is not HOST:PORT");
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  unsigned port = 0;
-  const char* b = text.data() + colon + 1;
-  const char* e = text.data() + text.size();
-  auto [p, ec] = std::from_chars(b, e, port);
-  if (ec != std::errc() || p != e || port == 0 || port > 65535) {
-    return make_error(ErrorCode::kInvalidArgument, "endpoint '" + text + "' has no valid port");
-  }
+  auto hp = parse_host_port(text);
+  if (!hp) return make_error(ErrorCode::kInvalidArgument, "endpoint " + hp.error().message);
+  const std::string& host = hp->host;
+  const unsigned port = hp->port;
   boost::system::error_code aec;
   auto addr = asio::ip::make_address(host, aec);
   if (!aec) return tcp::endpoint(addr, static_cast<std::uint16_t>(port));

@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "common/cpu_affinity.hpp"
+#include "common/host_port.hpp"
 #include "common/http/http_server.hpp"
 #include "common/log.hpp"
 #include "common/process_metrics.hpp"
@@ -24,10 +25,11 @@ using namespace sg::gateway;
 http::ServerOptions listener_options(const std::string& host_port, const GatewayConfig& c,
                                      unsigned threads) {
   http::ServerOptions o;
-  const auto colon = host_port.rfind(':');
-  o.host = host_port.substr(0, colon);
-  if (o.host.size() > 2 && o.host.front() == '[') o.host = o.host.substr(1, o.host.size() - 2);
-  o.port = static_cast<std::uint16_t>(std::stoi(host_port.substr(colon + 1)));
+  // The config was validated (validate_gateway_config): the address parses.
+  if (auto hp = parse_host_port(host_port, {.allow_port_zero = true})) {
+    o.host = hp->host;
+    o.port = hp->port;
+  }
   o.threads = threads;
   o.header_limit = static_cast<std::uint32_t>(c.limits.header_bytes);
   o.header_timeout = std::chrono::seconds(std::max(1, c.timeouts.header_ms / 1000));

@@ -3,8 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
-#include <charconv>
 
+#include "common/host_port.hpp"
 #include "common/log.hpp"
 #include "server/media/playback_token.hpp"
 
@@ -107,17 +107,11 @@ std::string validate(ServerConfig& c) {
 }  // namespace
 
 bool split_host_port(const std::string& text, std::string& host, std::uint16_t& port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 >= text.size()) return false;
-  host = text.substr(0, colon);
-  if (host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  unsigned p = 0;
-  const char* b = text.data() + colon + 1;
-  const char* e = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(b, e, p);
-  if (ec != std::errc() || ptr != e || p > 65535) return false;
-  port = static_cast<std::uint16_t>(p);
-  return !host.empty();
+  auto hp = parse_host_port(text, {.allow_port_zero = true});
+  if (!hp) return false;
+  host = hp->host;
+  port = hp->port;
+  return true;
 }
 
 ConfigOutcome parse_server_config(int argc, const char* const* argv) {

@@ -1,13 +1,12 @@
 #include "server/content_api.hpp"
 
-#include <openssl/crypto.h>
-
 #include <boost/json.hpp>
 #include <charconv>
 #include <random>
 
-#include "common/json_text.hpp"
+#include "common/http/bearer.hpp"
 #include "common/http/url.hpp"
+#include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "server/content_json.hpp"
 #include "server/routes.hpp"
@@ -293,19 +292,15 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
 
 std::optional<Response> ContentApi::check_write_auth(const http::RequestHeader& head) const {
   auto it = head.find(bhttp::field::authorization);
-  constexpr std::string_view kBearer = "Bearer ";
-  if (it == head.end() || it->value().size() <= kBearer.size() ||
-      !boost::beast::iequals(it->value().substr(0, kBearer.size()), kBearer)) {
+  std::string_view given;
+  if (it != head.end()) given = it->value();
+  const http::BearerCheck check = http::check_bearer(given, opts_.api_tokens);
+  if (check == http::BearerCheck::kAccepted) return std::nullopt;
+  if (check == http::BearerCheck::kMissing) {
     Response r = http::json_error(bhttp::status::unauthorized, "unauthenticated",
                                   "writes need an 'Authorization: Bearer TOKEN' header");
     r.msg.set(bhttp::field::www_authenticate, "Bearer");
     return r;
-  }
-  std::string_view token = it->value().substr(kBearer.size());
-  for (const auto& t : opts_.api_tokens) {
-    if (t.size() == token.size() && CRYPTO_memcmp(t.data(), token.data(), t.size()) == 0) {
-      return std::nullopt;
-    }
   }
   if (opts_.api_tokens.empty()) {
     return http::json_error(bhttp::status::forbidden, "permission_denied",

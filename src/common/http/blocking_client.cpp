@@ -4,7 +4,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
+
+#include "common/host_port.hpp"
 
 namespace sg::http {
 namespace asio = boost::asio;
@@ -71,21 +72,9 @@ ClientReply blocking_call(const std::string& host, std::uint16_t port,
 }
 
 ClientReply blocking_call(std::string_view host_port, const ClientRequest& request) {
-  const auto colon = host_port.rfind(':');
-  std::uint16_t port = 0;
-  if (colon == std::string_view::npos || colon + 1 >= host_port.size()) {
-    return {.error = "'" + std::string(host_port) + "' is not HOST:PORT"};
-  }
-  const std::string_view port_text = host_port.substr(colon + 1);
-  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0) {
-    return {.error = "'" + std::string(host_port) + "' has no valid port"};
-  }
-  std::string host(host_port.substr(0, colon));
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return blocking_call(host, port, request);
+  auto hp = parse_host_port(host_port);
+  if (!hp) return {.error = hp.error().message};
+  return blocking_call(hp->host, hp->port, request);
 }
 
 }  // namespace sg::http

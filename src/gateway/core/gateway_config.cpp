@@ -1,8 +1,9 @@
 #include "gateway/core/gateway_config.hpp"
 
 #include <array>
-#include <charconv>
 #include <set>
+
+#include "common/host_port.hpp"
 
 namespace sg::gateway {
 namespace {
@@ -14,16 +15,6 @@ std::string in_range(const std::string& path, long long value, long long lo, lon
   if (value >= lo && value <= hi) return {};
   return path + ": must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", got " +
          std::to_string(value);
-}
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '-' || c == '_';
-}
-
-bool is_ipv6_char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-         c == '.';
 }
 
 bool is_tchar(char c) {
@@ -167,26 +158,7 @@ const char* balance_name(Balance balance) {
 }
 
 bool is_host_port(std::string_view text, unsigned min_port) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return false;
-  std::string_view host = text.substr(0, colon);
-  const std::string_view port = text.substr(colon + 1);
-  if (host.front() == '[') {
-    if (host.size() < 3 || host.back() != ']') return false;
-    for (char c : host.substr(1, host.size() - 2)) {
-      if (!is_ipv6_char(c)) return false;
-    }
-  } else {
-    if (host.size() > 253) return false;
-    for (char c : host) {
-      if (!is_host_char(c)) return false;
-    }
-  }
-  if (port.empty() || port.size() > 5) return false;
-  unsigned value = 0;
-  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size()) return false;
-  return value >= min_port && value <= 65535;
+  return parse_host_port(text, {.allow_port_zero = min_port == 0}).is_ok();
 }
 
 Status validate_gateway_config(const GatewayConfig& config) {

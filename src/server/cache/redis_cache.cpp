@@ -4,6 +4,7 @@
 
 #include <charconv>
 
+#include "common/host_port.hpp"
 #include "common/log.hpp"
 
 namespace sg::server {
@@ -43,14 +44,15 @@ Result<RedisEndpoint> parse_redis_url(const std::string& url) {
     if (!db.empty() && (!parse_int(db, ep.db) || ep.db < 0)) return invalid("has a bad DB number");
     rest = rest.substr(0, slash);
   }
-  if (const auto colon = rest.rfind(':'); colon != std::string_view::npos) {
-    if (!parse_int(rest.substr(colon + 1), ep.port) || ep.port <= 0 || ep.port > 65535) {
-      return invalid("has a bad port");
-    }
-    rest = rest.substr(0, colon);
-  }
   if (rest.empty()) return invalid("has no host");
-  ep.host = std::string(rest);
+  if (rest.find(':') == std::string_view::npos) {
+    ep.host = std::string(rest);
+    return ep;
+  }
+  auto hp = parse_host_port(rest);
+  if (!hp) return invalid("has a bad HOST:PORT (" + hp.error().message + ")");
+  ep.host = hp->host;
+  ep.port = hp->port;
   return ep;
 }
 
@@ -58,7 +60,16 @@ void RedisCache::ContextFree::operator()(redisContext* c) const { redisFree(c); 
 void RedisCache::ReplyFree::operator()(redisReply* r) const { freeReplyObject(r); }
 
 RedisCache::RedisCache(RedisEndpoint endpoint, const CacheOptions& options)
-    : endpoint_(std::move(endpoint)), options_(options) {}
+    : endpoint_(std::move(endpoint)),
+      options_(options),
+      pool_({.name = "redis " + endpoint_.host + ":" + std::to_string(endpoint_.port),
+             .capacity = std::max(1, options.pool_size),
+             .acquire_timeout = options.command_timeout},
+            [this]() -> Result<ContextPtr> {
+              auto c = connect();
+              if (!c) mark_down(c.error().message);
+              return c;
+            }) {}
 
 RedisCache::~RedisCache() = default;
 
@@ -86,63 +97,28 @@ Result<RedisCache::ContextPtr> RedisCache::connect() {
   return c;
 }
 
-Result<RedisCache::ContextPtr> RedisCache::acquire() {
-  std::unique_lock lock(mu_);
-  const auto now = std::chrono::steady_clock::now();
-  if (now < down_until_) {
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(down_until_ - now).count();
-    return make_error(ErrorCode::kUnavailable, describe() + " is down (" + last_failure_ +
-                                                   "); next connection attempt in " +
-                                                   std::to_string(wait) + " ms");
-  }
-  const bool ready = cv_.wait_for(lock, options_.command_timeout,
-                                  [&] { return !idle_.empty() || open_ < options_.pool_size; });
-  if (!ready) {
-    return make_error(ErrorCode::kUnavailable,
-                      "all " + std::to_string(options_.pool_size) + " connections to " +
-                          describe() + " stayed busy for " +
-                          std::to_string(options_.command_timeout.count()) + " ms");
-  }
-  if (!idle_.empty()) {
-    ContextPtr c = std::move(idle_.back());
-    idle_.pop_back();
-    return c;
-  }
-  ++open_;
-  lock.unlock();
-  auto c = connect();
-  if (!c) {
-    {
-      std::lock_guard relock(mu_);
-      --open_;
-      cv_.notify_one();
+Result<RedisCache::Pool::Lease> RedisCache::acquire() {
+  {
+    std::lock_guard lock(mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (now < down_until_) {
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(down_until_ - now).count();
+      return make_error(ErrorCode::kUnavailable, describe() + " is down (" + last_failure_ +
+                                                     "); next connection attempt in " +
+                                                     std::to_string(wait) + " ms");
     }
-    mark_down(c.error().message);
   }
-  return c;
-}
-
-void RedisCache::release(ContextPtr context) {
-  std::lock_guard lock(mu_);
-  if (context && std::chrono::steady_clock::now() >= down_until_) {
-    idle_.push_back(std::move(context));
-  } else {
-    --open_;  // dropped: it failed, or the server it talks to failed meanwhile
-  }
-  cv_.notify_one();
+  return pool_.acquire();
 }
 
 void RedisCache::mark_down(const std::string& reason) {
-  std::vector<ContextPtr> stale;
   {
     std::lock_guard lock(mu_);
     down_until_ = std::chrono::steady_clock::now() + options_.reconnect_backoff;
     last_failure_ = reason;
-    stale.swap(idle_);
-    open_ -= static_cast<int>(stale.size());
-    cv_.notify_all();
   }
+  pool_.drop_idle();  // they point at the server that failed
   log::warn("cache unavailable",
             {{"backend", "redis"},
              {"error", reason},
@@ -168,11 +144,10 @@ Result<RedisCache::ReplyPtr> RedisCache::command(std::string_view what,
     failures_.fetch_add(1);
     const std::string reason =
         std::string(what) + " on " + describe() + " failed: " + context_error(context->get());
-    release(nullptr);
+    context->mark_broken();
     mark_down(reason);
     return make_error(ErrorCode::kUnavailable, reason);
   }
-  release(std::move(*context));
   if (reply->type == REDIS_REPLY_ERROR) {
     failures_.fetch_add(1);
     return make_error(ErrorCode::kInternal,

@@ -9,13 +9,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/connection_pool.hpp"
 #include "server/cache/cache.hpp"
 
 struct redisContext;
@@ -65,19 +65,17 @@ class RedisCache final : public Cache {
   // Sends one command (binary-safe arguments) and returns its reply; a server error reply
   // is returned as an Error too, but only connection failures mark the cache down.
   Result<ReplyPtr> command(std::string_view what, const std::vector<std::string_view>& args);
-  Result<ContextPtr> acquire();
+  using Pool = ConnectionPool<redisContext, ContextFree>;
+  Result<Pool::Lease> acquire();
   Result<ContextPtr> connect();
-  void release(ContextPtr context);
   void mark_down(const std::string& reason);
   std::string describe() const;
 
   const RedisEndpoint endpoint_;
   const CacheOptions options_;
   std::atomic<std::uint64_t> failures_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<ContextPtr> idle_;
-  int open_ = 0;
+  Pool pool_;
+  std::mutex mu_;  // guards down_until_ and last_failure_
   std::chrono::steady_clock::time_point down_until_{};
   std::string last_failure_;
 };

@@ -1,11 +1,10 @@
 #include "server/storage/postgres_storage.hpp"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <pqxx/pqxx>
 #include <vector>
 
+#include "common/connection_pool.hpp"
 #include "common/log.hpp"
 #include "server/storage/migrations.hpp"
 
@@ -134,56 +133,20 @@ void write_tags(pqxx::work& w, const std::string& id, std::int64_t seq,
 // release so their slot reconnects on next use. run() converts libpqxx exceptions to Errors.
 class PgPool {
  public:
-  class Lease {
-   public:
-    Lease(PgPool* pool, std::unique_ptr<pqxx::connection> conn)
-        : pool_(pool), conn_(std::move(conn)) {}
-    Lease(Lease&&) noexcept = default;
-    Lease& operator=(Lease&&) = delete;
-    ~Lease() {
-      if (conn_) pool_->release(std::move(conn_), broken_);
-    }
-    pqxx::connection& conn() const { return *conn_; }
-    void mark_broken() { broken_ = true; }
-
-   private:
-    PgPool* pool_;
-    std::unique_ptr<pqxx::connection> conn_;
-    bool broken_ = false;
-  };
+  using Pool = ConnectionPool<pqxx::connection>;
 
   PgPool(const std::string& url, const StorageOptions& options)
       : url_(with_connect_timeout(url, options.acquire_timeout)),
         shown_url_(redact(url)),
         options_(options),
-        capacity_(std::max(1, options.pool_size)) {}
+        pool_({.name = "postgresql " + shown_url_,
+               .capacity = std::max(1, options.pool_size),
+               .acquire_timeout = options.acquire_timeout},
+              [this] { return connect(); }) {}
 
   const std::string& shown_url() const { return shown_url_; }
 
-  Result<Lease> acquire() {
-    std::unique_lock lock(mu_);
-    const bool ready = cv_.wait_for(lock, options_.acquire_timeout,
-                                    [&] { return !idle_.empty() || open_ < capacity_; });
-    if (!ready) {
-      return make_error(ErrorCode::kUnavailable,
-                        "postgresql: no free connection to " + shown_url_ + " within " +
-                            std::to_string(options_.acquire_timeout.count()) + " ms (pool of " +
-                            std::to_string(capacity_) + ")");
-    }
-    if (!idle_.empty()) {
-      auto conn = std::move(idle_.back());
-      idle_.pop_back();
-      return Lease(this, std::move(conn));
-    }
-    ++open_;
-    lock.unlock();
-    auto conn = connect();
-    if (!conn) {
-      release(nullptr, true);
-      return conn.error();
-    }
-    return Lease(this, std::move(*conn));
-  }
+  Result<Pool::Lease> acquire() { return pool_.acquire(); }
 
   // Runs fn(connection) -> Result<T> or Status on a pooled connection.
   template <class F>
@@ -191,7 +154,9 @@ class PgPool {
     auto lease = acquire();
     if (!lease) return lease.error();
     try {
-      return fn(lease->conn());
+      auto out = fn(**lease);
+      if (!(*lease)->is_open()) lease->mark_broken();
+      return out;
     } catch (const pqxx::broken_connection& e) {
       lease->mark_broken();
       return make_error(ErrorCode::kUnavailable, "postgresql: connection to " + shown_url_ +
@@ -231,24 +196,10 @@ class PgPool {
     }
   }
 
-  void release(std::unique_ptr<pqxx::connection> conn, bool broken) {
-    std::lock_guard lock(mu_);
-    if (broken || !conn || !conn->is_open()) {
-      --open_;
-    } else {
-      idle_.push_back(std::move(conn));
-    }
-    cv_.notify_one();
-  }
-
   const std::string url_;
   const std::string shown_url_;
   const StorageOptions options_;
-  const int capacity_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
-  int open_ = 0;
+  Pool pool_;
 };
 
 namespace {
