@@ -17,6 +17,8 @@
 #include "server/cache/cache.hpp"
 #include "server/config.hpp"
 #include "server/content_api.hpp"
+#include "server/media/playback_token.hpp"
+#include "server/media/stream_sessions.hpp"
 #include "server/media_store.hpp"
 #include "server/server_metrics.hpp"
 #include "server/storage/storage.hpp"
@@ -72,6 +74,14 @@ ApiOptions api_options(const ServerConfig& cfg) {
   api_opts.max_media_bytes = cfg.max_media_bytes;
   api_opts.cache_ttl = std::chrono::seconds(cfg.cache_ttl_seconds);
   api_opts.access_log = cfg.access_log;
+  if (!cfg.playback_keys.empty()) {
+    // Validated by the configuration parser; the secrets are never logged.
+    api_opts.playback_keys = std::move(*media::parse_playback_keys(cfg.playback_keys));
+  }
+  api_opts.playback_ttl = std::chrono::seconds(cfg.playback_ttl_seconds);
+  api_opts.analysis.segment_target = cfg.hls_segment_seconds;
+  api_opts.analysis.time_limit = std::chrono::seconds(cfg.media_analysis_timeout_seconds);
+  api_opts.sessions.max_sessions = cfg.max_streams;
   return api_opts;
 }
 
@@ -128,7 +138,21 @@ int run(const ServerConfig& cfg) {
   metrics::register_process_metrics(registry);
   auto deps = open_dependencies(cfg, server_metrics);
   if (!deps) return 1;
-  ContentApi api(api_options(cfg), *deps->storage, *deps->cache, *deps->media, server_metrics);
+  const ApiOptions api_opts = api_options(cfg);
+  auto sessions = media::open_stream_sessions(cfg.cache, api_opts.sessions);
+  if (!sessions) {
+    log::error("cannot open stream sessions", {{"error", sessions.error().message}});
+    return 1;
+  }
+  registry.add_collector([&sessions](std::string& out) {
+    metrics::append_family_head(out, "streamgate_stream_sessions_active", "gauge",
+                                "Playback sessions with a request in the last 60 s (across "
+                                "replicas with Redis).");
+    metrics::append_sample(out, "streamgate_stream_sessions_active", {}, {},
+                           static_cast<double>((**sessions).active()));
+  });
+  ContentApi api(api_opts, *deps->storage, *deps->cache, *deps->media, server_metrics,
+                 sessions->get());
   http::HttpServer server(http_options(cfg), api);
   registry.add_collector([&server](std::string& out) {
     metrics::append_family_head(out, "http_requests_in_flight", "gauge",
@@ -146,7 +170,10 @@ int run(const ServerConfig& cfg) {
              {"storage", deps->storage->backend()},
              {"cache", deps->cache->backend()},
              {"media_dir", cfg.media_dir},
-             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())}});
+             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())},
+             {"playback_signing", !cfg.playback_keys.empty()},
+             {"playback_key_ids", static_cast<std::int64_t>(api_opts.playback_keys.size())},
+             {"max_streams", cfg.max_streams}});
   const bool idle = drain_on_signal(cfg, api, server);
   server.stop();
   log::info("stopped", {{"clean", idle}});

@@ -47,6 +47,29 @@ class MediaUpload {
   bool committed_ = false;
 };
 
+// A file derived from committed media (its HLS rendition), written to a temporary file in the
+// media dir and renamed to `name` by commit() only when complete; removed unless committed.
+class DerivedFile {
+ public:
+  DerivedFile(std::filesystem::path dir, std::string name, std::filesystem::path temp, UniqueFd fd)
+      : dir_(std::move(dir)), name_(std::move(name)), temp_(std::move(temp)), fd_(std::move(fd)) {}
+  ~DerivedFile();
+  DerivedFile(const DerivedFile&) = delete;
+  DerivedFile& operator=(const DerivedFile&) = delete;
+
+  int fd() const { return fd_.get(); }
+  const std::string& name() const { return name_; }
+  // fsyncs and renames into place.
+  Status commit();
+
+ private:
+  std::filesystem::path dir_;
+  std::string name_;
+  std::filesystem::path temp_;
+  UniqueFd fd_;
+  bool committed_ = false;
+};
+
 class MediaStore {
  public:
   explicit MediaStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -55,6 +78,8 @@ class MediaStore {
   Result<std::unique_ptr<MediaUpload>> begin(std::string_view id, std::uint64_t limit);
   // Opens a committed file for reading; `size` receives its size.
   Result<UniqueFd> open(std::string_view file, std::uint64_t& size);
+  // Starts the file `base` + `suffix` (read-write), derived from the committed file `base`.
+  Result<std::unique_ptr<DerivedFile>> begin_derived(std::string_view base, std::string_view suffix);
   // Removes a committed file (missing files are not an error).
   void remove(std::string_view file);
   const std::filesystem::path& dir() const { return dir_; }

@@ -24,6 +24,12 @@ struct MediaInfo {
   std::string sha256;        // lower-case hex
   std::string content_type;  // as uploaded
   std::string file;          // file name inside the media dir
+  // The streaming form (media/hls_rendition.hpp), written with the media: the probe and HLS
+  // summary shown in the content JSON ("" for media stored before HLS existed), the
+  // fragmented MP4's file name in the media dir and its segment index ("" without HLS).
+  std::string stream_json;
+  std::string hls_file;
+  std::string hls_index_json;
 };
 
 struct ContentFields {
