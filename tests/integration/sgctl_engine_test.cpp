@@ -19,15 +19,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-std::string describe(const LoadResult& r) {
-  std::string out = "requests " + std::to_string(r.requests) + ", non-2xx " +
-                    std::to_string(r.non_2xx) + ", connection errors " +
-                    std::to_string(r.connection_errors) + "; versions:";
-  for (const auto& [v, n] : r.by_header) out += " " + v + "=" + std::to_string(n);
-  for (const auto& e : r.errors) out += "; " + e;
-  return out;
-}
-
 std::vector<std::int64_t> pids_of(const json::value& status, const std::string& track) {
   std::vector<std::int64_t> out;
   if (!status.is_object() || !status.at("tracks").as_object().contains(track)) return out;
