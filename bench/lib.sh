@@ -178,12 +178,12 @@ cpu_ticks() { # pid... -> utime+stime of the pids and their direct children (ngi
   echo "$total"
 }
 
-wrk_bounded() { # url connections seconds outfile: one wrk run, bounded by timeout(1)
-  local url="$1" conns="$2" secs="$3" out="$4"
+wrk_bounded() { # url connections seconds outfile [script]: one wrk run, bounded by timeout(1)
+  local url="$1" conns="$2" secs="$3" out="$4" script="${5:-$work/report.lua}"
   # In the background and waited for, so a signal runs the cleanup trap at once (and it
   # stops this wrk too) instead of after the run.
   timeout "$((secs + 60))" wrk -t"$wrk_threads" -c"$conns" -d"${secs}s" --timeout 10s \
-    --latency -s "$work/report.lua" "$url" >"$out" 2>&1 &
+    --latency -s "$script" "$url" >"$out" 2>&1 &
   wrk_pid=$!
   if ! wait "$wrk_pid"; then
     log "wrk failed against $url:"; cat "$out" >&2; exit 1

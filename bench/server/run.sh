@@ -6,6 +6,11 @@
 #          file holding exactly that response body (Content-Type application/json).
 #   media  GET /api/v1/content/{id}/media of a random file (sendfile) vs nginx serving
 #          a copy of the same file (sendfile on).
+#   hls    HLS segment GETs: the byte ranges (init section and every segment, in turn) that
+#          the signed media playlist of an uploaded clip names, of streamgate's fMP4, with
+#          the playback token (checked, and the session counted, on every request) vs nginx
+#          serving a copy of the same fMP4 with the same Range headers. The clip is made
+#          with ffmpeg (BENCH_HLS_SECONDS of 640x360 H.264 at ~2.5 Mbit/s + AAC).
 #
 # Every workload runs BENCH_ROUNDS times per target with the target order alternating
 # per round (round 1: streamgate then nginx, round 2: nginx then streamgate, ...); the
@@ -24,11 +29,14 @@
 #   BENCH_THREADS            wrk threads [1]
 #   BENCH_ROUNDS             measured runs per target and workload [2]
 #   BENCH_MEDIA_MIB          media file size in MiB [64]
+#   BENCH_HLS_CONNECTIONS    wrk connections for the HLS segment GETs [16]
+#   BENCH_HLS_SECONDS        length of the HLS clip in seconds [40]
 #   BENCH_SERVER_THREADS     streamgate --threads and nginx worker_processes [2]
 #   BENCH_SERVER_ARGS        extra streamgate-server flags (word-split) []
 #   BENCH_OUT_DIR            where the JSON goes [<repo>/bench/out]
-#   BENCH_ENFORCE            1 = exit 3 if a goal (JSON >= 0.6x, media >= 0.8x) is missed [0]
-#   BENCH_WORKLOADS          which workloads, space-separated [json media]
+#   BENCH_ENFORCE            1 = exit 3 if a goal (JSON >= 0.6x, media >= 0.8x, HLS >= 0.8x)
+#                            is missed [0]
+#   BENCH_WORKLOADS          which workloads, space-separated [json media hls]
 #   BENCH_NGINX_HTTP_EXTRA   extra directives for nginx's http{} block, for experiments []
 #   BENCH_VERBOSE            1 = also print every raw wrk report to stderr [0]
 #   BENCH_IDLE_CLIENTS       idle keep-alive clients of the idle workload; 0 skips it [4000]
@@ -54,9 +62,12 @@ wrk_threads="$(whole_number BENCH_THREADS "${BENCH_THREADS:-1}")"
 rounds="$(whole_number BENCH_ROUNDS "${BENCH_ROUNDS:-2}")"
 media_mib="$(whole_number BENCH_MEDIA_MIB "${BENCH_MEDIA_MIB:-64}")"
 server_threads="$(whole_number BENCH_SERVER_THREADS "${BENCH_SERVER_THREADS:-2}")"
-workloads="${BENCH_WORKLOADS:-json media}"
+hls_conns="$(whole_number BENCH_HLS_CONNECTIONS "${BENCH_HLS_CONNECTIONS:-16}")"
+hls_seconds="$(whole_number BENCH_HLS_SECONDS "${BENCH_HLS_SECONDS:-40}")"
+workloads="${BENCH_WORKLOADS:-json media hls}"
 for w in $workloads; do
-  [[ "$w" == json || "$w" == media ]] || { echo "run.sh: BENCH_WORKLOADS: unknown workload '$w' (json, media)" >&2; exit 2; }
+  [[ "$w" == json || "$w" == media || "$w" == hls ]] || {
+    echo "run.sh: BENCH_WORKLOADS: unknown workload '$w' (json, media, hls)" >&2; exit 2; }
 done
 idle_clients="${BENCH_IDLE_CLIENTS:-4000}"
 [[ "$idle_clients" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_IDLE_CLIENTS must be a whole number" >&2; exit 2; }
@@ -78,7 +89,7 @@ find_server() {
 server_bin="$(find_server)"
 nginx_bin="${NGINX:-$(command -v nginx || true)}"
 [[ -x "$server_bin" ]] || { echo "run.sh: STREAMGATE_SERVER '$server_bin' is not executable" >&2; exit 2; }
-for tool in "$nginx_bin" wrk curl python3 timeout; do
+for tool in "$nginx_bin" wrk curl python3 timeout ffmpeg; do
   command -v "$tool" >/dev/null 2>&1 || {
     echo "run.sh: '${tool:-nginx}' not found; run scripts/install-deps" >&2; exit 2; }
 done
@@ -92,14 +103,16 @@ mapfile -t ports < <(free_ports 2)
 sg_port="${ports[0]}"
 ng_port="${ports[1]}"
 token="$(random_token)"
+playback_key="bench:$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 # --- streamgate-server --------------------------------------------------------------
 mkdir -p "$work/sg/media"
 # shellcheck disable=SC2086 # BENCH_SERVER_ARGS is deliberately word-split
-"$server_bin" --listen "127.0.0.1:$sg_port" --storage "sqlite:$work/sg/streamgate.db" \
+STREAMGATE_PLAYBACK_KEYS="$playback_key" "$server_bin" --listen "127.0.0.1:$sg_port" --storage "sqlite:$work/sg/streamgate.db" \
   --cache memory --media-dir "$work/sg/media" --api-token "$token" \
   --threads "$server_threads" --access-log false --log-level warn \
   --drain-delay 0 --grace-period 2 ${BENCH_SERVER_ARGS:-} >"$work/streamgate.log" 2>&1 &
+# (playback signing on: the key comes through the environment, as in production)
 sg_pid=$!
 pids+=("$sg_pid")
 
@@ -114,7 +127,7 @@ chmod -R a+rX "$ng"
   tcp_nopush on;
   open_file_cache max=64 inactive=60s;
   open_file_cache_valid 60s;
-  types { application/json json; application/octet-stream bin; }
+  types { application/json json; application/octet-stream bin; video/mp4 mp4; }
   ${BENCH_NGINX_HTTP_EXTRA:-}
   default_type application/octet-stream;
   server {
@@ -168,6 +181,57 @@ if [[ " $workloads " == *" media "* ]]; then
   done
 fi
 
+if [[ " $workloads " == *" hls "* ]]; then
+  hls_id="$(create_item 'bench hls item')"
+  log "encoding a ${hls_seconds} s 640x360 clip with ffmpeg for the HLS workload"
+  timeout 300 ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=640x360:rate=25:duration=$hls_seconds" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$hls_seconds" \
+    -c:v libx264 -preset ultrafast -b:v 2500k -maxrate 2500k -bufsize 5000k -g 50 -keyint_min 50 \
+    -sc_threshold 0 -pix_fmt yuv420p -c:a aac -b:a 128k -shortest "$work/clip.mp4"
+  up_code="$(curl -sS --max-time 300 -o "$work/upload-hls.out" -w '%{http_code}' -X PUT \
+    -H "Authorization: Bearer $token" -H 'Content-Type: video/mp4' \
+    --data-binary "@$work/clip.mp4" "$sg_base/api/v1/content/$hls_id/media")"
+  [[ "$up_code" == 2* ]] || { log "clip upload answered $up_code: $(cat "$work/upload-hls.out")"; exit 1; }
+  master="$(curl -sS --fail --max-time 10 -X POST "$sg_base/api/v1/content/$hls_id/playback" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["media_url"])')"
+  curl -sS --fail --max-time 10 -o "$work/media.m3u8" "$sg_base$master"
+  # The playlist's byte ranges (init section first) and the fMP4's URL, as wrk's script.
+  python3 - "$work/media.m3u8" "$master" "$work" <<'PY'
+import re, sys
+playlist, media_url, work = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+init = re.search(r'#EXT-X-MAP:URI="([^"]+)",BYTERANGE="(\d+)@0"', playlist)
+uri, ranges = init.group(1), [(0, int(init.group(2)))]
+ranges += [(int(o), int(n)) for n, o in re.findall(r'#EXT-X-BYTERANGE:(\d+)@(\d+)', playlist)]
+path = media_url[:media_url.rfind('/') + 1] + uri
+open(work + "/hls-sg-path", "w").write(path)
+open(work + "/hls-ranges", "w").write("\n".join(f"{o}-{o + n - 1}" for o, n in ranges) + "\n")
+PY
+  hls_file="$(python3 -c 'import sys; p=open(sys.argv[1]).read(); print(p[p.rfind("/")+1:p.find("?")])' "$work/hls-sg-path")"
+  cp "$work/sg/media/$hls_file" "$ng/www/hls.mp4"
+  chmod 0644 "$ng/www/hls.mp4"
+  hls_sg_path="$(cat "$work/hls-sg-path")"
+  mapfile -t hls_ranges <"$work/hls-ranges"
+  log "HLS: ${#hls_ranges[@]} byte ranges (init + segments) of a $(stat -c %s "$ng/www/hls.mp4")-byte fMP4"
+  for r in "${hls_ranges[0]}" "${hls_ranges[2]}"; do
+    a="$(curl -sS --fail --max-time 10 -H "Range: bytes=$r" "$sg_base$hls_sg_path" | sha256sum)"
+    b="$(curl -sS --fail --max-time 10 -H "Range: bytes=$r" "$ng_base/hls.mp4" | sha256sum)"
+    [[ "$a" == "$b" ]] || { log "range $r differs between streamgate and nginx"; exit 1; }
+  done
+  # wrk: every connection walks the ranges in turn (with the report's done()).
+  hls_lua() { # path -> lua
+    { printf 'local path = "%s"\nlocal ranges = {' "$1"
+      printf '"%s",' "${hls_ranges[@]}"
+      printf '}\nlocal i = 0\n'
+      cat <<'LUA'
+request = function()
+  i = i % #ranges + 1
+  return wrk.format("GET", path, { ["Range"] = "bytes=" .. ranges[i] })
+end
+LUA
+      cat "$work/report.lua"; }
+  }
+fi
+
 # Flush the fixtures' dirty pages now, so writeback does not run during a measured load,
 # and record how busy the host is right before the first load.
 sync -f "$work/media.src" 2>/dev/null || sync
@@ -178,13 +242,14 @@ write_report_lua
 
 results="$work/results.tsv"
 : >"$results"
-run_wrk() { # workload target round url connections seconds pid
+run_wrk() { # workload target round url connections seconds pid [script]
   local workload="$1" target="$2" round="$3" url="$4" conns="$5" secs="$6" pid="$7"
+  local script="${8:-$work/report.lua}"
   local out="$work/wrk-$workload-$target-$round.txt" c0 c1 fields
   local h0 h1 st0 st1
   c0="$(cpu_ticks "$pid")"
   read -r h0 st0 <<<"$(host_ticks)"
-  wrk_bounded "$url" "$conns" "$secs" "$out"
+  wrk_bounded "$url" "$conns" "$secs" "$out" "$script"
   c1="$(cpu_ticks "$pid")"
   read -r h1 st1 <<<"$(host_ticks)"
   log_wrk_verbose "$workload/$target round $round" "$out"
@@ -202,18 +267,19 @@ json_ng="$ng_base/content.json"
 media_sg="$sg_base/api/v1/content/$media_id/media"
 media_ng="$ng_base/media.bin"
 
-run_workload() { # workload sg_url ng_url connections
+run_workload() { # workload sg_url ng_url connections [sg_script ng_script]
   local workload="$1" sg_url="$2" ng_url="$3" conns="$4" r
+  local sg_script="${5:-$work/report.lua}" ng_script="${6:-$work/report.lua}"
   log "$workload: warm-up ${warmup_s}s per target, then $rounds x ${duration_s}s per target, -t$wrk_threads -c$conns"
-  run_wrk "$workload" streamgate warmup "$sg_url" "$conns" "$warmup_s" "$sg_pid"
-  run_wrk "$workload" nginx warmup "$ng_url" "$conns" "$warmup_s" "$ng_pid"
+  run_wrk "$workload" streamgate warmup "$sg_url" "$conns" "$warmup_s" "$sg_pid" "$sg_script"
+  run_wrk "$workload" nginx warmup "$ng_url" "$conns" "$warmup_s" "$ng_pid" "$ng_script"
   for ((r = 1; r <= rounds; r++)); do
     if ((r % 2 == 1)); then
-      run_wrk "$workload" streamgate "$r" "$sg_url" "$conns" "$duration_s" "$sg_pid"
-      run_wrk "$workload" nginx "$r" "$ng_url" "$conns" "$duration_s" "$ng_pid"
+      run_wrk "$workload" streamgate "$r" "$sg_url" "$conns" "$duration_s" "$sg_pid" "$sg_script"
+      run_wrk "$workload" nginx "$r" "$ng_url" "$conns" "$duration_s" "$ng_pid" "$ng_script"
     else
-      run_wrk "$workload" nginx "$r" "$ng_url" "$conns" "$duration_s" "$ng_pid"
-      run_wrk "$workload" streamgate "$r" "$sg_url" "$conns" "$duration_s" "$sg_pid"
+      run_wrk "$workload" nginx "$r" "$ng_url" "$conns" "$duration_s" "$ng_pid" "$ng_script"
+      run_wrk "$workload" streamgate "$r" "$sg_url" "$conns" "$duration_s" "$sg_pid" "$sg_script"
     fi
   done
 }
@@ -221,6 +287,10 @@ for w in $workloads; do
   case "$w" in
     json) run_workload json "$json_sg" "$json_ng" "$json_conns" ;;
     media) run_workload media "$media_sg" "$media_ng" "$media_conns" ;;
+    hls)
+      hls_lua "$hls_sg_path" >"$work/hls-sg.lua"
+      hls_lua "/hls.mp4" >"$work/hls-ng.lua"
+      run_workload hls "$sg_base/" "$ng_base/" "$hls_conns" "$work/hls-sg.lua" "$work/hls-ng.lua" ;;
   esac
 done
 
@@ -302,11 +372,13 @@ def ratio(workload, field):
 ratios = {
     "json_req_per_s": ratio("json", "req_per_s"),
     "media_transfer_mib_per_s": ratio("media", "transfer_mib_per_s"),
+    "hls_segments_per_s": ratio("hls", "req_per_s"),
     # cost, not speed: > 1 means streamgate burns more CPU per request than nginx
     "json_cpu_per_request": ratio("json", "server_cpu_us_per_request"),
     "media_cpu_per_request": ratio("media", "server_cpu_us_per_request"),
+    "hls_cpu_per_request": ratio("hls", "server_cpu_us_per_request"),
 }
-goals = {"json_req_per_s": 0.6, "media_transfer_mib_per_s": 0.8}
+goals = {"json_req_per_s": 0.6, "media_transfer_mib_per_s": 0.8, "hls_segments_per_s": 0.8}
 # Only workloads that ran are judged.
 met = {k: ratios[k] >= goals[k] for k in goals if ratios[k] is not None}
 
@@ -315,7 +387,7 @@ hdr = (f"{'workload':<8} {'target':<11} {'req/s':>10} {'p50 ms':>9} {'p99 ms':>9
        f"{'srv CPU%':>9} {'CPU us/req':>11} {'errors':>7}")
 print(hdr)
 print("-" * len(hdr))
-for workload in ("json", "media"):
+for workload in ("json", "media", "hls"):
     for target in ("streamgate", "nginx"):
         r = best.get((workload, target))
         if not r:
@@ -325,11 +397,13 @@ for workload in ("json", "media"):
               f"{r['server_cpu_us_per_request']:>11.2f} {r['errors']:>7}")
 print()
 for k, label in (("json_req_per_s", "JSON GET req/s   streamgate/nginx"),
-                 ("media_transfer_mib_per_s", "media GET MiB/s  streamgate/nginx")):
+                 ("media_transfer_mib_per_s", "media GET MiB/s  streamgate/nginx"),
+                 ("hls_segments_per_s", "HLS segments/s   streamgate/nginx")):
     if k in met:
         print(f"{label}: {ratios[k]:.3f}x  (goal >= {goals[k]}x: {'met' if met[k] else 'MISSED'})")
 for k, label in (("json_cpu_per_request", "JSON GET CPU/req  streamgate/nginx"),
-                 ("media_cpu_per_request", "media GET CPU/req streamgate/nginx")):
+                 ("media_cpu_per_request", "media GET CPU/req streamgate/nginx"),
+                 ("hls_cpu_per_request", "HLS segment CPU/req streamgate/nginx")):
     if ratios[k] is not None:
         print(f"{label}: {ratios[k]:.3f}x  (informational: server CPU time per request)")
 print("(best of $rounds rounds per target, alternating order; all rounds are in the JSON)")
@@ -354,6 +428,7 @@ doc = {
                "nginx_worker_processes": $server_threads, "wrk_threads": $wrk_threads,
                "duration_s": $duration_s, "warmup_s": $warmup_s, "rounds": $rounds,
                "json_connections": $json_conns, "media_connections": $media_conns,
+               "hls_connections": $hls_conns, "hls_clip_seconds": $hls_seconds,
                "media_bytes": $((media_mib * 1024 * 1024)),
                "json_body_bytes": $(stat -c %s "$ng/www/content.json"),
                "server_args": "${BENCH_SERVER_ARGS:-}",

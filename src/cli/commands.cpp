@@ -1,5 +1,5 @@
 // sgctl commands that talk to the running control plane (deploy, rollback, promote, abort,
-// scale, status).
+// scale, status), through typed model values (platform/model.hpp).
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -10,31 +10,16 @@
 #include "cli/commands.hpp"
 #include "cli/control_client.hpp"
 #include "common/json_text.hpp"
+#include "platform/model.hpp"
 
 namespace sg::cli {
 namespace json = boost::json;
 using namespace std::chrono_literals;
+using platform::DeploymentView;
+using platform::PlatformStatus;
+using platform::RolloutView;
 
 namespace {
-
-std::string s(const json::value* v) {
-  if (v == nullptr) return "";
-  if (v->is_string()) return std::string(v->as_string());
-  if (v->is_null()) return "";
-  return json_text(*v);
-}
-const json::value* at(const json::value& v, std::initializer_list<const char*> path) {
-  const json::value* cur = &v;
-  for (const char* key : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->as_object().if_contains(key);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-double num(const json::value* v) {
-  return v != nullptr && v->is_number() ? v->to_number<double>() : 0;
-}
 
 std::string fmt(const char* format, double x) {
   char buf[64];
@@ -43,27 +28,31 @@ std::string fmt(const char* format, double x) {
 }
 
 // "canary 25.0 rps err 0.00% p95 4 ms" for one track of a status answer.
-std::string traffic_line(const json::value& status, const std::string& track) {
-  const json::value* t = at(status, {"tracks", track.c_str(), "traffic"});
-  if (t == nullptr) return track + " -";
-  return track + " " + fmt("%.1f", num(at(*t, {"rps"}))) + " rps err " +
-         fmt("%.2f", 100 * num(at(*t, {"error_rate"}))) + "% p95 " +
-         fmt("%.0f", num(at(*t, {"p95_ms"}))) + " ms";
+std::string traffic_line(const PlatformStatus& status, const std::string& track) {
+  const auto it = status.tracks.find(track);
+  if (it == status.tracks.end() || !it->second.traffic) return track + " -";
+  const platform::TrafficView& t = *it->second.traffic;
+  return track + " " + fmt("%.1f", t.rps) + " rps err " + fmt("%.2f", 100 * t.error_rate) +
+         "% p95 " + fmt("%.0f", t.p95_ms) + " ms";
 }
 
-std::string progress_line(const json::value& live, const json::value& status) {
-  std::string line = "[" + fmt("%.1f", num(at(live, {"elapsed_s"}))) + "s] " +
-                     s(at(live, {"strategy"})) + " " + s(at(live, {"from"})) + " -> " +
-                     s(at(live, {"to"})) + " phase " + s(at(live, {"phase"}));
-  const std::string active = s(at(status, {"active", "colour"}));
-  if (s(at(live, {"strategy"})) == "canary") {
-    line += " step " + s(at(live, {"step"})) + "/" + s(at(live, {"steps"})) + " weight " +
-            s(at(live, {"canary_weight"})) + "%";
-    line += " | " + traffic_line(status, "canary") + " | " + traffic_line(status, active);
+std::string progress_line(const RolloutView& live, const PlatformStatus& status) {
+  std::string line = "[" + fmt("%.1f", live.elapsed_s) + "s] " + live.strategy + " " + live.from +
+                     " -> " + live.to + " phase " + live.phase;
+  if (live.strategy == "canary") {
+    line += " step " + std::to_string(live.step.value_or(0)) + "/" +
+            std::to_string(live.steps.value_or(0)) + " weight " +
+            std::to_string(live.canary_weight.value_or(0)) + "%";
+    line += " | " + traffic_line(status, "canary") + " | " +
+            traffic_line(status, status.active_colour);
   } else {
     line += " | " + traffic_line(status, "blue") + " | " + traffic_line(status, "green");
   }
-  line += " | " + s(at(live, {"verdict", "outcome"})) + ": " + s(at(live, {"reason"}));
+  if (live.synthetic_requests > 0 || live.synthetic_rps > 0) {
+    line += " | synthetic " + fmt("%.0f", live.synthetic_rps) + " rps, " +
+            std::to_string(live.synthetic_requests) + " sent";
+  }
+  line += " | " + live.verdict.outcome + ": " + live.reason;
   return line;
 }
 
@@ -75,47 +64,56 @@ int fail(const Error& e) {
              : kExitRolledBack;
 }
 
+Result<DeploymentView> get_deployment(const ControlClient& client, std::int64_t id) {
+  auto d = client.get("/control/v1/deployments/" + std::to_string(id));
+  if (!d) return d.error();
+  return platform::deployment_from_json(*d);
+}
+
+Result<PlatformStatus> get_status(const ControlClient& client) {
+  auto st = client.get("/control/v1/status");
+  if (!st) return st.error();
+  return platform::status_from_json(*st);
+}
+
+// Prints the end of deployment `d` and returns the exit status.
+int report_end(const Common& c, const DeploymentView& d, bool tty) {
+  if (tty) std::cout << "\n";
+  if (c.output == "json") {
+    std::cout << json_text(to_json(d)) << "\n";
+  } else if (d.result == "in_progress") {
+    std::cout << "deployment " << d.id << ": " << d.to
+              << " serves all traffic (verified); the old colour stays warm for an instant "
+                 "rollback (sgctl rollback)\n";
+  } else {
+    std::cout << "deployment " << d.id << " " << d.result << ": " << d.reason << "\n";
+  }
+  return d.result == "promoted" || d.result == "in_progress" ? kExitOk : kExitRolledBack;
+}
+
 // Follows deployment `id` until it ends; returns the exit status.
 int follow(const Common& c, std::int64_t id) {
   const bool tty = ::isatty(STDOUT_FILENO) == 1 && c.output == "text";
   std::string last_key;
-  auto unreachable_since = std::chrono::steady_clock::now();
-  bool unreachable = false;
+  std::optional<std::chrono::steady_clock::time_point> unreachable_since;
   for (;;) {
     auto client = ControlClient::connect(c.state_dir);
-    auto d = client ? client->get("/control/v1/deployments/" + std::to_string(id))
-                    : Result<json::value>(client.error());
+    auto d = client ? get_deployment(*client, id) : Result<DeploymentView>(client.error());
     if (!d) {
       // The control plane may be restarting (it resumes the rollout): wait up to 2 minutes.
-      if (!unreachable) unreachable_since = std::chrono::steady_clock::now();
-      unreachable = true;
-      if (std::chrono::steady_clock::now() - unreachable_since > 120s) return fail(d.error());
+      if (!unreachable_since) unreachable_since = std::chrono::steady_clock::now();
+      if (std::chrono::steady_clock::now() - *unreachable_since > 120s) return fail(d.error());
       std::this_thread::sleep_for(1s);
       continue;
     }
-    unreachable = false;
-    const std::string result = s(at(*d, {"result"}));
-    const json::value* live = at(*d, {"live"});
-    const json::value* serving = live != nullptr ? at(*live, {"serving_new"}) : nullptr;
-    const bool serving_new = serving != nullptr && serving->is_bool() && serving->as_bool();
-    if (result != "in_progress" || serving_new) {
-      if (tty) std::cout << "\n";
-      if (c.output == "json") {
-        std::cout << json_text(*d) << "\n";
-      } else if (result == "in_progress") {
-        std::cout << "deployment " << id << ": " << s(at(*d, {"to"}))
-                  << " serves all traffic (verified); the old colour stays warm for an instant "
-                     "rollback (sgctl rollback)\n";
-      } else {
-        std::cout << "deployment " << id << " " << result << ": " << s(at(*d, {"reason"})) << "\n";
-      }
-      return result == "promoted" || result == "in_progress" ? kExitOk : kExitRolledBack;
-    }
-    if (live != nullptr && c.output == "text") {
-      auto status = client->get("/control/v1/status");
-      const std::string line = progress_line(*live, status ? *status : json::value());
-      const std::string key =
-          s(at(*live, {"phase"})) + s(at(*live, {"step"})) + s(at(*live, {"verdict", "outcome"}));
+    unreachable_since.reset();
+    const bool serving_new = d->live && d->live->serving_new;
+    if (d->result != "in_progress" || serving_new) return report_end(c, *d, tty);
+    if (d->live && c.output == "text") {
+      auto status = get_status(*client);
+      const std::string line = progress_line(*d->live, status ? *status : PlatformStatus{});
+      const std::string key = d->live->phase + std::to_string(d->live->step.value_or(0)) +
+                              d->live->verdict.outcome;
       if (tty) {
         std::cout << "\r\033[K" << line << std::flush;
       } else if (key != last_key) {
@@ -134,17 +132,20 @@ int usage_error(const std::string& message) {
   return kExitUsage;
 }
 
-int run_deploy(const Common& c, const platform::DeployRequest& request) {
+int run_deploy(const Common& c, const control::RolloutOptions& request) {
   auto client = ControlClient::connect(c.state_dir);
   if (!client) return fail(client.error());
   auto created = client->post("/control/v1/deployments", platform::to_json(request));
   if (!created) return fail(created.error());
-  const auto id = created->as_object().at("id").to_number<std::int64_t>();
-  if (c.output == "text") {
-    std::cout << "deployment " << id << ": " << request.strategy << " to " << request.release
-              << std::endl;
+  const json::value* id = created->is_object() ? created->as_object().if_contains("id") : nullptr;
+  if (id == nullptr || !id->is_int64()) {
+    return fail(make_error(ErrorCode::kInternal, "the control plane answered without an id"));
   }
-  return follow(c, id);
+  if (c.output == "text") {
+    std::cout << "deployment " << id->as_int64() << ": " << control::strategy_name(request.strategy)
+              << " to " << request.release << std::endl;
+  }
+  return follow(c, id->as_int64());
 }
 
 int run_rollback(const Common& c) {
@@ -152,8 +153,14 @@ int run_rollback(const Common& c) {
   if (!client) return fail(client.error());
   auto r = client->post("/control/v1/rollback", json::object{});
   if (!r) return fail(r.error());
-  const auto id = r->as_object().at("id").to_number<std::int64_t>();
-  const bool switch_back = s(at(*r, {"mode"})) == "switch_back";
+  const json::object* o = r->if_object();
+  const json::value* idv = o != nullptr ? o->if_contains("id") : nullptr;
+  const json::value* mode = o != nullptr ? o->if_contains("mode") : nullptr;
+  if (idv == nullptr || !idv->is_int64() || mode == nullptr || !mode->is_string()) {
+    return fail(make_error(ErrorCode::kInternal, "the control plane's rollback answer is malformed"));
+  }
+  const std::int64_t id = idv->as_int64();
+  const bool switch_back = mode->as_string() == "switch_back";
   if (c.output == "text") {
     std::cout << (switch_back ? "switching deployment " + std::to_string(id) + " back"
                               : "deployment " + std::to_string(id) +
@@ -164,8 +171,8 @@ int run_rollback(const Common& c) {
   // Switching the rollout in progress back ends it "rolled_back": the rollback succeeded.
   // A redeployment of the previous release that was itself rolled back exits 1.
   if (switch_back) {
-    auto d = client->get("/control/v1/deployments/" + std::to_string(id));
-    if (d && s(at(*d, {"result"})) == "rolled_back") return kExitOk;
+    auto d = get_deployment(*client, id);
+    if (d && d->result == "rolled_back") return kExitOk;
   }
   return status;
 }
@@ -186,6 +193,27 @@ int simple_post(const Common& c, const std::string& path, const json::value& bod
   return kExitOk;
 }
 
+void print_status(const PlatformStatus& st) {
+  std::cout << "active: " << st.active_colour << " (" << st.active_release
+            << ")   gateway: http://" << st.gateway.listen
+            << (st.gateway.running ? "" : " (not running)") << "\n";
+  std::printf("%-8s %-16s %6s %9s %-10s %9s %7s %8s\n", "TRACK", "RELEASE", "WEIGHT", "READY",
+              "DESIRED_BY", "RPS", "ERR%", "P95_MS");
+  for (const auto& [name, t] : st.tracks) {
+    const std::string ready = std::to_string(t.ready) + "/" + std::to_string(t.desired);
+    const platform::TrafficView traffic = t.traffic.value_or(platform::TrafficView{});
+    std::printf("%-8s %-16s %6d %9s %-10s %9.1f %7.2f %8.0f\n", name.c_str(), t.release.c_str(),
+                t.weight, ready.c_str(), t.desired_by.c_str(), traffic.rps,
+                100 * traffic.error_rate, traffic.p95_ms);
+  }
+  if (st.rollout) {
+    std::cout << "rollout #" << st.rollout->id << ": " << progress_line(*st.rollout, st) << "\n";
+  } else {
+    std::cout << "rollout: none in progress\n";
+  }
+  std::cout << std::flush;
+}
+
 }  // namespace
 
 int run_promote(const Common& c) {
@@ -201,37 +229,16 @@ int run_scale(const Common& c, int replicas) {
 }
 
 int run_status(const Common& c, bool watch) {
-  for (int round = 0;; ++round) {
+  for (;;) {
     auto client = ControlClient::connect(c.state_dir);
     if (!client) return fail(client.error());
-    auto st = client->get("/control/v1/status");
+    auto st = get_status(*client);
     if (!st) return fail(st.error());
     if (c.output == "json") {
-      std::cout << json_text(*st) << std::endl;
+      std::cout << json_text(to_json(*st)) << std::endl;
     } else {
       if (watch) std::cout << "\033[H\033[2J";
-      std::cout << "active: " << s(at(*st, {"active", "colour"})) << " ("
-                << s(at(*st, {"active", "release"})) << ")   gateway: http://"
-                << s(at(*st, {"gateway", "listen"}))
-                << (num(at(*st, {"gateway", "pid"})) > 0 ? "" : " (not running)") << "\n";
-      std::printf("%-8s %-16s %6s %9s %9s %7s %8s\n", "TRACK", "RELEASE", "WEIGHT", "READY", "RPS",
-                  "ERR%", "P95_MS");
-      if (const json::value* tracks = at(*st, {"tracks"}); tracks && tracks->is_object()) {
-        for (const auto& [name, t] : tracks->as_object()) {
-          const std::string ready = s(at(t, {"ready"})) + "/" + s(at(t, {"desired"}));
-          std::printf("%-8s %-16s %6s %9s %9.1f %7.2f %8.0f\n", std::string(name).c_str(),
-                      s(at(t, {"release"})).c_str(), s(at(t, {"weight"})).c_str(), ready.c_str(),
-                      num(at(t, {"traffic", "rps"})), 100 * num(at(t, {"traffic", "error_rate"})),
-                      num(at(t, {"traffic", "p95_ms"})));
-        }
-      }
-      const json::value* ro = at(*st, {"rollout"});
-      if (ro != nullptr && ro->is_object()) {
-        std::cout << "rollout #" << s(at(*ro, {"id"})) << ": " << progress_line(*ro, *st) << "\n";
-      } else {
-        std::cout << "rollout: none in progress\n";
-      }
-      std::cout << std::flush;
+      print_status(*st);
     }
     if (!watch) return kExitOk;
     std::this_thread::sleep_for(1s);

@@ -8,7 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "platform/local/local_platform.hpp"
+#include "control/rollout_options.hpp"
+#include "platform/control_plane.hpp"
 
 namespace sg::cli {
 
@@ -21,11 +22,7 @@ struct Common {
   std::string output = "text";  // text | json (| markdown for history)
 };
 
-struct UpOptions {
-  platform::PlatformOptions platform;
-  std::string control_listen = "127.0.0.1:0";
-};
-int run_up(const Common& c, UpOptions options);
+int run_up(const Common& c, platform::LocalPlaneOptions options);
 
 struct ReleaseAdd {
   std::string name;
@@ -38,13 +35,13 @@ int run_release_list(const Common& c);
 
 // Starts the rollout and follows it until it ends (or, for blue-green, until the new colour
 // is verified and serves all traffic).
-int run_deploy(const Common& c, const platform::DeployRequest& request);
+int run_deploy(const Common& c, const control::RolloutOptions& request);
 int run_rollback(const Common& c);
 int run_promote(const Common& c);
 int run_abort(const Common& c);
 int run_scale(const Common& c, int replicas);
 int run_status(const Common& c, bool watch);
-int run_history(const Common& c, int limit);
+int run_history(const Common& c, int limit, bool journal);
 int run_events(const Common& c, int tail);
 // CPU and memory per process (gateway, replicas), measured over one second.
 int run_top(const Common& c);

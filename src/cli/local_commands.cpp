@@ -10,7 +10,9 @@
 
 #include "cli/commands.hpp"
 #include "common/json_text.hpp"
-#include "platform/local/state_store.hpp"
+#include "platform/model.hpp"
+#include "platform/store/state_store.hpp"
+#include "platform/store/views.hpp"
 
 namespace sg::cli {
 namespace fs = std::filesystem;
@@ -75,51 +77,54 @@ int run_release_list(const Common& c) {
   return kExitOk;
 }
 
-int run_history(const Common& c, int limit) {
+int run_history(const Common& c, int limit, bool journal) {
   auto store = open_store(c);
   if (!store) return usage_error(store.error().message);
   auto deployments = (*store)->deployments(limit);
   if (!deployments) return usage_error(deployments.error().message);
+  std::vector<platform::DeploymentView> views;
+  for (const auto& d : *deployments) {
+    views.push_back(platform::deployment_view(d));
+    if (!journal) views.back().journal.clear();
+  }
   if (c.output == "json") {
     json::array out;
-    for (const auto& d : *deployments) {
-      boost::system::error_code ec;
-      json::value evidence = json::parse(d.evidence, ec);
-      if (ec) evidence = nullptr;
-      out.push_back(json::object{
-          {"id", d.id},
-          {"strategy", d.strategy},
-          {"from", d.from_release},
-          {"to", d.to_release},
-          {"result", d.result},
-          {"reason", d.reason},
-          {"started", platform::iso8601_utc(d.started_ms)},
-          {"finished", d.finished_ms > 0 ? json::value(platform::iso8601_utc(d.finished_ms))
-                                         : json::value(nullptr)},
-          {"evidence", evidence}});
-    }
+    for (const auto& v : views) out.push_back(platform::to_json(v));
     std::cout << json_text(out) << "\n";
     return kExitOk;
   }
+  auto synthetic = [](const platform::DeploymentView& v) -> std::string {
+    if (!v.evidence) return "-";
+    double synthetic = -1, requests = -1;
+    for (const auto& [k, x] : v.evidence->numbers) {
+      if (k == "synthetic_requests") synthetic = x;
+      if (k == "requests") requests = x;
+    }
+    if (synthetic < 0 || requests < 0) return "-";
+    return std::to_string(static_cast<long long>(synthetic)) + "/" +
+           std::to_string(static_cast<long long>(requests));
+  };
   if (c.output == "markdown") {
     std::cout << "# Deployment log\n\n"
-              << "| # | started (UTC) | finished (UTC) | strategy | from | to | result | reason |\n"
-              << "|---|---|---|---|---|---|---|---|\n";
-    for (const auto& d : *deployments) {
-      std::cout << "| " << d.id << " | " << platform::iso8601_utc(d.started_ms) << " | "
-                << (d.finished_ms > 0 ? platform::iso8601_utc(d.finished_ms) : "-") << " | "
-                << d.strategy << " | " << d.from_release << " | " << d.to_release << " | "
-                << d.result << " | " << one_line(d.reason) << " |\n";
+              << "| # | started (UTC) | finished (UTC) | strategy | from | to | result | "
+                 "synthetic/requests | reason |\n"
+              << "|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& v : views) {
+      std::cout << "| " << v.id << " | " << v.started << " | " << v.finished.value_or("-")
+                << " | " << v.strategy << " | " << v.from << " | " << v.to << " | " << v.result
+                << " | " << synthetic(v) << " | " << one_line(v.reason) << " |\n";
     }
     return kExitOk;
   }
-  std::printf("%-4s %-24s %-10s %-12s %-12s %-12s %s\n", "ID", "STARTED", "STRATEGY", "FROM", "TO",
-              "RESULT", "REASON");
-  for (const auto& d : *deployments) {
-    std::printf("%-4lld %-24s %-10s %-12s %-12s %-12s %s\n", static_cast<long long>(d.id),
-                platform::iso8601_utc(d.started_ms).c_str(), d.strategy.c_str(),
-                d.from_release.c_str(), d.to_release.c_str(), d.result.c_str(),
-                one_line(d.reason).c_str());
+  std::printf("%-4s %-24s %-10s %-12s %-12s %-12s %-10s %s\n", "ID", "STARTED", "STRATEGY", "FROM",
+              "TO", "RESULT", "SYNTHETIC", "REASON");
+  for (const auto& v : views) {
+    std::printf("%-4lld %-24s %-10s %-12s %-12s %-12s %-10s %s\n", static_cast<long long>(v.id),
+                v.started.c_str(), v.strategy.c_str(), v.from.c_str(), v.to.c_str(),
+                v.result.c_str(), synthetic(v).c_str(), one_line(v.reason).c_str());
+    for (const auto& e : v.journal) {
+      std::printf("       %s [%s] %s\n", e.ts.c_str(), e.phase.c_str(), one_line(e.reason).c_str());
+    }
   }
   return kExitOk;
 }
@@ -131,11 +136,11 @@ int run_events(const Common& c, int tail) {
   if (!events) return usage_error(events.error().message);
   json::array out;
   for (const auto& e : *events) {
+    const platform::EventView v = platform::event_view(e);
     if (c.output == "json") {
-      out.push_back(json::object{
-          {"ts", platform::iso8601_utc(e.ts_ms)}, {"kind", e.kind}, {"message", e.message}});
+      out.push_back(platform::to_json(v));
     } else {
-      std::cout << platform::iso8601_utc(e.ts_ms) << "  " << e.kind << "  " << e.message << "\n";
+      std::cout << v.ts << "  " << v.kind << "  " << v.message << "\n";
     }
   }
   if (c.output == "json") std::cout << json_text(out) << "\n";

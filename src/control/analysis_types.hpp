@@ -32,6 +32,8 @@ struct Verdict {
   // The numbers behind it, for the history: name -> value (error_rate, p95_ms, requests,
   // llr_errors, threshold_error_rate, ...).
   std::vector<std::pair<std::string, double>> evidence;
+  // Text evidence: the exit reason and log tail of a crashed replica, ...
+  std::vector<std::pair<std::string, std::string>> details;
 };
 
 const char* outcome_name(Verdict::Outcome outcome);

@@ -40,6 +40,13 @@ BlueGreenRollout::BlueGreenRollout(BlueGreenConfig config, Colour active, std::s
 BlueGreenRollout::BlueGreenRollout(BlueGreenConfig config, BlueGreenState state)
     : config_(std::move(config)), state_(std::move(state)) {}
 
+Result<BlueGreenRollout> BlueGreenRollout::resume(BlueGreenConfig config, BlueGreenState state) {
+  if (state.replicas <= 0) {
+    return make_error(ErrorCode::kInvalidArgument, "blue-green state: replicas must be > 0");
+  }
+  return BlueGreenRollout(std::move(config), std::move(state));
+}
+
 BlueGreenDecision BlueGreenRollout::step(const BlueGreenObservation& obs, TimePoint now) {
   switch (state_.phase) {
     case BlueGreenPhase::kDeployingIdle: {
@@ -51,11 +58,14 @@ BlueGreenDecision BlueGreenRollout::step(const BlueGreenObservation& obs, TimePo
       return d;
     }
     case BlueGreenPhase::kWaitingReady:
+      if (auto failed = check_health(obs, now)) return *failed;
       return wait_ready(obs, now);
     case BlueGreenPhase::kSmokeTest:
+      if (auto failed = check_health(obs, now)) return *failed;
       return smoke_test(obs, now);
     case BlueGreenPhase::kVerifying:
     case BlueGreenPhase::kScaleDownDelay:
+      if (auto failed = check_health(obs, now)) return *failed;
       return verify(obs, now);
     case BlueGreenPhase::kDone:
     case BlueGreenPhase::kRolledBack:
@@ -63,6 +73,21 @@ BlueGreenDecision BlueGreenRollout::step(const BlueGreenObservation& obs, TimePo
       break;
   }
   return decision(now, "rollout finished: " + state_.reason);
+}
+
+std::optional<BlueGreenDecision> BlueGreenRollout::check_health(const BlueGreenObservation& obs,
+                                                               TimePoint now) {
+  const Verdict health = judge_health(obs.health, config_.health);
+  if (health.outcome != Verdict::Outcome::kFail) return std::nullopt;
+  const Colour fresh = other(state_.active);
+  const std::string where = std::string(phase_name(state_.phase)) + ": new colour " +
+                            colour_name(fresh) + ": " + health.reason;
+  if (state_.phase == BlueGreenPhase::kWaitingReady || state_.phase == BlueGreenPhase::kSmokeTest) {
+    return finish(now, RolloutResult::kFailed, where + "; traffic never moved", {ScaleDown{fresh}},
+                  health);
+  }
+  return finish(now, RolloutResult::kRolledBack, "switched back: " + where,
+                {SwitchBack{state_.active}, ScaleDown{fresh}}, health);
 }
 
 BlueGreenDecision BlueGreenRollout::wait_ready(const BlueGreenObservation& obs, TimePoint now) {
@@ -112,7 +137,10 @@ BlueGreenDecision BlueGreenRollout::smoke_test(const BlueGreenObservation& obs, 
 
 BlueGreenDecision BlueGreenRollout::verify(const BlueGreenObservation& obs, TimePoint now) {
   const Colour fresh = other(state_.active);
-  Verdict v = judge(obs.new_colour, nullptr, config_.judge);
+  const TrafficSample sample = merge_samples(obs.new_colour, obs.synthetic);
+  Verdict v = judge(sample, nullptr, config_.judge);
+  detail::add_synthetic_evidence(v, sample, obs.synthetic);
+  detail::add_health_evidence(v, judge_health(obs.health, config_.health));
   if (v.outcome == Verdict::Outcome::kFail) {
     const std::string why = std::string(phase_name(state_.phase)) + ": " + v.reason;
     return finish(now, RolloutResult::kRolledBack, "switched back: " + why,
@@ -129,18 +157,31 @@ BlueGreenDecision BlueGreenRollout::verify(const BlueGreenObservation& obs, Time
     }
     return decision(now, "old colour kept warm for rollback: " + v.reason, v);
   }
-  if (in_phase < config_.verify_window) return decision(now, "verifying: " + v.reason, v);
+  const std::uint64_t needed = requests_to_pass(config_.judge);
+  const auto plan = [&](BlueGreenDecision d) {
+    d.synthetic_rps = synthetic_rps(
+        config_.synthetic,
+        {.sample_requests = sample.requests,
+         .needed = needed,
+         .organic_rps = obs.organic_rps,
+         .time_left_s = std::chrono::duration<double>(config_.verify_window - in_phase).count(),
+         .synthetic_sent = obs.synthetic.requests});
+    return d;
+  };
+  if (in_phase < config_.verify_window) return plan(decision(now, "verifying: " + v.reason, v));
   if (v.outcome == Verdict::Outcome::kPass) {
     enter(BlueGreenPhase::kScaleDownDelay, now);
     return decision(now, "verified: " + v.reason, v);
   }
   if (in_phase >= config_.verify_window + config_.max_inconclusive_extension) {
+    const std::string what = sample.requests >= needed ? "inconclusive after "
+                                                       : "not enough traffic to verify after ";
     return finish(now, RolloutResult::kRolledBack,
-                  "switched back: not enough traffic to verify after " +
-                      std::to_string(detail::seconds(in_phase)) + " s: " + v.reason,
+                  "switched back: " + what + std::to_string(detail::seconds(in_phase)) +
+                      " s: " + v.reason,
                   {SwitchBack{state_.active}, ScaleDown{fresh}}, v);
   }
-  return decision(now, "verification extended: " + v.reason, v);
+  return plan(decision(now, "verification extended: " + v.reason, v));
 }
 
 BlueGreenDecision BlueGreenRollout::rollback(TimePoint now, const std::string& why) {
@@ -166,6 +207,18 @@ BlueGreenDecision BlueGreenRollout::rollback(TimePoint now, const std::string& w
   return decision(now, "rollout already finished: " + state_.reason);
 }
 
+BlueGreenDecision BlueGreenRollout::promote(TimePoint now) {
+  if (state_.phase != BlueGreenPhase::kScaleDownDelay) {
+    return decision(now, std::string("blue-green can be promoted only after verification (phase "
+                                     "scale_down_delay); now: ") +
+                             phase_name(state_.phase));
+  }
+  return finish(now, RolloutResult::kPromoted,
+                "promoted by operator: old colour " + std::string(colour_name(state_.active)) +
+                    " scaled down before its delay ended",
+                {ScaleDown{state_.active}});
+}
+
 void BlueGreenRollout::enter(BlueGreenPhase phase, TimePoint now) {
   state_.phase = phase;
   state_.phase_started = now;
@@ -188,6 +241,7 @@ BlueGreenDecision BlueGreenRollout::finish(TimePoint now, RolloutResult result, 
 
 StateMap to_map(const BlueGreenState& s) {
   return {{"strategy", "blue_green"},
+          {"version", detail::kStateVersion},
           {"phase", phase_name(s.phase)},
           {"active", colour_name(s.active)},
           {"release", s.release},
@@ -205,6 +259,7 @@ Result<BlueGreenState> blue_green_state_from_map(const StateMap& map) {
     return make_error(ErrorCode::kInvalidArgument,
                       "blue-green state: key 'strategy' is not 'blue_green'");
   }
+  r.check_version();
   BlueGreenState s;
   s.phase = r.enumerated("phase", BlueGreenPhase::kFailed, phase_name);
   s.active = r.enumerated("active", Colour::kGreen, colour_name);

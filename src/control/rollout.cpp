@@ -1,7 +1,6 @@
 #include "control/rollout.hpp"
 
 #include <charconv>
-#include <limits>
 #include <type_traits>
 
 #include "control/rollout_internal.hpp"
@@ -44,10 +43,9 @@ std::string describe(const Action& action) {
         } else if constexpr (std::is_same_v<T, SetWeights>) {
           return "SetWeights stable=" + std::to_string(a.stable) +
                  " canary=" + std::to_string(a.canary);
-        } else if constexpr (std::is_same_v<T, ScaleCanary>) {
-          return "ScaleCanary replicas=" + std::to_string(a.replicas);
         } else {
-          return "UpdateStable release=" + a.release;
+          static_assert(std::is_same_v<T, ScaleCanary>);
+          return "ScaleCanary replicas=" + std::to_string(a.replicas);
         }
       },
       action);
@@ -69,11 +67,30 @@ std::string replicas_text(int ready, int desired) {
   return std::to_string(ready) + " of " + std::to_string(desired) + " replicas ready";
 }
 
-long long seconds(std::chrono::steady_clock::duration d) {
+long long seconds(std::chrono::system_clock::duration d) {
   return std::chrono::duration_cast<std::chrono::seconds>(d).count();
 }
 
-std::string encode_time(TimePoint t) { return std::to_string(t.time_since_epoch().count()); }
+void add_synthetic_evidence(Verdict& v, const TrafficSample& sample,
+                            const TrafficSample& synthetic) {
+  v.evidence.emplace_back("synthetic_requests", static_cast<double>(synthetic.requests));
+  v.evidence.emplace_back("organic_requests",
+                          static_cast<double>(sample.requests - synthetic.requests));
+  if (synthetic.requests > 0) {
+    v.reason += " (" + std::to_string(synthetic.requests) + " of " +
+                std::to_string(sample.requests) + " requests synthetic)";
+  }
+}
+
+void add_health_evidence(Verdict& v, const Verdict& health) {
+  v.evidence.insert(v.evidence.end(), health.evidence.begin(), health.evidence.end());
+  v.details.insert(v.details.end(), health.details.begin(), health.details.end());
+}
+
+std::string encode_time(TimePoint t) {
+  return std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
 
 std::string encode_time(const std::optional<TimePoint>& t) {
   return t ? encode_time(*t) : std::string();
@@ -83,7 +100,7 @@ void StateReader::fail(const char* key, const std::string& problem) {
   if (!error_) {
     error_ = make_error(ErrorCode::kInvalidArgument,
                         std::string(what_) + " state: key '" + key + "': " + problem +
-                            "; the stored rollout state is damaged, roll back by hand");
+                            "; the rollout cannot resume from it");
   }
 }
 
@@ -112,9 +129,18 @@ long long StateReader::integer(const char* key, long long min, long long max) {
 }
 
 TimePoint StateReader::time(const char* key) {
-  const long long ticks =
-      integer(key, std::numeric_limits<long long>::min(), std::numeric_limits<long long>::max());
-  return TimePoint(TimePoint::duration(ticks));
+  // Unix milliseconds between 2000 and 2200: anything else is not a time this code wrote.
+  const long long ms = integer(key, 946684800000LL, 7258118400000LL);
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
+}
+
+void StateReader::check_version() {
+  const auto it = map_.find("version");
+  if (it == map_.end() || it->second != kStateVersion) {
+    fail("version", "stored by another sgctl version (state format " +
+                        (it == map_.end() ? std::string("1") : it->second) + ", this one reads " +
+                        kStateVersion + ")");
+  }
 }
 
 std::optional<TimePoint> StateReader::optional_time(const char* key) {

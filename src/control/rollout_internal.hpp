@@ -1,7 +1,7 @@
 // Internal to sg_control: what both rollout machines share. Readiness with a stability
-// period, and reading and writing rollout state as a string map. Values are plain text (numbers in
-// decimal, time points as steady_clock ticks, enums by their names) so the map can be stored
-// anywhere (SQLite rows, JSON) and read by a human.
+// period, evidence helpers, and reading and writing rollout state as a string map. Values are
+// plain text (numbers in decimal, time points as Unix milliseconds, enums by their names) so
+// the map can be stored anywhere (SQLite rows, JSON, a ConfigMap) and read by a human.
 #pragma once
 
 #include <chrono>
@@ -23,7 +23,17 @@ bool held_ready(std::optional<TimePoint>& ready_since, int desired, int ready, T
 std::string replicas_text(int ready, int desired);
 
 // Whole seconds of a duration, for reasons ("after 300 s").
-long long seconds(std::chrono::steady_clock::duration d);
+long long seconds(std::chrono::system_clock::duration d);
+
+// The state maps' format; older maps (steady-clock times, no version) are refused.
+inline constexpr const char* kStateVersion = "2";
+
+// Adds "synthetic_requests" (and "organic_requests") to a verdict on `sample`, and says in
+// its reason how many of the requests were synthetic.
+void add_synthetic_evidence(Verdict& v, const TrafficSample& sample,
+                            const TrafficSample& synthetic);
+// Appends the health verdict's numbers and details to `v`.
+void add_health_evidence(Verdict& v, const Verdict& health);
 
 // What every decision reports from its machine's state: phase, result, finished, reason,
 // evidence and the time since the rollout started.
@@ -66,6 +76,8 @@ class StateReader {
   long long integer(const char* key, long long min, long long max);
   TimePoint time(const char* key);
   std::optional<TimePoint> optional_time(const char* key);
+  // Fails unless the map's "version" is kStateVersion.
+  void check_version();
   // An enum stored by name; `last` is its last enumerator, `name` its naming function.
   template <class E>
   E enumerated(const char* key, E last, const char* (*name)(E)) {

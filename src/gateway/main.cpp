@@ -73,6 +73,35 @@ Capacity plan_capacity(const GatewayConfig& cfg, unsigned threads) {
   return c;
 }
 
+// Serves SIGHUP (reload the config file; a bad one is logged and the old config keeps
+// serving) until SIGTERM or SIGINT, which it returns.
+int wait_for_stop(const GatewayCli& cli, GatewayState& state,
+                  const std::function<Status(const GatewayConfig&)>& apply_live) {
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT, SIGHUP);
+  int stop_signal = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig != SIGHUP) {
+          stop_signal = sig;
+          return;
+        }
+        auto next = reload_gateway_config(cli);
+        Status st = next ? apply_live(*next) : Status(next.error());
+        if (st) {
+          log::info("configuration reloaded", {{"generation", state.table()->generation}});
+        } else {
+          log::error("configuration reload rejected; the previous configuration keeps serving",
+                     {{"error", st.error().message}});
+        }
+        signals.async_wait(on_signal);
+      };
+  signals.async_wait(on_signal);
+  signals_io.run();
+  return stop_signal;
+}
+
 int run(const GatewayCli& cli) {
   const GatewayConfig& cfg = cli.config;
   const unsigned threads =
@@ -156,29 +185,7 @@ int run(const GatewayCli& cli) {
              {"cpu_affinity", cpu_affinity_name(cfg.cpu_affinity)},
              {"tracks", static_cast<std::int64_t>(cfg.tracks.size())}});
 
-  boost::asio::io_context signals_io;
-  boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT, SIGHUP);
-  int stop_signal = 0;
-  std::function<void(const boost::system::error_code&, int)> on_signal =
-      [&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        if (sig != SIGHUP) {
-          stop_signal = sig;
-          return;
-        }
-        auto next = reload_gateway_config(cli);
-        Status st = next ? apply_live(*next) : Status(next.error());
-        if (st) {
-          log::info("configuration reloaded", {{"generation", state.table()->generation}});
-        } else {
-          log::error("configuration reload rejected; the previous configuration keeps serving",
-                     {{"error", st.error().message}});
-        }
-        signals.async_wait(on_signal);
-      };
-  signals.async_wait(on_signal);
-  signals_io.run();
-
+  const int stop_signal = wait_for_stop(cli, state, apply_live);
   log::info("stopping", {{"signal", stop_signal}, {"grace_period_s", cli.grace_period_seconds}});
   data.stop_accepting();
   const bool idle = data.wait_idle(

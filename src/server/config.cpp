@@ -7,6 +7,7 @@
 #include "common/host_port.hpp"
 #include "common/log.hpp"
 #include "server/cors.hpp"
+#include "server/media/playback_token.hpp"
 
 namespace sg::server {
 namespace {
@@ -130,6 +131,18 @@ std::string validate(ServerConfig& c) {
   if (c.threads > 256) return "--threads must be 0..256";
   if (c.max_connections < 1 || c.max_connections > 1000000)
     return "--max-connections must be 1..1000000";
+  if (!c.playback_keys.empty()) {
+    if (auto keys = media::parse_playback_keys(c.playback_keys); !keys) {
+      return "--playback-keys: " + keys.error().message;
+    }
+  }
+  if (c.playback_ttl_seconds < 10 || c.playback_ttl_seconds > 86400)
+    return "--playback-ttl must be 10..86400 seconds";
+  if (c.max_streams < 1 || c.max_streams > 10000000) return "--max-streams must be 1..10000000";
+  if (!(c.hls_segment_seconds >= 1 && c.hls_segment_seconds <= 30))
+    return "--hls-segment-seconds must be 1..30";
+  if (c.media_analysis_timeout_seconds < 1 || c.media_analysis_timeout_seconds > 86400)
+    return "--media-analysis-timeout must be 1..86400 seconds";
   return {};
 }
 
@@ -228,6 +241,23 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
       ->envname("STREAMGATE_CACHE_TTL");
   app.add_option("--db-pool-size", c.db_pool_size, "Database connections per replica")
       ->envname("STREAMGATE_DB_POOL_SIZE");
+  app.add_option("--playback-keys", c.playback_keys,
+                 "Playback signing keys KID:SECRET[,KID:SECRET...] (first signs, all verify; "
+                 "secrets >= 32 bytes); empty = unsigned playback. Prefer the environment.")
+      ->envname("STREAMGATE_PLAYBACK_KEYS")
+      ->always_capture_default(false);
+  app.add_option("--playback-ttl", c.playback_ttl_seconds, "Seconds a playback token is valid")
+      ->envname("STREAMGATE_PLAYBACK_TTL");
+  app.add_option("--max-streams", c.max_streams,
+                 "Active playback sessions allowed (per replica with the memory cache, across "
+                 "replicas with Redis)")
+      ->envname("STREAMGATE_MAX_STREAMS");
+  app.add_option("--hls-segment-seconds", c.hls_segment_seconds,
+                 "Shortest HLS segment; segments are cut at the next keyframe")
+      ->envname("STREAMGATE_HLS_SEGMENT_SECONDS");
+  app.add_option("--media-analysis-timeout", c.media_analysis_timeout_seconds,
+                 "Seconds an upload's probe and remux may take")
+      ->envname("STREAMGATE_MEDIA_ANALYSIS_TIMEOUT");
   app.set_version_flag("--version", SG_VERSION);
   try {
     app.parse(argc, argv);

@@ -37,6 +37,12 @@ struct ServerConfig {
   unsigned idle_timeout_seconds = 60;
   unsigned cache_ttl_seconds = 5;
   int db_pool_size = 8;
+  // Playback: "KID:SECRET[,KID:SECRET...]" (the first signs); empty = unsigned playback.
+  std::string playback_keys;
+  unsigned playback_ttl_seconds = 1800;
+  unsigned max_streams = 1000;
+  double hls_segment_seconds = 4;
+  unsigned media_analysis_timeout_seconds = 300;
 };
 
 struct ConfigOutcome {

@@ -9,6 +9,7 @@
 #include "common/json_text.hpp"
 #include "common/log.hpp"
 #include "server/content_json.hpp"
+#include "server/routes.hpp"
 
 namespace sg::server {
 namespace bhttp = http::bhttp;
@@ -27,8 +28,28 @@ constexpr std::string_view kRouteCollection = "/api/v1/content";
 constexpr std::string_view kRouteItem = "/api/v1/content/{id}";
 constexpr std::string_view kRouteMedia = "/api/v1/content/{id}/media";
 constexpr std::string_view kRouteUnknown = "unknown";
+constexpr std::string_view kItemPrefix = "/api/v1/content/";
+constexpr std::string_view kRoutePlayback = routes::kPlayback;
+constexpr std::string_view kRouteMaster = routes::kMaster;
+constexpr std::string_view kRouteMediaPlaylist = routes::kMediaPlaylist;
+constexpr std::string_view kRouteHlsFile = routes::kHlsFile;
+constexpr std::string_view kRouteWatch = routes::kWatch;
+constexpr std::string_view kRouteStatic = routes::kStatic;
+using routes::kStaticPrefix;
+using routes::kWatchPrefix;
 constexpr int kMaxListLimit = 100;
 constexpr int kWriteRetries = 3;
+
+bool valid_file_name(std::string_view name) {
+  if (name.empty() || name.size() > 200 || name.front() == '.') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_' || c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
 
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -65,6 +86,7 @@ std::string_view allowed_methods(std::string_view route) {
   if (route == kRouteCollection) return "GET, HEAD, POST";
   if (route == kRouteItem) return "GET, HEAD, PUT, PATCH, DELETE";
   if (route == kRouteMedia) return "GET, HEAD, PUT";
+  if (route == kRoutePlayback) return "POST";
   return "GET, HEAD";
 }
 
@@ -169,37 +191,58 @@ std::string_view method_label(std::string_view method) {
 
 }  // namespace
 
-std::string_view match_route(std::string_view path, std::string_view& id) {
-  id = {};
-  if (path == kRouteHealth) return kRouteHealth;
-  if (path == kRouteLivez) return kRouteLivez;
-  if (path == kRouteReady) return kRouteReady;
-  if (path == kRouteReadyz) return kRouteReadyz;
-  if (path == kRouteApiHealth) return kRouteApiHealth;
-  if (path == kRouteMetrics) return kRouteMetrics;
-  if (path == kRouteCollection || path == "/api/v1/content/") return kRouteCollection;
-  constexpr std::string_view kPrefix = "/api/v1/content/";
-  if (!path.starts_with(kPrefix)) return kRouteUnknown;
-  std::string_view rest = path.substr(kPrefix.size());
-  const auto slash = rest.find('/');
-  if (slash == std::string_view::npos) {
-    if (!valid_id(rest)) return kRouteUnknown;
-    id = rest;
-    return kRouteItem;
+RouteMatch match_route(std::string_view path) {
+  for (std::string_view fixed : {kRouteHealth, kRouteLivez, kRouteReady, kRouteReadyz,
+                                 kRouteApiHealth, kRouteMetrics, kRouteCollection}) {
+    if (path == fixed) return {fixed, {}, {}};
   }
-  if (rest.substr(slash) != "/media" || !valid_id(rest.substr(0, slash))) return kRouteUnknown;
-  id = rest.substr(0, slash);
-  return kRouteMedia;
+  if (path == "/api/v1/content/") return {kRouteCollection, {}, {}};
+  if (path.starts_with(kWatchPrefix)) {
+    const std::string_view id = path.substr(kWatchPrefix.size());
+    return valid_id(id) ? RouteMatch{kRouteWatch, id, {}} : RouteMatch{kRouteUnknown, {}, {}};
+  }
+  if (path.starts_with(kStaticPrefix)) return {kRouteStatic, {}, path.substr(kStaticPrefix.size())};
+  if (!path.starts_with(kItemPrefix)) return {kRouteUnknown, {}, {}};
+  std::string_view rest = path.substr(kItemPrefix.size());
+  const auto slash = rest.find('/');
+  const std::string_view id = rest.substr(0, slash);
+  if (!valid_id(id)) return {kRouteUnknown, {}, {}};
+  if (slash == std::string_view::npos) return {kRouteItem, id, {}};
+  const std::string_view tail = rest.substr(slash);
+  if (tail == "/media") return {kRouteMedia, id, {}};
+  if (tail == "/playback") return {kRoutePlayback, id, {}};
+  if (tail == "/hls/master.m3u8") return {kRouteMaster, id, {}};
+  if (tail == "/hls/media.m3u8") return {kRouteMediaPlaylist, id, {}};
+  if (tail.starts_with("/hls/") && valid_file_name(tail.substr(5))) {
+    return {kRouteHlsFile, id, tail.substr(5)};
+  }
+  return {kRouteUnknown, {}, {}};
+}
+
+std::string_view match_route(std::string_view path, std::string_view& id) {
+  const RouteMatch m = match_route(path);
+  id = m.id;
+  return m.route;
+}
+
+std::unique_ptr<media::StreamSessions> own_sessions_if(media::StreamSessions* given,
+                                                      const media::SessionLimits& limits) {
+  if (given != nullptr) return nullptr;
+  return std::make_unique<media::MemorySessions>(limits);
 }
 
 ContentApi::ContentApi(ApiOptions options, Storage& storage, Cache& cache, MediaStore& media,
-                       ServerMetrics& metrics)
+                       ServerMetrics& metrics, media::StreamSessions* sessions)
     : opts_(std::move(options)),
       cors_(opts_.cors_origins, opts_.cors_write_origins),
       storage_(storage),
       cache_(cache),
       media_(media),
-      metrics_(metrics) {}
+      metrics_(metrics),
+      owned_sessions_(own_sessions_if(sessions, opts_.sessions)),
+      sessions_(sessions != nullptr ? *sessions : *owned_sessions_) {
+  if (!opts_.playback_keys.empty()) signer_.emplace(opts_.playback_keys);
+}
 
 std::optional<Response> ContentApi::admit(const http::RequestHeader& head,
                                           const http::RequestContext&) {
@@ -217,7 +260,7 @@ std::optional<Response> ContentApi::admit(const http::RequestHeader& head,
   }
   const auto method = head.method();
   if (method == bhttp::verb::options) return std::nullopt;  // Allow, or a CORS preflight
-  if (is_write(method)) {
+  if (is_write(method) && route != kRoutePlayback) {
     if (auto denied = check_write_auth(head)) return refuse(std::move(*denied));
   }
   const std::string_view allow = allowed_methods(route);
@@ -240,9 +283,10 @@ http::BodyPlan ContentApi::plan_body(const http::RequestHeader& head) {
   if (route == kRouteMedia && method == bhttp::verb::put) {
     return {http::BodyPlan::Mode::kStream, opts_.max_media_bytes};
   }
-  // Reads and deletes carry no body: one announced is refused (413) unread.
-  const bool takes_body =
-      method == bhttp::verb::post || method == bhttp::verb::put || method == bhttp::verb::patch;
+  // Reads, deletes and POST .../playback carry no body: one announced is refused (413) unread.
+  const bool takes_body = route != kRoutePlayback && (method == bhttp::verb::post ||
+                                                      method == bhttp::verb::put ||
+                                                      method == bhttp::verb::patch);
   return {http::BodyPlan::Mode::kBuffered, takes_body ? opts_.max_body_bytes : 0};
 }
 
@@ -302,7 +346,8 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
                             "no route for " + std::string(path));
   }
   if (method == bhttp::verb::options) return cors_.options(req.base(), allowed_methods(route));
-  if (is_write(method)) {
+  // POST .../playback issues a session and writes nothing: public like reads.
+  if (is_write(method) && route != kRoutePlayback) {
     if (auto denied = check_write_auth(req.base())) return std::move(*denied);
   }
   if (route == kRouteHealth || route == kRouteLivez) {
@@ -331,6 +376,14 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
     if (method == bhttp::verb::delete_) return remove(req, id, ctx);
     return method_not_allowed("GET, HEAD, PUT, PATCH, DELETE");
   }
+  if (route == kRoutePlayback) {
+    return method == bhttp::verb::post ? playback_start(id, ctx) : method_not_allowed("POST");
+  }
+  if (route == kRouteMaster || route == kRouteMediaPlaylist || route == kRouteHlsFile) {
+    return read ? hls_get(req, match_route(path), query, ctx) : method_not_allowed("GET, HEAD");
+  }
+  if (route == kRouteWatch) return read ? watch_page(id, ctx) : method_not_allowed("GET, HEAD");
+  if (route == kRouteStatic) return read ? static_asset(match_route(path)) : method_not_allowed("GET, HEAD");
   // kRouteMedia; PUT arrives through open_sink.
   if (read) return media_get(req, id, ctx);
   return method_not_allowed("GET, HEAD, PUT");
@@ -594,7 +647,10 @@ Response ContentApi::remove(const http::Request& req, std::string_view id,
   auto removed = storage_.remove(id, expected);
   if (!removed) return failed(removed.error(), ctx);
   invalidate(id);
-  if (removed->media) media_.remove(removed->media->file);
+  if (removed->media) {
+    media_.remove(removed->media->file);
+    if (!removed->media->hls_file.empty()) media_.remove(removed->media->hls_file);
+  }
   Response r;
   r.msg.result(bhttp::status::no_content);
   return r;
@@ -609,6 +665,7 @@ void ContentApi::on_complete(const http::CompletedExchange& e) {
   metrics_.requests.with({method, e.route, code_sv}).inc();
   metrics_.duration.with({method, e.route}).observe(e.latency_seconds);
   if (e.route == kRouteMedia) metrics_.media_bytes_sent.inc(e.body_bytes_sent);
+  if (e.route == kRouteHlsFile) metrics_.hls_segment_bytes.inc(e.body_bytes_sent);
   if (!opts_.access_log) return;
   const log::Level level = e.status >= 500 || !e.completed ? log::Level::kError : log::Level::kInfo;
   log::write(level, "request",

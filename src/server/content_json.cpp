@@ -82,6 +82,27 @@ Status set_field(ContentFields& out, std::string_view key, const json::value& va
   return Status::ok();
 }
 
+// "probe" and "hls" from the stored streaming summary (media/media_json.hpp), plus where to
+// start playback when there is HLS.
+void add_stream_fields(const Content& item, json::object& m) {
+  boost::system::error_code ec;
+  json::value v = item.media->stream_json.empty() ? json::value() : json::parse(item.media->stream_json, ec);
+  json::object* summary = ec ? nullptr : v.if_object();
+  if (summary == nullptr || !summary->contains("hls")) {
+    m["probe"] = nullptr;
+    m["hls"] = json::object{{"available", false},
+                            {"reason", "the media was stored before HLS existed; upload it again"}};
+    return;
+  }
+  m["probe"] = (*summary)["probe"];
+  json::value hls = (*summary)["hls"];
+  if (hls.is_object() && !item.media->hls_file.empty()) {
+    hls.as_object()["playback_url"] = "/api/v1/content/" + item.id + "/playback";
+    hls.as_object()["watch_url"] = "/watch/" + item.id;
+  }
+  m["hls"] = std::move(hls);
+}
+
 }  // namespace
 
 Result<ContentFields> parse_content_fields(std::string_view body) {
@@ -128,6 +149,7 @@ std::string content_to_json(const Content& item) {
     m["sha256"] = item.media->sha256;
     m["content_type"] = item.media->content_type;
     m["url"] = "/api/v1/content/" + item.id + "/media";
+    add_stream_fields(item, m);
     o["media"] = std::move(m);
   } else {
     o["media"] = nullptr;

@@ -19,6 +19,8 @@
 #include "server/cache/cache.hpp"
 #include "server/config.hpp"
 #include "server/content_api.hpp"
+#include "server/media/playback_token.hpp"
+#include "server/media/stream_sessions.hpp"
 #include "server/media_store.hpp"
 #include "server/server_metrics.hpp"
 #include "server/storage/storage.hpp"
@@ -72,37 +74,41 @@ void sweep_media(MediaStore& media, Storage& storage, std::chrono::seconds min_a
                                 {"min_age_s", static_cast<std::int64_t>(min_age.count())}});
 }
 
-int run(const ServerConfig& cfg) {
-  log::Level level = log::Level::kInfo;
-  log::parse_level(cfg.log_level, level);
-  log::set_level(level);
+// What the content API stands on: storage (instrumented), cache and media dir.
+struct Dependencies {
+  std::unique_ptr<Storage> storage;
+  std::unique_ptr<Cache> cache;
+  std::unique_ptr<MediaStore> media;
+};
 
-  metrics::Registry registry;
-  ServerMetrics server_metrics(registry, cfg.version_label);
-  metrics::register_process_metrics(registry);
-
+Result<Dependencies> open_dependencies(const ServerConfig& cfg, ServerMetrics& server_metrics) {
   StorageOptions storage_opts;
   storage_opts.pool_size = cfg.db_pool_size;
   auto storage = open_storage(cfg.storage, storage_opts);
   if (!storage) {
     log::error("cannot open storage",
                {{"storage", http::redact_url(cfg.storage)}, {"error", storage.error().message}});
-    return 1;
+    return storage.error();
   }
-  auto instrumented = instrument_storage(std::move(*storage), server_metrics);
+  Dependencies d;
+  d.storage = instrument_storage(std::move(*storage), server_metrics);
   auto cache = open_cache(cfg.cache, CacheOptions{});
   if (!cache) {
     log::error("cannot open cache",
                {{"cache", http::redact_url(cfg.cache)}, {"error", cache.error().message}});
-    return 1;
+    return cache.error();
   }
-  MediaStore media(cfg.media_dir);
-  if (Status st = media.init(); !st) {
+  d.cache = std::move(*cache);
+  d.media = std::make_unique<MediaStore>(cfg.media_dir);
+  if (Status st = d.media->init(); !st) {
     log::error("cannot use media dir", {{"error", st.error().message}});
-    return 1;
+    return st.error();
   }
-  sweep_media(media, *instrumented, std::chrono::seconds(cfg.media_sweep_age_seconds));
+  sweep_media(*d.media, *d.storage, std::chrono::seconds(cfg.media_sweep_age_seconds));
+  return d;
+}
 
+ApiOptions api_options(const ServerConfig& cfg) {
   ApiOptions api_opts;
   api_opts.version_label = cfg.version_label;
   api_opts.api_tokens = cfg.api_tokens;
@@ -114,8 +120,18 @@ int run(const ServerConfig& cfg) {
   api_opts.access_log = cfg.access_log;
   api_opts.cors_origins = cfg.cors_origins;
   api_opts.cors_write_origins = cfg.cors_write_origins;
-  ContentApi api(api_opts, *instrumented, **cache, media, server_metrics);
+  if (!cfg.playback_keys.empty()) {
+    // Validated by the configuration parser; the secrets are never logged.
+    api_opts.playback_keys = std::move(*media::parse_playback_keys(cfg.playback_keys));
+  }
+  api_opts.playback_ttl = std::chrono::seconds(cfg.playback_ttl_seconds);
+  api_opts.analysis.segment_target = cfg.hls_segment_seconds;
+  api_opts.analysis.time_limit = std::chrono::seconds(cfg.media_analysis_timeout_seconds);
+  api_opts.sessions.max_sessions = cfg.max_streams;
+  return api_opts;
+}
 
+http::ServerOptions http_options(const ServerConfig& cfg) {
   http::ServerOptions http_opts;
   http_opts.host = cfg.listen_host;
   http_opts.port = cfg.listen_port;
@@ -127,51 +143,13 @@ int run(const ServerConfig& cfg) {
   http_opts.blocking_threads = cfg.blocking_threads;
   http_opts.blocking_queue = cfg.blocking_queue;
   http_opts.max_connections = plan_connections(cfg);
-  http::HttpServer server(http_opts, api);
-  registry.add_collector([&server, &http_opts](std::string& out) {
-    auto sample = [&out](const char* name, const char* type, const char* help, double v) {
-      metrics::append_family_head(out, name, type, help);
-      metrics::append_sample(out, name, {}, {}, v);
-    };
-    sample("http_requests_in_flight", "gauge", "Requests being served now.",
-           static_cast<double>(server.in_flight()));
-    sample("http_connections", "gauge", "Client connections open now.",
-           static_cast<double>(server.connections()));
-    sample("http_max_connections", "gauge",
-           "Client connections allowed at once (--max-connections, clamped to what "
-           "RLIMIT_NOFILE allows).",
-           http_opts.max_connections);
-    sample("http_accept_errors_total", "counter",
-           "Failed accept(2) calls (out of descriptors, say).",
-           static_cast<double>(server.accept_errors()));
-    sample("http_connections_rejected_total", "counter",
-           "Connections closed at accept because max connections were open.",
-           static_cast<double>(server.connections_rejected()));
-    if (const auto* pool = server.blocking_pool()) {
-      sample("streamgate_blocking_pool_pending", "gauge",
-             "Requests queued or running on the blocking pool.",
-             static_cast<double>(pool->pending()));
-      sample("streamgate_blocking_pool_refused_total", "counter",
-             "Requests answered 503 because the blocking pool's queue was full.",
-             static_cast<double>(pool->refused()));
-    }
-    sample("streamgate_buffered_body_bytes", "gauge",
-           "Request-body bytes held in memory now (of --max-buffered-body-bytes).",
-           static_cast<double>(server.body_budget().in_use()));
-  });
-  if (Status st = server.start(); !st) {
-    log::error("cannot start HTTP server", {{"error", st.error().message}});
-    return 1;
-  }
-  log::info("streamgate-server listening",
-            {{"listen", cfg.listen_host + ":" + std::to_string(server.port())},
-             {"version", cfg.version_label},
-             {"storage", (*instrumented).backend()},
-             {"cache", (**cache).backend()},
-             {"media_dir", cfg.media_dir},
-             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())}});
+  return http_opts;
+}
 
-  // Wait for SIGTERM/SIGINT on the main thread; a second signal skips the remaining drain.
+// Waits for SIGTERM/SIGINT on the main thread, then drains: readiness false at once, keep
+// serving for the drain delay, stop accepting, finish in-flight requests within the grace
+// period. A second signal skips the remaining drain. Returns whether it ended idle.
+bool drain_on_signal(const ServerConfig& cfg, ContentApi& api, http::HttpServer& server) {
   boost::asio::io_context signals_io;
   boost::asio::signal_set signals(signals_io, SIGTERM, SIGINT);
   int received = 0;
@@ -197,6 +175,82 @@ int run(const ServerConfig& cfg) {
     log::warn("grace period over with requests in flight; closing them",
               {{"in_flight", server.in_flight()}, {"connections", server.connections()}});
   }
+  return idle;
+}
+
+int run(const ServerConfig& cfg) {
+  log::Level level = log::Level::kInfo;
+  log::parse_level(cfg.log_level, level);
+  log::set_level(level);
+
+  metrics::Registry registry;
+  ServerMetrics server_metrics(registry, cfg.version_label);
+  metrics::register_process_metrics(registry);
+  auto deps = open_dependencies(cfg, server_metrics);
+  if (!deps) return 1;
+  const ApiOptions api_opts = api_options(cfg);
+  auto sessions = media::open_stream_sessions(cfg.cache, api_opts.sessions);
+  if (!sessions) {
+    log::error("cannot open stream sessions", {{"error", sessions.error().message}});
+    return 1;
+  }
+  registry.add_collector([&sessions](std::string& out) {
+    metrics::append_family_head(out, "streamgate_stream_sessions_active", "gauge",
+                                "Playback sessions with a request in the last 60 s (across "
+                                "replicas with Redis).");
+    metrics::append_sample(out, "streamgate_stream_sessions_active", {}, {},
+                           static_cast<double>((**sessions).active()));
+  });
+  ContentApi api(api_opts, *deps->storage, *deps->cache, *deps->media, server_metrics,
+                 sessions->get());
+  const http::ServerOptions http_opts = http_options(cfg);
+  http::HttpServer server(http_opts, api);
+  registry.add_collector([&server, max_connections = http_opts.max_connections](std::string& out) {
+    auto sample = [&out](const char* name, const char* type, const char* help, double v) {
+      metrics::append_family_head(out, name, type, help);
+      metrics::append_sample(out, name, {}, {}, v);
+    };
+    sample("http_requests_in_flight", "gauge", "Requests being served now.",
+           static_cast<double>(server.in_flight()));
+    sample("http_connections", "gauge", "Client connections open now.",
+           static_cast<double>(server.connections()));
+    sample("http_max_connections", "gauge",
+           "Client connections allowed at once (--max-connections, clamped to what "
+           "RLIMIT_NOFILE allows).",
+           max_connections);
+    sample("http_accept_errors_total", "counter",
+           "Failed accept(2) calls (out of descriptors, say).",
+           static_cast<double>(server.accept_errors()));
+    sample("http_connections_rejected_total", "counter",
+           "Connections closed at accept because max connections were open.",
+           static_cast<double>(server.connections_rejected()));
+    if (const auto* pool = server.blocking_pool()) {
+      sample("streamgate_blocking_pool_pending", "gauge",
+             "Requests queued or running on the blocking pool.",
+             static_cast<double>(pool->pending()));
+      sample("streamgate_blocking_pool_refused_total", "counter",
+             "Requests answered 503 because the blocking pool's queue was full.",
+             static_cast<double>(pool->refused()));
+    }
+    sample("streamgate_buffered_body_bytes", "gauge",
+           "Request-body bytes held in memory now (of --max-buffered-body-bytes).",
+           static_cast<double>(server.body_budget().in_use()));
+  });
+  if (Status st = server.start(); !st) {
+    log::error("cannot start HTTP server", {{"error", st.error().message}});
+    return 1;
+  }
+  log::info("streamgate-server listening",
+            {{"listen", cfg.listen_host + ":" + std::to_string(server.port())},
+             {"version", cfg.version_label},
+             {"storage", deps->storage->backend()},
+             {"cache", deps->cache->backend()},
+             {"media_dir", cfg.media_dir},
+             {"write_tokens", static_cast<std::int64_t>(cfg.api_tokens.size())},
+             {"playback_signing", !cfg.playback_keys.empty()},
+             {"playback_key_ids", static_cast<std::int64_t>(api_opts.playback_keys.size())},
+             {"max_streams", cfg.max_streams}});
+  const bool idle = drain_on_signal(cfg, api, server);
   server.stop();
   log::info("stopped", {{"clean", idle}});
   return 0;

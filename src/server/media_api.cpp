@@ -5,7 +5,8 @@
 #include "common/log.hpp"
 #include "server/content_api.hpp"
 #include "server/content_json.hpp"
-#include "server/range.hpp"
+#include "server/file_response.hpp"
+#include "server/media/hls_rendition.hpp"
 
 namespace sg::server {
 namespace bhttp = http::bhttp;
@@ -62,15 +63,23 @@ class MediaUploadSink final : public http::BodySink {
   Response commit() {
     auto info = upload_->commit(content_type_);
     if (!info) return api_.failed(info.error(), ctx_);
+    // Probe and remux once, now, so every replica can serve HLS from the shared media dir.
+    media::StreamingRecord streaming =
+        media::prepare_streaming(api_.media_, info->file, api_.opts_.analysis);
+    info->stream_json = std::move(streaming.stream_json);
+    info->hls_file = std::move(streaming.hls_file);
+    info->hls_index_json = std::move(streaming.hls_index_json);
     auto changed = api_.storage_.set_media(id_, *info, log::now_rfc3339());
     if (!changed) {
       if (changed.error().outcome_unknown) {
-        // The row may point to the new file (the commit may have happened) or still to the
-        // old one: delete neither. The start-up sweep removes whichever ends up unreferenced.
+        // The row may point to the new files (the commit may have happened) or still to the
+        // old ones: delete neither. The start-up sweep removes whichever ends up unreferenced.
         log::warn("media change committed or not, unknown: keeping both files",
                   {{"request_id", ctx_.request_id}, {"id", id_}, {"file", info->file}});
       } else {
-        api_.media_.remove(info->file);  // not recorded (the item vanished, say): no orphan
+        // Not recorded (the item vanished, say): keep no orphan.
+        api_.media_.remove(info->file);
+        if (!info->hls_file.empty()) api_.media_.remove(info->hls_file);
       }
       return api_.failed(changed.error(), ctx_);
     }
@@ -79,6 +88,7 @@ class MediaUploadSink final : public http::BodySink {
     // durable once set_media returned (storage.hpp), so the old file may go now.
     if (changed->previous && changed->previous->file != info->file) {
       api_.media_.remove(changed->previous->file);
+      if (!changed->previous->hls_file.empty()) api_.media_.remove(changed->previous->hls_file);
     }
     api_.invalidate(id_);
     api_.metrics_.media_bytes_received.inc(info->size);
@@ -123,41 +133,8 @@ Response ContentApi::media_get(const http::Request& req, std::string_view id,
   std::uint64_t size = 0;
   auto fd = media_.open(item->media->file, size);
   if (!fd) return failed(fd.error(), ctx);
-  const std::string etag = "\"" + item->media->sha256 + "\"";
-  Response r;
-  r.msg.set(bhttp::field::accept_ranges, "bytes");
-  r.msg.set(bhttp::field::etag, etag);
-  r.msg.set(bhttp::field::content_type, item->media->content_type);
-  if (auto inm = req.find(bhttp::field::if_none_match); inm != req.end() && inm->value() == etag) {
-    r.msg.result(bhttp::status::not_modified);
-    return r;
-  }
-  RangeDecision d;
-  if (auto range = req.find(bhttp::field::range); range != req.end()) {
-    auto if_range = req.find(bhttp::field::if_range);
-    // If-Range with another validator means the client's partial copy is stale: send all.
-    if (if_range == req.end() || if_range->value() == etag) d = decide_range(range->value(), size);
-  }
-  switch (d.kind) {
-    case RangeDecision::Kind::kUnsatisfiable: {
-      Response e = http::json_error(
-          bhttp::status::range_not_satisfiable, "range_not_satisfiable",
-          "requested range is outside the media of " + std::to_string(size) + " bytes");
-      e.msg.set(bhttp::field::content_range, "bytes */" + std::to_string(size));
-      return e;
-    }
-    case RangeDecision::Kind::kPartial:
-      r.msg.result(bhttp::status::partial_content);
-      r.msg.set(bhttp::field::content_range, "bytes " + std::to_string(d.range.first) + "-" +
-                                                 std::to_string(d.range.last) + "/" +
-                                                 std::to_string(size));
-      r.file = http::FileSlice{std::move(*fd), d.range.first, d.range.length()};
-      return r;
-    case RangeDecision::Kind::kFull:
-      r.file = http::FileSlice{std::move(*fd), 0, size};
-      return r;
-  }
-  return r;
+  return ranged_file_response(req, std::move(*fd), size, "\"" + item->media->sha256 + "\"",
+                              item->media->content_type);
 }
 
 }  // namespace sg::server

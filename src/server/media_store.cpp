@@ -108,6 +108,32 @@ Result<MediaInfo> MediaUpload::commit(std::string_view content_type) {
   return info;
 }
 
+DerivedFile::~DerivedFile() {
+  if (!committed_) ::unlink(temp_.c_str());
+}
+
+Status DerivedFile::commit() {
+  if (::fsync(fd_.get()) != 0) return io_error("cannot fsync media file", temp_);
+  const auto final_path = dir_ / name_;
+  if (::rename(temp_.c_str(), final_path.c_str()) != 0) {
+    return io_error("cannot rename media file", temp_);
+  }
+  committed_ = true;
+  UniqueFd dirfd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dirfd.valid()) ::fsync(dirfd.get());
+  return Status::ok();
+}
+
+Result<std::unique_ptr<DerivedFile>> MediaStore::begin_derived(std::string_view base,
+                                                               std::string_view suffix) {
+  const std::string name = std::string(base) + std::string(suffix);
+  if (!safe_name(name)) return make_error(ErrorCode::kInternal, "invalid media file name");
+  auto temp = dir_ / (".derive-" + random_suffix() + ".tmp");
+  UniqueFd fd(::open(temp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd.valid()) return io_error("cannot create media temp file", temp);
+  return std::make_unique<DerivedFile>(dir_, name, std::move(temp), std::move(fd));
+}
+
 Status MediaStore::init() {
   std::error_code ec;
   std::filesystem::create_directories(dir_, ec);
@@ -165,8 +191,10 @@ Result<SweepResult> MediaStore::sweep(const std::vector<std::string>& referenced
   std::error_code ec;
   for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    const bool temp = name.starts_with(".upload-") && name.ends_with(".tmp");
-    const bool media = name.ends_with(".media") && safe_name(name);
+    const bool temp =
+        (name.starts_with(".upload-") || name.starts_with(".derive-")) && name.ends_with(".tmp");
+    const bool media =
+        (name.ends_with(".media") || name.ends_with(".media.hls.mp4")) && safe_name(name);
     if (!temp && !media) continue;
     if (media && keep.contains(name)) continue;
     struct stat st {};

@@ -56,6 +56,29 @@ struct SweepResult {
   std::uint64_t bytes = 0;
 };
 
+// A file derived from committed media (its HLS rendition), written to a temporary file in the
+// media dir and renamed to `name` by commit() only when complete; removed unless committed.
+class DerivedFile {
+ public:
+  DerivedFile(std::filesystem::path dir, std::string name, std::filesystem::path temp, UniqueFd fd)
+      : dir_(std::move(dir)), name_(std::move(name)), temp_(std::move(temp)), fd_(std::move(fd)) {}
+  ~DerivedFile();
+  DerivedFile(const DerivedFile&) = delete;
+  DerivedFile& operator=(const DerivedFile&) = delete;
+
+  int fd() const { return fd_.get(); }
+  const std::string& name() const { return name_; }
+  // fsyncs and renames into place.
+  Status commit();
+
+ private:
+  std::filesystem::path dir_;
+  std::string name_;
+  std::filesystem::path temp_;
+  UniqueFd fd_;
+  bool committed_ = false;
+};
+
 class MediaStore {
  public:
   explicit MediaStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
@@ -64,10 +87,13 @@ class MediaStore {
   Result<std::unique_ptr<MediaUpload>> begin(std::string_view id, std::uint64_t limit);
   // Opens a committed file for reading; `size` receives its size.
   Result<UniqueFd> open(std::string_view file, std::uint64_t& size);
+  // Starts the file `base` + `suffix` (read-write), derived from the committed file `base`.
+  Result<std::unique_ptr<DerivedFile>> begin_derived(std::string_view base, std::string_view suffix);
   // Removes a committed file (missing files are not an error).
   void remove(std::string_view file);
-  // Removes what crashed or failed writers left behind: upload temp files (".upload-*.tmp")
-  // not written to for `min_age`, and media files ("*.media") that no name in `referenced`
+  // Removes what crashed or failed writers left behind: temp files (".upload-*.tmp",
+  // ".derive-*.tmp") not written to for `min_age`, and media files ("*.media" and their HLS
+  // renditions "*.media.hls.mp4") that no name in `referenced`
   // names and that were renamed into place (their inode's change time) more than `min_age`
   // ago. Other files are never touched. Meant for start-up, while other replicas may be
   // uploading: a live upload writes its temp file at least every body timeout (30 s) and

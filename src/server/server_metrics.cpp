@@ -91,7 +91,19 @@ ServerMetrics::ServerMetrics(metrics::Registry& r, const std::string& version_la
           r.counter("streamgate_media_bytes_sent_total", "Media body bytes sent.").with({})),
       media_bytes_received(r.counter("streamgate_media_bytes_received_total",
                                      "Media body bytes received and committed.")
-                               .with({})) {
+                               .with({})),
+      hls_requests(r.counter("streamgate_hls_requests_total",
+                             "HLS playlist and segment requests by kind and result.",
+                             {"kind", "result"})),
+      hls_segment_bytes(r.counter("streamgate_hls_segment_bytes_total",
+                                  "Body bytes of HLS fMP4 (init section and segment) responses.")
+                            .with({})),
+      sessions_started(r.counter("streamgate_stream_sessions_started_total",
+                                 "Playback sessions admitted for the first time.")
+                           .with({})),
+      sessions_refused(r.counter("streamgate_stream_sessions_refused_total",
+                                 "Requests of new playback sessions refused by the stream cap.")
+                           .with({})) {
   r.gauge("streamgate_version", "The version label this replica serves; always 1.", {"version"})
       .with({version_label})
       .set(1);

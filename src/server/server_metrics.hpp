@@ -30,6 +30,14 @@ struct ServerMetrics {
   // streamgate_media_bytes_sent_total / streamgate_media_bytes_received_total
   metrics::Counter& media_bytes_sent;
   metrics::Counter& media_bytes_received;
+  // streamgate_hls_requests_total{kind="playlist|segment",result}: result is ok, not_modified,
+  // missing_token, bad_token, expired, stream_limit, not_found, no_hls, error
+  metrics::Family<metrics::Counter>& hls_requests;
+  // streamgate_hls_segment_bytes_total: body bytes of fMP4 (init and segment) responses
+  metrics::Counter& hls_segment_bytes;
+  // streamgate_stream_sessions_started_total / _refused_total (503 stream_limit_reached)
+  metrics::Counter& sessions_started;
+  metrics::Counter& sessions_refused;
 };
 
 // Wraps `inner`, observing each call's duration (and failures other than not-found /

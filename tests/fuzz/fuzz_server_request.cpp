@@ -10,8 +10,10 @@
 // error, or when the server would close the connection.
 //
 // State: SQLite in memory, the in-process cache and a MediaStore in a temp dir created once
-// per process. Three fixture items with known ids ("item-1" has media) exist at the start
-// of every input; after an input that sent any method other than GET/HEAD the whole state
+// per process. Three fixture items with known ids ("item-1" has media with an HLS index over
+// the fixture file, so playlists and segments are served) exist at the start of every input;
+// playback is signed with the key kFuzzKey (seeds carry tokens valid until 2100) and the
+// session cap is 2, with the sessions forgotten before every input; after an input that sent any method other than GET/HEAD the whole state
 // is rebuilt, so an input's outcome does not depend on the inputs before it and the
 // database cannot grow without bound.
 //
@@ -23,6 +25,8 @@
 //   - every 4xx/5xx response carries a JSON body {"error":{"code":STRING,"message":STRING}};
 //   - every other application/json body parses; JSON bodies are well-formed UTF-8;
 //   - a response with a FileSlice has offset + length within the file's size;
+//   - a playlist (application/vnd.apple.mpegurl) starts with #EXTM3U and its URI lines are
+//     relative (no scheme, no leading '/', no quote);
 //   - no response header value contains CR, LF or NUL (response splitting);
 //   - no exception escapes the handler (the server would turn it into a 500; errors from
 //     bad input must be values);
@@ -57,6 +61,9 @@
 #include "common/metrics.hpp"
 #include "server/cache/cache.hpp"
 #include "server/content_api.hpp"
+#include "server/media/media_json.hpp"
+#include "server/media/playback_token.hpp"
+#include "server/media/stream_sessions.hpp"
 #include "server/media_store.hpp"
 #include "server/server_metrics.hpp"
 #include "server/storage/storage.hpp"
@@ -80,6 +87,42 @@ constexpr std::uint64_t kMaxBodyBytes = 2048;
 constexpr std::uint64_t kMaxMediaBytes = 1024;
 constexpr std::string_view kMediaItem = "item-1";
 constexpr std::string_view kFixtureMedia = "0123456789abcdefghijklmnopqrstuvwxyz";
+constexpr std::string_view kFixtureHls = "item-1.fixture.hls.mp4";  // same bytes as the media
+constexpr const char* kFuzzKey = "fz:fuzz-playback-secret-0123456789abcdef";
+
+// The fixture's HLS index: an 8-byte init section and two segments of the fixture file.
+std::string fixture_hls_index() {
+  sg::server::media::HlsIndex x;
+  x.init_length = 8;
+  x.segments = {{4.0, 8, 14}, {2.5, 22, 14}};
+  x.codecs = "avc1.64000d,mp4a.40.2";
+  x.width = 320;
+  x.height = 240;
+  x.frame_rate = 25;
+  x.has_video = true;
+  x.peak_bandwidth = 28;
+  x.average_bandwidth = 25;
+  return sg::server::media::hls_index_json(x);
+}
+
+// Stream sessions that start empty for every input (so no input depends on earlier ones).
+class FreshSessions final : public sg::server::media::StreamSessions {
+ public:
+  void reset() { inner_ = std::make_unique<sg::server::media::MemorySessions>(limits()); }
+  sg::server::media::Admission touch(std::string_view s) override { return inner_->touch(s); }
+  sg::server::media::Admission would_admit() override { return inner_->would_admit(); }
+  std::size_t active() override { return inner_->active(); }
+  std::string_view backend() const override { return "memory"; }
+
+ private:
+  static sg::server::media::SessionLimits limits() {
+    sg::server::media::SessionLimits l;
+    l.max_sessions = 2;
+    return l;
+  }
+  std::unique_ptr<sg::server::media::MemorySessions> inner_ =
+      std::make_unique<sg::server::media::MemorySessions>(limits());
+};
 
 [[noreturn]] void violation(const std::string& what, const std::string& detail) {
   std::fprintf(stderr, "\n*** fuzz_server_request invariant violated: %s\n%s\n", what.c_str(),
@@ -117,6 +160,9 @@ class World {
     auto upload = must(media_->begin(kMediaItem, kMaxMediaBytes), "begin fixture media");
     if (!upload->write(kFixtureMedia)) std::abort();
     fixture_media_ = must(upload->commit("video/mp4"), "commit fixture media");
+    fixture_media_.stream_json = R"({"probe":null,"hls":{"available":true,"segments":2}})";
+    fixture_media_.hls_file = std::string(kFixtureHls);
+    fixture_media_.hls_index_json = fixture_hls_index();
     reset();
   }
   ~World() {
@@ -127,6 +173,7 @@ class World {
   }
 
   sg::server::ContentApi& api() { return *api_; }
+  void new_input() { sessions_.reset(); }
   bool dirty = false;
 
   void reset() {
@@ -145,7 +192,9 @@ class World {
     opts.api_tokens = {kToken};
     opts.max_body_bytes = kMaxBodyBytes;
     opts.max_media_bytes = kMaxMediaBytes;
-    api_ = std::make_unique<sg::server::ContentApi>(opts, *storage_, *cache_, *media_, metrics_);
+    opts.playback_keys = must(sg::server::media::parse_playback_keys(kFuzzKey), "playback keys");
+    api_ = std::make_unique<sg::server::ContentApi>(opts, *storage_, *cache_, *media_, metrics_,
+                                                    &sessions_);
     dirty = false;
   }
 
@@ -160,16 +209,19 @@ class World {
     must(storage_->create(c), "create fixture");
   }
 
-  // Leaves only the fixture media file (uploads and deletes of earlier inputs are undone).
+  // Leaves only the fixture media file and its HLS file (uploads and deletes of earlier
+  // inputs are undone).
   void reset_media_dir() {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(media_->dir(), ec)) {
-      if (entry.path().filename() != fixture_media_.file) fs::remove_all(entry.path(), ec);
+      const auto name = entry.path().filename();
+      if (name != fixture_media_.file && name != kFixtureHls) fs::remove_all(entry.path(), ec);
     }
-    const fs::path file = media_->dir() / fixture_media_.file;
-    if (fs::file_size(file, ec) != kFixtureMedia.size() || ec) {
-      std::ofstream out(file, std::ios::binary | std::ios::trunc);
-      out.write(kFixtureMedia.data(), static_cast<std::streamsize>(kFixtureMedia.size()));
+    for (const fs::path& file : {media_->dir() / fixture_media_.file, media_->dir() / kFixtureHls}) {
+      if (fs::file_size(file, ec) != kFixtureMedia.size() || ec) {
+        std::ofstream out(file, std::ios::binary | std::ios::trunc);
+        out.write(kFixtureMedia.data(), static_cast<std::streamsize>(kFixtureMedia.size()));
+      }
     }
   }
 
@@ -180,6 +232,7 @@ class World {
   sg::server::MediaInfo fixture_media_;
   std::unique_ptr<sg::server::Storage> storage_;
   std::unique_ptr<sg::server::Cache> cache_;
+  FreshSessions sessions_;
   std::unique_ptr<sg::server::ContentApi> api_;
 };
 
@@ -304,6 +357,23 @@ void check_file_slice(const Response& res) {
   }
 }
 
+void check_playlist(const Response& res) {
+  const std::string& body = res.msg.body();
+  if (!body.starts_with("#EXTM3U\n")) violation("playlist does not start with #EXTM3U", describe(res));
+  std::size_t start = 0;
+  while (start < body.size()) {
+    const std::size_t end = body.find('\n', start);
+    const std::string_view line(body.data() + start, (end == std::string::npos ? body.size() : end) - start);
+    if (!line.empty() && line[0] != '#' &&
+        (line[0] == '/' || line.find("://") != std::string_view::npos ||
+         line.find_first_of("\"\r ") != std::string_view::npos)) {
+      violation("playlist URI is not a plain relative URI: " + std::string(line), describe(res));
+    }
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+}
+
 void check_response(const Response& res) {
   const unsigned code = res.msg.result_int();
   if (code < 100 || code > 599) violation("status outside 100..599", describe(res));
@@ -313,6 +383,7 @@ void check_response(const Response& res) {
     check_json_body(res);
   }
   if (res.file) check_file_slice(res);
+  if (res.msg[bhttp::field::content_type] == "application/vnd.apple.mpegurl") check_playlist(res);
   for (const auto& field : res.msg) {
     const std::string_view value = field.value();
     if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
@@ -558,6 +629,7 @@ bool exchange(World& w, Wire& wire) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   World& w = world();
   if (w.dirty) w.reset();
+  w.new_input();
   Wire wire{std::string_view(reinterpret_cast<const char*>(data), size)};
   while (!wire.bytes.empty() && exchange(w, wire)) {
   }

@@ -99,4 +99,13 @@ void LoadGenerator::run_connection() {
   }
 }
 
+std::string describe(const LoadResult& r) {
+  std::string out = "requests " + std::to_string(r.requests) + ", non-2xx " +
+                    std::to_string(r.non_2xx) + ", connection errors " +
+                    std::to_string(r.connection_errors) + "; versions:";
+  for (const auto& [v, n] : r.by_header) out += " " + v + "=" + std::to_string(n);
+  for (const auto& e : r.errors) out += "; " + e;
+  return out;
+}
+
 }  // namespace sg::test

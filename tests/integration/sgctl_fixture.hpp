@@ -16,7 +16,8 @@
 
 #include "common/process.hpp"
 #include "integration/http_client.hpp"
-#include "platform/local/state_store.hpp"
+#include "platform/local/process_records.hpp"
+#include "platform/store/state_store.hpp"
 #include "support/services.hpp"
 
 namespace sg::test {
@@ -38,19 +39,14 @@ class SgctlFixture : public ::testing::Test {
     stop_up(SIGTERM);
     // Whatever a killed control plane left behind (the gateway and replicas run in their own
     // sessions): only the processes it recorded, by PID and start time.
-    auto store = platform::StateStore::open(state_);
-    if (!store) return;
+    auto records = platform::ProcessRecords::open(state_);
+    if (!records) return;
     std::vector<std::pair<pid_t, std::uint64_t>> leftovers;
-    if (auto reps = (*store)->replicas()) {
+    if (auto reps = (*records)->replicas()) {
       for (const auto& r : *reps) leftovers.emplace_back(static_cast<pid_t>(r.pid), r.start_ticks);
     }
-    if (auto g = (*store)->setting("gateway"); g && *g) {
-      auto v = boost::json::parse(**g);
-      if (v.is_object() && v.as_object().contains("pid")) {
-        leftovers.emplace_back(
-            static_cast<pid_t>(v.as_object().at("pid").to_number<std::int64_t>()),
-            v.as_object().at("start_ticks").to_number<std::uint64_t>());
-      }
+    if (auto g = (*records)->gateway(); g && *g) {
+      leftovers.emplace_back(static_cast<pid_t>((*g)->pid), (*g)->start_ticks);
     }
     for (const auto& [pid, ticks] : leftovers) {
       if (same_process_alive(pid, ticks)) ::kill(pid, SIGKILL);

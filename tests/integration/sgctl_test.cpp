@@ -31,15 +31,6 @@ LoadGenerator::Options load_options(std::uint16_t port) {
   return o;
 }
 
-std::string describe(const LoadResult& r) {
-  std::string out = "requests " + std::to_string(r.requests) + ", non-2xx " +
-                    std::to_string(r.non_2xx) + ", connection errors " +
-                    std::to_string(r.connection_errors) + "; versions:";
-  for (const auto& [v, n] : r.by_header) out += " " + v + "=" + std::to_string(n);
-  for (const auto& e : r.errors) out += "; " + e;
-  return out;
-}
-
 // Waits until every response in a 1 s window carries `version` (at most `limit`).
 bool all_traffic_on(LoadGenerator& load, const std::string& version, std::chrono::seconds limit) {
   const auto end = Clock::now() + limit;

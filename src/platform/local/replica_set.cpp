@@ -12,30 +12,13 @@
 #include <thread>
 
 #include "common/http/blocking_client.hpp"
+#include "common/proc_stat.hpp"
 #include "common/process.hpp"
 #include "common/unique_fd.hpp"
 
 namespace sg::platform {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-const char* replica_phase_name(ReplicaPhase phase) {
-  switch (phase) {
-    case ReplicaPhase::kStarting:
-      return "starting";
-    case ReplicaPhase::kReady:
-      return "ready";
-    case ReplicaPhase::kUnready:
-      return "unready";
-    case ReplicaPhase::kBackoff:
-      return "backoff";
-    case ReplicaPhase::kDraining:
-      return "draining";
-    case ReplicaPhase::kTerminating:
-      return "terminating";
-  }
-  return "?";
-}
 
 Result<std::uint16_t> pick_free_port() {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -74,6 +57,8 @@ int ReplicaSet::adopt(const std::vector<ReplicaRecord>& records, Clock::time_poi
     r.adopted = true;
     r.log_file = rec.log_file;
     r.restarts = rec.restarts;
+    r.readiness_flaps = rec.readiness_flaps;
+    r.last_exit = rec.last_exit;
     r.started = now;
     replicas_.push_back(std::move(r));
     ++adopted;
@@ -143,10 +128,9 @@ bool ReplicaSet::alive(Replica& r) {
     // Our child may have exited between the two checks: it is a zombie now, so this wait
     // returns at once with its status (and reaps it).
     int status = 0;
-    if (!r.adopted && ::waitpid(r.pid, &status, 0) == r.pid) {
-      r.last_exit = describe_wait_status(status);
-    }
-    if (r.last_exit.empty()) r.last_exit = "exited";
+    r.last_exit = !r.adopted && ::waitpid(r.pid, &status, 0) == r.pid
+                      ? describe_wait_status(status)
+                      : "exited";
     return false;
   }
   return true;
@@ -162,11 +146,67 @@ void ReplicaSet::probe(Replica& r, Clock::time_point) {
   } else if (r.phase == ReplicaPhase::kReady) {
     r.phase = ReplicaPhase::kUnready;
   }
+  if (before == ReplicaPhase::kReady && r.phase == ReplicaPhase::kUnready) {
+    ++r.readiness_flaps;
+    dirty_ = true;
+  }
   if (before != r.phase) {
     events_(ok ? "replica_ready" : "replica_unready", "replica " + r.track + "/" + r.release + " " +
                                                           r.address() + " is " +
                                                           replica_phase_name(r.phase));
   }
+}
+
+void ReplicaSet::on_exit(Replica& r, Clock::time_point now) {
+  const bool ran_long = now - r.started >= opts_.backoff_reset_after;
+  r.backoff = (ran_long || r.backoff.count() == 0) ? opts_.initial_backoff
+                                                   : std::min(opts_.max_backoff, r.backoff * 2);
+  r.restart_at = now + r.backoff;
+  r.phase = ReplicaPhase::kBackoff;
+  r.pid = -1;
+  ++r.restarts;  // counted at the exit, as a kubelet's restartCount: the judge sees it now
+  r.cpu_cores.reset();
+  r.memory_bytes.reset();
+  r.cpu_seconds = -1;
+  dirty_ = true;
+  events_("replica_exited", "replica " + r.track + "/" + r.release + " " + r.address() +
+                                " exited unexpectedly (" + r.last_exit + "); restarting in " +
+                                std::to_string(r.backoff.count()) + " s; log " +
+                                r.log_file.string());
+}
+
+void ReplicaSet::measure(Replica& r, Clock::time_point now) {
+  const auto stat = read_proc_stat(r.pid);
+  if (!stat) return;
+  const double cpu = stat->cpu_seconds();
+  if (r.cpu_seconds >= 0 && now > r.cpu_at) {
+    const double secs = std::chrono::duration<double>(now - r.cpu_at).count();
+    r.cpu_cores = std::max(0.0, (cpu - r.cpu_seconds) / secs);
+  }
+  r.cpu_seconds = cpu;
+  r.cpu_at = now;
+  r.memory_bytes = stat->rss_bytes();
+}
+
+std::vector<ReplicaInfo> ReplicaSet::info() const {
+  std::vector<ReplicaInfo> out;
+  for (const auto& r : replicas_) {
+    ReplicaInfo i;
+    i.name = r.name();
+    i.track = r.track;
+    i.release = r.release;
+    i.address = r.port != 0 ? r.address() : std::string();
+    if (r.pid > 0) i.pid = r.pid;
+    i.phase = r.phase;
+    i.restarts = r.restarts;
+    i.readiness_flaps = r.readiness_flaps;
+    i.last_exit = r.last_exit;
+    i.log = r.log_file.string();
+    i.cpu_cores = r.cpu_cores;
+    i.memory_bytes = r.memory_bytes;
+    out.push_back(std::move(i));
+  }
+  return out;
 }
 
 void ReplicaSet::begin_stop(Replica& r, Clock::time_point now, const GatewayClient* gateway) {
@@ -235,6 +275,7 @@ void ReplicaSet::reconcile(Clock::time_point now, const GatewayClient* gateway) 
       r.log_file =
           opts_.log_dir / (track + "-" + target.release + "-" + std::to_string(r.id) + ".log");
       if (auto st = spawn(r, now); !st) {
+        ++r.restarts;  // a start that fails counts like a crash
         r.phase = ReplicaPhase::kBackoff;
         r.backoff = opts_.initial_backoff;
         r.restart_at = now + r.backoff;
@@ -255,27 +296,17 @@ void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
       case ReplicaPhase::kReady:
       case ReplicaPhase::kUnready:
         if (!alive(r)) {
-          const bool ran_long = now - r.started >= opts_.backoff_reset_after;
-          r.backoff = (ran_long || r.backoff.count() == 0)
-                          ? opts_.initial_backoff
-                          : std::min(opts_.max_backoff, r.backoff * 2);
-          r.restart_at = now + r.backoff;
-          r.phase = ReplicaPhase::kBackoff;
-          r.pid = -1;
-          dirty_ = true;
-          events_("replica_exited", "replica " + r.track + "/" + r.release + " " + r.address() +
-                                        " exited unexpectedly (" + r.last_exit +
-                                        "); restarting in " + std::to_string(r.backoff.count()) +
-                                        " s; log " + r.log_file.string());
+          on_exit(r, now);
         } else {
           probe(r, now);
+          measure(r, now);
         }
         break;
       case ReplicaPhase::kBackoff:
         if (now >= r.restart_at) {
-          ++r.restarts;
-          r.last_exit.clear();
           if (auto st = spawn(r, now); !st) {
+            ++r.restarts;  // a start that fails counts like a crash
+            r.last_exit = st.error().message;
             r.backoff = std::min(opts_.max_backoff, r.backoff * 2);
             r.restart_at = now + r.backoff;
             events_("replica_failed", "replica " + r.track + "/" + r.release +
@@ -354,8 +385,8 @@ std::vector<ReplicaRecord> ReplicaSet::records() const {
   std::vector<ReplicaRecord> out;
   for (const auto& r : replicas_) {
     if (r.pid <= 0) continue;
-    out.push_back(
-        {r.track, r.release, r.port, r.pid, r.start_ticks, r.log_file.string(), r.restarts});
+    out.push_back({r.track, r.release, r.port, r.pid, r.start_ticks, r.log_file.string(),
+                   r.restarts, r.readiness_flaps, r.last_exit});
   }
   return out;
 }

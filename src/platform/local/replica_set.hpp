@@ -6,7 +6,11 @@
 //  * probes GET /ready on each replica every tick: only ready replicas are offered to the
 //    gateway (ready_endpoints);
 //  * restarts a replica that exits unexpectedly after a back-off of 10 s doubling to 5 min
-//    (reset after 10 min of running), counting restarts, like a kubelet;
+//    (reset after 10 min of running), counting the exit as a restart at once (like a
+//    kubelet's restartCount; a start that fails counts too) and keeping its exit status, so
+//    the engine's judge sees a crash the moment it happens; counts readiness flaps (ready -> unready while running);
+//  * measures each replica's CPU (from /proc/PID/stat, over the interval between ticks) and
+//    resident memory;
 //  * stops surplus replicas, and replicas of a release no longer desired on their track, in
 //    order: drain in the gateway (no new requests; in-flight ones finish), then SIGTERM once
 //    the gateway reports the endpoint drained (or drain_timeout passes), then SIGKILL if it
@@ -30,22 +34,16 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "platform/local/gateway_client.hpp"
-#include "platform/local/state_store.hpp"
+#include "control/replica_targets.hpp"
+#include "platform/backend.hpp"
+#include "platform/gateway_client.hpp"
+#include "platform/local/process_records.hpp"
+#include "platform/store/state_store.hpp"
 
 namespace sg::platform {
 
 using Clock = std::chrono::steady_clock;
-
-enum class ReplicaPhase {
-  kStarting,     // spawned, /ready not yet answered 200
-  kReady,        // /ready answered 200 at the last probe
-  kUnready,      // was ready, /ready now fails (still running)
-  kBackoff,      // exited unexpectedly; restarts at restart_at
-  kDraining,     // being stopped: drained in the gateway, waiting for in-flight requests
-  kTerminating,  // SIGTERM sent; SIGKILL at kill_at
-};
-const char* replica_phase_name(ReplicaPhase phase);
+using control::TrackTarget;
 
 struct Replica {
   int id = 0;
@@ -57,14 +55,21 @@ struct Replica {
   bool adopted = false;  // started by an earlier control plane: not our child
   std::filesystem::path log_file;
   int restarts = 0;
+  int readiness_flaps = 0;
   ReplicaPhase phase = ReplicaPhase::kStarting;
   Clock::time_point started{};
   Clock::time_point restart_at{};
   Clock::time_point deadline{};  // kDraining: SIGTERM by then; kTerminating: SIGKILL by then
   std::chrono::seconds backoff{0};
-  std::string last_exit;  // "exit 1", "signal 9 (Killed)"
+  std::string last_exit;  // "exit 1", "signal 9 (Killed)"; kept after the restart
+  // CPU measurement: the process's CPU seconds at the last tick, and when.
+  double cpu_seconds = -1;
+  Clock::time_point cpu_at{};
+  std::optional<double> cpu_cores;
+  std::optional<double> memory_bytes;
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port); }
+  std::string name() const { return track + "-" + release + "-" + std::to_string(id); }
 };
 
 struct ReplicaSetOptions {
@@ -78,11 +83,6 @@ struct ReplicaSetOptions {
   std::chrono::seconds initial_backoff{10};
   std::chrono::seconds max_backoff{300};
   std::chrono::seconds backoff_reset_after{600};
-};
-
-struct TrackTarget {
-  std::string release;
-  int replicas = 0;
 };
 
 class ReplicaSet {
@@ -110,6 +110,7 @@ class ReplicaSet {
   // those still draining. Sorted.
   std::vector<std::string> gateway_endpoints(const std::string& track) const;
   const std::vector<Replica>& replicas() const { return replicas_; }
+  std::vector<ReplicaInfo> info() const;
   std::vector<ReplicaRecord> records() const;
   // True once something changed that records() would show (cleared by the call).
   bool take_dirty();
@@ -123,6 +124,8 @@ class ReplicaSet {
   void begin_stop(Replica& r, Clock::time_point now, const GatewayClient* gateway);
   bool alive(Replica& r);  // reaps our children; records last_exit
   void probe(Replica& r, Clock::time_point now);
+  void measure(Replica& r, Clock::time_point now);
+  void on_exit(Replica& r, Clock::time_point now);
   void reconcile(Clock::time_point now, const GatewayClient* gateway);
 
   ReplicaSetOptions opts_;

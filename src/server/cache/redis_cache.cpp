@@ -183,6 +183,35 @@ Status RedisCache::erase(std::string_view key) {
   return command("DEL", {"DEL", full}).status();
 }
 
+Result<std::vector<std::int64_t>> RedisCache::eval_integers(std::string_view script,
+                                                            const std::vector<std::string>& keys,
+                                                            const std::vector<std::string>& args) {
+  std::vector<std::string> prefixed;
+  for (const auto& k : keys) prefixed.push_back(options_.key_prefix + k);
+  const std::string nkeys = std::to_string(keys.size());
+  std::vector<std::string_view> argv{"EVAL", script, nkeys};
+  for (const auto& k : prefixed) argv.push_back(k);
+  for (const auto& a : args) argv.push_back(a);
+  auto reply = command("EVAL", argv);
+  if (!reply) return reply.error();
+  std::vector<std::int64_t> out;
+  const redisReply* r = reply->get();
+  if (r->type == REDIS_REPLY_INTEGER) {
+    out.push_back(r->integer);
+    return out;
+  }
+  if (r->type != REDIS_REPLY_ARRAY) {
+    return make_error(ErrorCode::kInternal, "EVAL on " + describe() + " returned no integers");
+  }
+  for (std::size_t i = 0; i < r->elements; ++i) {
+    if (r->element[i]->type != REDIS_REPLY_INTEGER) {
+      return make_error(ErrorCode::kInternal, "EVAL on " + describe() + " returned a non-integer");
+    }
+    out.push_back(r->element[i]->integer);
+  }
+  return out;
+}
+
 Status RedisCache::ping() {
   auto reply = command("PING", {"PING"});
   if (!reply) return reply.error();

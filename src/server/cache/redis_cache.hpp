@@ -44,6 +44,12 @@ class RedisCache final : public Cache {
   std::string_view backend() const override { return "redis"; }
   bool may_block() const override { return true; }
 
+  // Runs a Lua script (EVAL) whose reply is an integer or an array of integers; for other
+  // data this service keeps in the same Redis (stream sessions). Each key gets key_prefix.
+  Result<std::vector<std::int64_t>> eval_integers(std::string_view script,
+                                                  const std::vector<std::string>& keys,
+                                                  const std::vector<std::string>& args);
+
   // Calls that failed since construction (connection, timeout or server error).
   std::uint64_t failures() const { return failures_.load(); }
 

@@ -38,6 +38,11 @@ CREATE TABLE content_tags (
   PRIMARY KEY (content_id, position)
 );
 CREATE INDEX content_tags_by_tag ON content_tags(tag, content_seq))sql"},
+    {3, "media streaming form: probe summary, HLS file and segment index",
+     R"sql(
+ALTER TABLE content ADD COLUMN media_stream TEXT;
+ALTER TABLE content ADD COLUMN media_hls_file TEXT;
+ALTER TABLE content ADD COLUMN media_hls_index TEXT)sql"},
 };
 
 const std::vector<Migration> kPostgres = {
@@ -68,6 +73,11 @@ CREATE TABLE content_tags (
   PRIMARY KEY (content_id, position)
 );
 CREATE INDEX content_tags_by_tag ON content_tags(tag, content_seq))sql"},
+    {3, "media streaming form: probe summary, HLS file and segment index",
+     R"sql(
+ALTER TABLE content ADD COLUMN media_stream TEXT,
+  ADD COLUMN media_hls_file TEXT,
+  ADD COLUMN media_hls_index TEXT)sql"},
 };
 
 }  // namespace

@@ -19,7 +19,7 @@ constexpr const char* kColumns =
     "c.id, c.seq, c.revision, c.title, c.description, c.duration_seconds, c.metadata_json, "
     "c.created_at, c.updated_at, c.media_size, c.media_sha256, c.media_content_type, "
     "c.media_file, ARRAY(SELECT t.tag FROM content_tags t WHERE t.content_id = c.id "
-    "ORDER BY t.position)";
+    "ORDER BY t.position), c.media_stream, c.media_hls_file, c.media_hls_index";
 
 struct Prepared {
   const char* name;
@@ -34,7 +34,8 @@ const std::vector<Prepared>& prepared_statements() {
       {"sg_insert",
        "INSERT INTO content (id, revision, title, description, duration_seconds, "
        "metadata_json, created_at, updated_at, media_size, media_sha256, media_content_type, "
-       "media_file) VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq"},
+       "media_file, media_stream, media_hls_file, media_hls_index) "
+       "VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq"},
       {"sg_tags_clear", "DELETE FROM content_tags WHERE content_id = $1"},
       {"sg_tag_insert",
        "INSERT INTO content_tags (content_id, content_seq, position, tag) "
@@ -53,7 +54,8 @@ const std::vector<Prepared>& prepared_statements() {
       {"sg_delete", "DELETE FROM content WHERE id = $1 AND revision = $2"},
       {"sg_set_media",
        "UPDATE content SET media_size = $2, media_sha256 = $3, media_content_type = $4, "
-       "media_file = $5, updated_at = $6, revision = revision + 1 WHERE id = $1"},
+       "media_file = $5, media_stream = $6, media_hls_file = $7, media_hls_index = $8, "
+       "updated_at = $9, revision = revision + 1 WHERE id = $1"},
   };
   return kAll;
 }
@@ -85,7 +87,9 @@ Content read_row(const pqxx::row& r) {
   c.updated_at = r[8].as<std::string>();
   if (!r[12].is_null()) {
     c.media = MediaInfo{static_cast<std::uint64_t>(r[9].as<std::int64_t>()),
-                        r[10].as<std::string>(), r[11].as<std::string>(), r[12].as<std::string>()};
+                        r[10].as<std::string>(), r[11].as<std::string>(), r[12].as<std::string>(),
+                        r[14].as<std::string>(std::string()), r[15].as<std::string>(std::string()),
+                        r[16].as<std::string>(std::string())};
   }
   pqxx::array_parser tags = r[13].as_array();
   for (;;) {
@@ -266,7 +270,9 @@ Result<Content> PostgresStorage::create(const Content& item) {
         w.exec_prepared1("sg_insert", item.id, item.fields.title, item.fields.description,
                          item.fields.duration_seconds, item.fields.metadata_json, item.created_at,
                          item.updated_at, size, opt_text(m, &MediaInfo::sha256),
-                         opt_text(m, &MediaInfo::content_type), opt_text(m, &MediaInfo::file));
+                         opt_text(m, &MediaInfo::content_type), opt_text(m, &MediaInfo::file),
+                         opt_text(m, &MediaInfo::stream_json), opt_text(m, &MediaInfo::hls_file),
+                         opt_text(m, &MediaInfo::hls_index_json));
     Content created = item;
     created.seq = r[0].as<std::int64_t>();
     created.revision = 1;
@@ -359,7 +365,8 @@ Result<MediaChange> PostgresStorage::set_media(std::string_view id, const MediaI
     std::optional<MediaInfo> previous = read_row(locked[0]).media;
     pqxx::result r =
         w.exec_prepared("sg_set_media", key, static_cast<std::int64_t>(media.size), media.sha256,
-                        media.content_type, media.file, std::string(updated_at));
+                        media.content_type, media.file, media.stream_json, media.hls_file,
+                        media.hls_index_json, std::string(updated_at));
     if (r.affected_rows() != 1) {
       return make_error(ErrorCode::kInternal,
                         "postgresql: content '" + key + "' changed while recording media");
@@ -376,7 +383,8 @@ Result<std::vector<std::string>> PostgresStorage::media_files() {
                       pqxx::read_transaction t(c);
                       std::vector<std::string> out;
                       for (const auto& row :
-                           t.exec("SELECT media_file FROM content WHERE media_file IS NOT NULL")) {
+                           t.exec("SELECT media_file FROM content WHERE media_file IS NOT NULL "
+      "UNION ALL SELECT media_hls_file FROM content WHERE media_hls_file IS NOT NULL")) {
                         out.push_back(row[0].as<std::string>());
                       }
                       return out;

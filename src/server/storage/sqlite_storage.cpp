@@ -15,7 +15,7 @@ namespace {
 constexpr const char* kColumns =
     "c.id, c.seq, c.revision, c.title, c.description, c.duration_seconds, c.metadata_json, "
     "c.created_at, c.updated_at, c.media_size, c.media_sha256, c.media_content_type, "
-    "c.media_file";
+    "c.media_file, c.media_stream, c.media_hls_file, c.media_hls_index";
 
 // One connection with its prepared statements, cached by SQL text.
 class Connection {
@@ -85,7 +85,7 @@ Content read_row(const sqlite::Statement& st) {
   c.updated_at = st.text(8);
   if (!st.is_null(12)) {
     c.media = MediaInfo{static_cast<std::uint64_t>(st.integer(9)), st.text(10), st.text(11),
-                        st.text(12)};
+                        st.text(12), st.text(13), st.text(14), st.text(15)};
   }
   return c;
 }
@@ -244,8 +244,9 @@ Result<Content> SqliteStorage::create(const Content& item) {
   if (!txn) return txn.error();
   auto st = conn.prepare(
       "INSERT INTO content (id, revision, title, description, duration_seconds, metadata_json, "
-      "created_at, updated_at, media_size, media_sha256, media_content_type, media_file) "
-      "VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "created_at, updated_at, media_size, media_sha256, media_content_type, media_file, "
+      "media_stream, media_hls_file, media_hls_index) "
+      "VALUES (?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   {
     Query q(conn, *st);
@@ -255,8 +256,9 @@ Result<Content> SqliteStorage::create(const Content& item) {
     if (item.media) {
       q.integer(static_cast<std::int64_t>(item.media->size)).text(item.media->sha256);
       q.text(item.media->content_type).text(item.media->file);
+      q.text(item.media->stream_json).text(item.media->hls_file).text(item.media->hls_index_json);
     } else {
-      q.null().null().null().null();
+      q.null().null().null().null().null().null().null();
     }
     if (Status s = q.run("inserting content"); !s) {
       if (s.error().code == ErrorCode::kConflict) {
@@ -382,12 +384,14 @@ Result<MediaChange> SqliteStorage::set_media(std::string_view id, const MediaInf
   if (!before) return before.error();
   auto st = conn.prepare(
       "UPDATE content SET media_size = ?, media_sha256 = ?, media_content_type = ?, "
-      "media_file = ?, updated_at = ?, revision = revision + 1 WHERE id = ?");
+      "media_file = ?, media_stream = ?, media_hls_file = ?, media_hls_index = ?, "
+      "updated_at = ?, revision = revision + 1 WHERE id = ?");
   if (!st) return st.error();
   {
     Query q(conn, *st);
     q.integer(static_cast<std::int64_t>(media.size)).text(media.sha256);
-    q.text(media.content_type).text(media.file).text(updated_at).text(id);
+    q.text(media.content_type).text(media.file).text(media.stream_json).text(media.hls_file);
+    q.text(media.hls_index_json).text(updated_at).text(id);
     if (Status s = q.run("recording media"); !s) return s.error();
     if (q.changes() != 1) {
       return make_error(ErrorCode::kInternal,
@@ -404,7 +408,8 @@ Result<std::vector<std::string>> SqliteStorage::media_files() {
   auto lease = pool_->acquire();
   if (!lease) return lease.error();
   Connection& conn = **lease;
-  auto st = conn.prepare("SELECT media_file FROM content WHERE media_file IS NOT NULL");
+  auto st = conn.prepare("SELECT media_file FROM content WHERE media_file IS NOT NULL "
+      "UNION ALL SELECT media_hls_file FROM content WHERE media_hls_file IS NOT NULL");
   if (!st) return st.error();
   Query q(conn, *st);
   std::vector<std::string> out;

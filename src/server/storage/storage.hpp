@@ -33,6 +33,12 @@ struct MediaInfo {
   std::string sha256;        // lower-case hex
   std::string content_type;  // as uploaded
   std::string file;          // file name inside the media dir
+  // The streaming form (media/hls_rendition.hpp), written with the media: the probe and HLS
+  // summary shown in the content JSON ("" for media stored before HLS existed), the
+  // fragmented MP4's file name in the media dir and its segment index ("" without HLS).
+  std::string stream_json;
+  std::string hls_file;
+  std::string hls_index_json;
 };
 
 struct ContentFields {
@@ -94,7 +100,8 @@ class Storage {
   // Returns the updated item and the media it replaced; kNotFound if absent.
   virtual Result<MediaChange> set_media(std::string_view id, const MediaInfo& media,
                                         std::string_view updated_at) = 0;
-  // The media file names the items record (for sweeping orphans from the media dir).
+  // The media file names the items record, HLS renditions included (for sweeping orphans
+  // from the media dir).
   virtual Result<std::vector<std::string>> media_files() = 0;
   // A cheap round trip proving the database answers.
   virtual Status ping() = 0;

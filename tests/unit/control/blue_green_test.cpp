@@ -33,7 +33,12 @@ struct BlueGreenSim {
   Rng rng{9};
   std::vector<std::string> actions;
   std::vector<std::string> journal;
-  const TimePoint t0 = TimePoint{} + 2000h;
+  ReplicaHealth health;            // of the new colour, as the backend would report it
+  bool send_synthetic = false;     // carry out the decisions' synthetic_rps
+  double planned_rps = 0;
+  double synthetic_carry = 0;
+  TrafficSample synthetic = empty_sample();
+  const TimePoint t0 = TimePoint{} + 500000h;  // 2027
   TimePoint now = t0;
 
   BlueGreenObservation observe() {
@@ -46,11 +51,21 @@ struct BlueGreenSim {
     if (obs.ready_replicas > 0) obs.smoke_version = version;
     if (routed_to_new)
       add_requests(traffic, static_cast<std::uint64_t>(rps), error_rate, latency, rng);
+    if (send_synthetic && routed_to_new) {
+      const double n = planned_rps + synthetic_carry;
+      const auto whole = static_cast<std::uint64_t>(n);
+      synthetic_carry = n - static_cast<double>(whole);
+      add_requests(synthetic, whole, error_rate, latency, rng);
+    }
     obs.new_colour = traffic;
+    obs.synthetic = synthetic;
+    obs.organic_rps = routed_to_new ? rps : 0;
+    obs.health = health;
     return obs;
   }
 
   void apply(const BlueGreenDecision& d) {
+    planned_rps = d.synthetic_rps;
     std::string line =
         std::to_string(d.elapsed.count()) + "ms " + phase_name(d.phase) + " " + d.reason;
     for (const Action& a : d.actions) {
@@ -212,6 +227,142 @@ TEST(BlueGreenRollout, StateRoundTripsMidRolloutAndContinuesIdentically) {
   StateMap damaged = to_map(a.state());
   damaged["replicas"] = "two";
   EXPECT_FALSE(blue_green_state_from_map(damaged));
+}
+
+// An idle platform: no organic request reaches the new colour. The engine's synthetic GETs
+// (at the rate each decision asks for) verify it within the window, and the evidence says
+// every request behind the verdict was synthetic.
+TEST(BlueGreenRollout, IdleNewColourIsVerifiedBySyntheticRequests) {
+  BlueGreenSim sim;
+  sim.rps = 0;
+  sim.send_synthetic = true;
+  BlueGreenRollout rollout(fast_ready_config(), Colour::kBlue, "v2", 2);
+  BlueGreenDecision verified;
+  const BlueGreenDecision d = [&] {
+    BlueGreenDecision last;
+    while (!last.finished && sim.now - sim.t0 <= 3600s) {
+      last = rollout.step(sim.observe(), sim.now);
+      sim.apply(last);
+      if (last.phase == BlueGreenPhase::kScaleDownDelay && verified.reason.empty()) verified = last;
+      sim.now += 1s;
+    }
+    return last;
+  }();
+  EXPECT_EQ(d.result, RolloutResult::kPromoted) << d.reason;
+  ASSERT_FALSE(verified.reason.empty());
+  double synthetic = -1, requests = -1;
+  for (const auto& [k, v] : verified.evidence.evidence) {
+    if (k == "synthetic_requests") synthetic = v;
+    if (k == "requests") requests = v;
+  }
+  EXPECT_GE(synthetic, 1800) << "the 0.5 % SPRT needs ~1835 clean requests";
+  EXPECT_EQ(synthetic, requests) << "all of them synthetic";
+  EXPECT_NE(verified.reason.find("synthetic"), std::string::npos) << verified.reason;
+  // The cap (50 rps) was never exceeded, and nothing was asked for after verification.
+  EXPECT_LE(sim.synthetic.requests, 50u * 61u);
+  EXPECT_EQ(sim.planned_rps, 0);
+}
+
+TEST(BlueGreenRollout, SyntheticRequestsAreNotSentWhenOrganicTrafficSuffices) {
+  BlueGreenSim sim;  // 50 rps organic: 3000 requests in the 60 s window
+  sim.send_synthetic = true;
+  BlueGreenRollout rollout(fast_ready_config(), Colour::kBlue, "v2", 2);
+  const BlueGreenDecision d = sim.run(rollout);
+  EXPECT_EQ(d.result, RolloutResult::kPromoted) << d.reason;
+  EXPECT_EQ(sim.synthetic.requests, 0u);
+}
+
+TEST(BlueGreenRollout, IdleNewColourWithoutSyntheticTrafficSwitchesBackForLackOfTraffic) {
+  BlueGreenSim sim;
+  sim.rps = 0;
+  BlueGreenConfig c = fast_ready_config();
+  c.synthetic.max_rps = 0;  // --synthetic-rps 0
+  BlueGreenRollout rollout(c, Colour::kBlue, "v2", 2);
+  const BlueGreenDecision d = sim.run(rollout);
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
+  EXPECT_NE(d.reason.find("not enough traffic"), std::string::npos) << d.reason;
+}
+
+// A crash of a new-colour replica fails the rollout at the tick it is seen, in every phase:
+// before the switch without moving traffic, after it by switching back; the evidence carries
+// the exit reason and the log tail.
+TEST(BlueGreenRollout, RestartOfTheNewColourFailsAtOnceInEveryPhase) {
+  const struct {
+    BlueGreenPhase crash_in;
+    RolloutResult expect;
+  } cases[] = {{BlueGreenPhase::kWaitingReady, RolloutResult::kFailed},
+               {BlueGreenPhase::kSmokeTest, RolloutResult::kFailed},
+               {BlueGreenPhase::kVerifying, RolloutResult::kRolledBack},
+               {BlueGreenPhase::kScaleDownDelay, RolloutResult::kRolledBack}};
+  for (const auto& c : cases) {
+    BlueGreenSim sim;
+    sim.version = std::nullopt;  // the smoke test waits, so it can be reached
+    BlueGreenRollout rollout(fast_ready_config(), Colour::kBlue, "v2", 2);
+    BlueGreenDecision d;
+    bool crashed = false;
+    for (int s = 0; s < 1000 && !d.finished; ++s) {
+      if (rollout.state().phase == BlueGreenPhase::kSmokeTest &&
+          c.crash_in != BlueGreenPhase::kSmokeTest) {
+        sim.version = "v2";
+      }
+      if (rollout.state().phase == c.crash_in && !crashed) {
+        crashed = true;
+        sim.health.restarts = 1;
+        sim.health.last_exit = ReplicaExit{"green/v2 127.0.0.1:4001", "signal 9 (Killed)",
+                                           "{\"msg\":\"about to die\"}"};
+      }
+      d = rollout.step(sim.observe(), sim.now);
+      sim.apply(d);
+      if (crashed) break;
+      sim.now += 1s;
+    }
+    ASSERT_TRUE(crashed) << phase_name(c.crash_in);
+    EXPECT_TRUE(d.finished) << phase_name(c.crash_in) << ": " << d.reason;
+    EXPECT_EQ(d.result, c.expect) << phase_name(c.crash_in) << ": " << d.reason;
+    EXPECT_NE(d.reason.find("signal 9 (Killed)"), std::string::npos) << d.reason;
+    bool has_log = false;
+    for (const auto& [k, v] : d.evidence.details) has_log = has_log || (k == "log_tail" && !v.empty());
+    EXPECT_TRUE(has_log) << phase_name(c.crash_in);
+    EXPECT_EQ(sim.actions.back(), "ScaleDown colour=green") << phase_name(c.crash_in);
+  }
+}
+
+TEST(BlueGreenRollout, RestartBudgetAllowsThatManyRestarts) {
+  BlueGreenSim sim;
+  BlueGreenConfig c = fast_ready_config();
+  c.health.max_restarts = 1;
+  sim.health.restarts = 1;
+  BlueGreenRollout rollout(c, Colour::kBlue, "v2", 2);
+  const BlueGreenDecision d = sim.run(rollout);
+  EXPECT_EQ(d.result, RolloutResult::kPromoted) << d.reason;
+}
+
+TEST(BlueGreenRollout, ManualPromoteOnlyAfterVerification) {
+  BlueGreenSim sim;
+  BlueGreenRollout rollout(fast_ready_config(), Colour::kBlue, "v2", 2);
+  sim.run(rollout, 30s);
+  ASSERT_EQ(rollout.state().phase, BlueGreenPhase::kVerifying);
+  const BlueGreenDecision early = rollout.promote(sim.now);
+  EXPECT_FALSE(early.finished);
+  EXPECT_TRUE(early.actions.empty());
+  EXPECT_NE(early.reason.find("only after verification"), std::string::npos) << early.reason;
+  sim.run(rollout, 120s);
+  ASSERT_EQ(rollout.state().phase, BlueGreenPhase::kScaleDownDelay);
+  const BlueGreenDecision p = rollout.promote(sim.now);
+  EXPECT_EQ(p.result, RolloutResult::kPromoted);
+  ASSERT_EQ(p.actions.size(), 1u);
+  EXPECT_EQ(describe(p.actions[0]), "ScaleDown colour=blue");
+}
+
+TEST(BlueGreenRollout, StateOfAnOlderFormatIsRefusedNotThrown) {
+  StateMap old = to_map(BlueGreenState{});
+  old.erase("version");
+  const Result<BlueGreenState> r = blue_green_state_from_map(old);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("state format 1"), std::string::npos) << r.error().message;
+  BlueGreenState s;
+  s.replicas = 0;
+  EXPECT_FALSE(BlueGreenRollout::resume(BlueGreenConfig{}, s));
 }
 
 }  // namespace

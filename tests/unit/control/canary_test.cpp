@@ -39,7 +39,18 @@ struct CanarySim {
   std::optional<TimePoint> first_canary_request;
   std::optional<TimePoint> weight_zero_at;
   std::vector<std::string> journal;
-  const TimePoint t0 = TimePoint{} + 1000h;
+  // Promotion: the idle colour's replicas of the release, ready promotion_ready_after after
+  // StartNewColour.
+  int promotion_desired = 0;
+  std::optional<TimePoint> promotion_started;
+  std::chrono::seconds promotion_ready_after{3};
+  ReplicaHealth health;            // the canary's replicas
+  ReplicaHealth promotion_health;  // the new stable's replicas
+  bool send_synthetic = false;
+  double planned_rps = 0;
+  double synthetic_carry = 0;
+  TrafficSample synthetic = empty_sample();
+  const TimePoint t0 = TimePoint{} + 500000h;  // 2027
   TimePoint now = t0;
 
   CanaryObservation observe() {
@@ -64,10 +75,25 @@ struct CanarySim {
     }
     obs.canary = canary;
     obs.stable = stable;
+    if (send_synthetic && canary_weight > 0) {
+      const double n = planned_rps + synthetic_carry;
+      const auto whole = static_cast<std::uint64_t>(n);
+      synthetic_carry = n - static_cast<double>(whole);
+      add_requests(synthetic, whole, canary_error_rate, canary_latency, rng);
+    }
+    obs.synthetic = synthetic;
+    obs.organic_rps = rps * canary_weight / 100.0;
+    obs.health = health;
+    obs.promotion_health = promotion_health;
+    obs.promotion_desired = promotion_desired;
+    obs.promotion_ready =
+        promotion_started && now - *promotion_started >= promotion_ready_after ? promotion_desired
+                                                                                : 0;
     return obs;
   }
 
   void apply(const CanaryDecision& d) {
+    planned_rps = d.synthetic_rps;
     std::string line =
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(d.elapsed).count()) + "s " +
         phase_name(d.phase) + " " + d.reason;
@@ -82,6 +108,15 @@ struct CanarySim {
         canary_started = now;
       } else if (const auto* sc = std::get_if<ScaleCanary>(&a)) {
         desired = sc->replicas;
+      } else if (const auto* n = std::get_if<StartNewColour>(&a)) {
+        promotion_desired = n->replicas;
+        promotion_started = now;
+      } else if (std::holds_alternative<SwitchRoute>(a)) {
+        weights.push_back(0);  // all traffic to the new stable: the canary's weight is 0
+        canary_weight = 0;
+        if (first_canary_request && !weight_zero_at) weight_zero_at = now;
+      } else if (const auto* down = std::get_if<ScaleDown>(&a)) {
+        if (down->colour == Colour::kGreen) promotion_desired = 0;
       }
     }
     journal.push_back(line);
@@ -112,14 +147,15 @@ CanaryConfig fast_ready_config() {
 
 TEST(CanaryRollout, HealthyCanaryPromotesThroughEveryStep) {
   CanarySim sim;  // 400 rps, 0.1 % canary errors: step 1 sees 20 rps, 1200 requests
-  CanaryRollout rollout(fast_ready_config(), "v2", 2);
+  CanaryRollout rollout(fast_ready_config(), "v2", 2, Colour::kBlue, 2);
   const CanaryDecision d = sim.run(rollout);
   ASSERT_TRUE(d.finished) << sim.journal.back();
   EXPECT_EQ(d.result, RolloutResult::kPromoted) << d.reason;
   EXPECT_EQ(sim.weights, (std::vector<int>{5, 10, 25, 50, 100, 0}));
   const double steps_s =
       std::chrono::duration<double>(*sim.weight_zero_at - *sim.first_canary_request).count();
-  EXPECT_NEAR(steps_s, 300, 5) << "time from first canary request to promotion";
+  // Five 60 s steps, then the new stable is ready after 3 s and held 2 s.
+  EXPECT_NEAR(steps_s, 305, 5) << "time from first canary request to promotion";
   EXPECT_EQ(rollout.state().phase, CanaryPhase::kDone);
 }
 
@@ -144,7 +180,7 @@ RollbackFigures five_percent_rollbacks(double rps) {
     sim.rng = Rng(seed);
     sim.rps = rps;
     sim.canary_error_rate = 0.05;
-    CanaryRollout rollout(fast_ready_config(), "v2-bad", 1);
+    CanaryRollout rollout(fast_ready_config(), "v2-bad", 1, Colour::kBlue, 2);
     const CanaryDecision d = sim.run(rollout);
     EXPECT_EQ(d.result, RolloutResult::kRolledBack) << "seed " << seed << ": " << d.reason;
     EXPECT_EQ(d.step_index, 0u) << "seed " << seed << ": " << d.reason;
@@ -185,7 +221,7 @@ TEST(CanaryRollout, EightHundredMillisecondCanaryRollsBack) {
   sim.rps = 50;
   sim.canary_error_rate = 0;
   sim.canary_latency = 0.8 / 1.0;  // drawn in [0.4, 1.2) s: two thirds above 500 ms
-  CanaryRollout rollout(fast_ready_config(), "v2-slow", 1);
+  CanaryRollout rollout(fast_ready_config(), "v2-slow", 1, Colour::kBlue, 2);
   const CanaryDecision d = sim.run(rollout);
   EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
   EXPECT_EQ(d.step_index, 0u);
@@ -196,7 +232,7 @@ TEST(CanaryRollout, EightHundredMillisecondCanaryRollsBack) {
 TEST(CanaryRollout, NoTrafficExtendsTheStepThenRollsBack) {
   CanarySim sim;
   sim.rps = 0;
-  CanaryRollout rollout(fast_ready_config(), "v2", 1);
+  CanaryRollout rollout(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
   std::optional<TimePoint> step_start, extended_at;
   CanaryDecision d;
   while (!d.finished) {
@@ -217,7 +253,7 @@ TEST(CanaryRollout, NoTrafficExtendsTheStepThenRollsBack) {
 TEST(CanaryRollout, ReadinessTimeoutFailsWithoutTraffic) {
   CanarySim sim;
   sim.ready_after = 10000s;
-  CanaryRollout rollout(CanaryConfig{}, "v2-broken", 2);
+  CanaryRollout rollout(CanaryConfig{}, "v2-broken", 2, Colour::kBlue, 2);
   const CanaryDecision d = sim.run(rollout);
   EXPECT_EQ(d.result, RolloutResult::kFailed) << d.reason;
   EXPECT_EQ(d.elapsed, 300s) << d.reason;
@@ -234,7 +270,7 @@ TEST(CanaryRollout, FlappingReplicaDelaysTrafficUntilStable) {
   for (int s = 0; s < 120; ++s) script.push_back(s % 5 < 2 ? 2 : 1);
   script.push_back(2);
   sim.ready_script = script;
-  CanaryRollout rollout(CanaryConfig{}, "v2", 2);
+  CanaryRollout rollout(CanaryConfig{}, "v2", 2, Colour::kBlue, 2);
   const CanaryDecision d = sim.run(rollout);
   ASSERT_TRUE(sim.first_canary_request);
   const auto first = *sim.first_canary_request - *sim.canary_started;
@@ -246,7 +282,7 @@ TEST(CanaryRollout, FlappingReplicaDelaysTrafficUntilStable) {
   std::vector<int> flaps;
   for (int s = 0; s < 1000; ++s) flaps.push_back(s % 5 < 2 ? 2 : 1);
   forever.ready_script = flaps;
-  CanaryRollout flapping(CanaryConfig{}, "v2", 2);
+  CanaryRollout flapping(CanaryConfig{}, "v2", 2, Colour::kBlue, 2);
   const CanaryDecision f = forever.run(flapping);
   EXPECT_EQ(f.result, RolloutResult::kFailed) << f.reason;
   EXPECT_TRUE(forever.weights.empty());
@@ -257,7 +293,7 @@ TEST(CanaryRollout, FlappingReplicaDelaysTrafficUntilStable) {
 TEST(CanaryRollout, ErrorRateExactlyOnThresholdRollsBack) {
   CanarySim sim;
   sim.canary_error_rate = 0.01;
-  CanaryRollout rollout(fast_ready_config(), "v2", 1);
+  CanaryRollout rollout(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
   CanaryDecision d;
   while (!d.finished) {
     const CanaryObservation obs = [&] {
@@ -274,8 +310,8 @@ TEST(CanaryRollout, ErrorRateExactlyOnThresholdRollsBack) {
 
 TEST(CanaryRollout, StateRoundTripsMidRolloutAndContinuesIdentically) {
   CanarySim straight, resumed;
-  CanaryRollout a(fast_ready_config(), "v2", 2);
-  auto b = std::make_unique<CanaryRollout>(fast_ready_config(), "v2", 2);
+  CanaryRollout a(fast_ready_config(), "v2", 2, Colour::kBlue, 2);
+  auto b = std::make_unique<CanaryRollout>(fast_ready_config(), "v2", 2, Colour::kBlue, 2);
   bool restarted = false;
   for (int s = 0; s < 600; ++s) {
     if (s == 100) {  // in step 2: persist, "restart", resume
@@ -312,7 +348,7 @@ TEST(CanaryRollout, DamagedStateIsRejected) {
 
 TEST(CanaryRollout, ManualAbortAndPromote) {
   CanarySim sim;
-  CanaryRollout aborted(fast_ready_config(), "v2", 1);
+  CanaryRollout aborted(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
   sim.run(aborted, 20s);
   ASSERT_EQ(aborted.state().phase, CanaryPhase::kStep);
   const CanaryDecision a = aborted.abort(sim.now);
@@ -322,14 +358,177 @@ TEST(CanaryRollout, ManualAbortAndPromote) {
   EXPECT_EQ(describe(a.actions[1]), "ScaleCanary replicas=0");
 
   CanarySim sim2;
-  CanaryRollout promoted(fast_ready_config(), "v2", 1);
+  CanaryRollout promoted(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
   sim2.run(promoted, 20s);
   const CanaryDecision p = promoted.promote(sim2.now);
-  ASSERT_EQ(p.actions.size(), 3u);
-  EXPECT_EQ(describe(p.actions[0]), "UpdateStable release=v2");
+  sim2.apply(p);
+  ASSERT_EQ(p.actions.size(), 1u);
+  EXPECT_EQ(describe(p.actions[0]), "StartNewColour colour=green release=v2 replicas=2");
   EXPECT_FALSE(p.finished);
-  const CanaryDecision done = promoted.step(sim2.observe(), sim2.now + 1s);
+  EXPECT_EQ(p.phase, CanaryPhase::kPromoting);
+  const CanaryDecision done = sim2.run(promoted);
   EXPECT_EQ(done.result, RolloutResult::kPromoted) << done.reason;
+  ASSERT_EQ(done.actions.size(), 3u);
+  EXPECT_EQ(describe(done.actions[0]), "SwitchRoute to=green");
+  EXPECT_EQ(describe(done.actions[1]), "ScaleDown colour=blue");
+  EXPECT_EQ(describe(done.actions[2]), "ScaleCanary replicas=0");
+}
+
+// The crash loop of the issue: the canary's replica is killed 20 s after every start. HTTP
+// looks clean (the gateway retries), but the first restart rolls the canary back at once.
+TEST(CanaryRollout, CrashLoopingCanaryRollsBackAtItsFirstRestart) {
+  CanarySim sim;
+  sim.canary_error_rate = 0;
+  CanaryRollout rollout(fast_ready_config(), "v2-crashy", 1, Colour::kBlue, 2);
+  CanaryDecision d;
+  while (!d.finished && sim.now - sim.t0 < 3600s) {
+    if (sim.canary_started && sim.now - *sim.canary_started == 20s) {
+      sim.health.restarts = 1;
+      sim.health.last_exit =
+          ReplicaExit{"canary/v2-crashy 127.0.0.1:4100", "signal 9 (Killed)", "last words"};
+    }
+    d = rollout.step(sim.observe(), sim.now);
+    sim.apply(d);
+    sim.now += 1s;
+  }
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
+  EXPECT_EQ(*sim.weight_zero_at - *sim.canary_started, 20s) << "rolled back at the restart";
+  EXPECT_NE(d.reason.find("1 restart of the new version (budget 0)"), std::string::npos)
+      << d.reason;
+  EXPECT_NE(d.reason.find("signal 9"), std::string::npos) << d.reason;
+  EXPECT_EQ(sim.weights, (std::vector<int>{5, 0}));
+}
+
+TEST(CanaryRollout, CanaryThatCrashesBeforeItIsReadyFailsWithoutTraffic) {
+  CanarySim sim;
+  sim.ready_after = 1000s;
+  CanaryRollout rollout(CanaryConfig{}, "v2-crashy", 1, Colour::kBlue, 2);
+  CanaryDecision d;
+  for (int s = 0; s < 30 && !d.finished; ++s) {
+    if (s == 4) sim.health.restarts = 1;
+    d = rollout.step(sim.observe(), sim.now);
+    sim.apply(d);
+    sim.now += 1s;
+  }
+  EXPECT_EQ(d.result, RolloutResult::kFailed) << d.reason;
+  EXPECT_TRUE(sim.weights.empty());
+  EXPECT_NE(d.reason.find("never received traffic"), std::string::npos) << d.reason;
+}
+
+TEST(CanaryRollout, TooManyReadinessFlapsRollBack) {
+  CanarySim sim;
+  CanaryRollout rollout(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
+  sim.run(rollout, 30s);
+  ASSERT_EQ(rollout.state().phase, CanaryPhase::kStep);
+  sim.health.readiness_flaps = 4;  // budget 3
+  const CanaryDecision d = rollout.step(sim.observe(), sim.now);
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
+  EXPECT_NE(d.reason.find("4 readiness flaps"), std::string::npos) << d.reason;
+}
+
+// No organic traffic at all: the canary is judged on synthetic requests alone and promoted;
+// step 1 carries the judge's 912 requests, later steps pass on the cumulative sample.
+TEST(CanaryRollout, IdleCanaryIsPromotedOnSyntheticRequests) {
+  CanarySim sim;
+  sim.rps = 0;
+  sim.canary_error_rate = 0;
+  sim.send_synthetic = true;
+  CanaryRollout rollout(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
+  const CanaryDecision d = sim.run(rollout);
+  EXPECT_EQ(d.result, RolloutResult::kPromoted) << d.reason;
+  EXPECT_GE(sim.synthetic.requests, 912u);
+  EXPECT_LE(sim.synthetic.requests, 1200u) << "topped up to what the judge needs, no more";
+  double synthetic = -1;
+  for (const auto& [k, v] : d.evidence.evidence) {
+    if (k == "synthetic_requests") synthetic = v;
+  }
+  EXPECT_EQ(synthetic, static_cast<double>(sim.synthetic.requests));
+}
+
+TEST(CanaryRollout, IdleCanaryFailingItsSyntheticRequestsRollsBack) {
+  CanarySim sim;
+  sim.rps = 0;
+  sim.canary_error_rate = 0.2;
+  sim.send_synthetic = true;
+  CanaryRollout rollout(fast_ready_config(), "v2-bad", 1, Colour::kBlue, 2);
+  const CanaryDecision d = sim.run(rollout);
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
+  EXPECT_EQ(d.step_index, 0u);
+  EXPECT_NE(d.reason.find("synthetic"), std::string::npos) << d.reason;
+}
+
+// Promotion is a phase of the machine: the new stable starts on the idle colour while the
+// canary serves; one route change moves all traffic once it is ready.
+TEST(CanaryRollout, PromotionWaitsForTheNewStableThenSwitchesInOneRouteChange) {
+  CanarySim sim;
+  sim.promotion_ready_after = 30s;
+  CanaryConfig c = fast_ready_config();
+  c.steps = {50};
+  c.step_duration = 10s;
+  CanaryRollout rollout(c, "v2", 1, Colour::kGreen, 3);
+  std::vector<std::string> actions;
+  CanaryDecision d;
+  while (!d.finished) {
+    d = rollout.step(sim.observe(), sim.now);
+    sim.apply(d);
+    for (const auto& a : d.actions) actions.push_back(describe(a));
+    sim.now += 1s;
+  }
+  EXPECT_EQ(d.result, RolloutResult::kPromoted) << d.reason;
+  EXPECT_EQ(actions, (std::vector<std::string>{"StartCanary release=v2 replicas=1",
+                                               "SetWeights stable=50 canary=50",
+                                               "StartNewColour colour=blue release=v2 replicas=3",
+                                               "SwitchRoute to=blue", "ScaleDown colour=green",
+                                               "ScaleCanary replicas=0"}));
+  EXPECT_EQ(*sim.promotion_started + 32s, sim.now - 1s) << "ready after 30 s, held 2 s";
+}
+
+TEST(CanaryRollout, NewStableNotReadyInTimeRollsBackAndStopsIt) {
+  CanarySim sim;
+  sim.promotion_ready_after = 100000s;
+  CanaryConfig c = fast_ready_config();
+  c.steps = {50};
+  c.step_duration = 10s;
+  c.promotion_timeout = 60s;
+  CanaryRollout rollout(c, "v2", 1, Colour::kBlue, 2);
+  const CanaryDecision d = sim.run(rollout);
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
+  EXPECT_NE(d.reason.find("promotion failed"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("0 of 2 replicas ready after 60 s"), std::string::npos) << d.reason;
+  ASSERT_EQ(d.actions.size(), 3u);
+  EXPECT_EQ(describe(d.actions[0]), "SetWeights stable=100 canary=0");
+  EXPECT_EQ(describe(d.actions[1]), "ScaleCanary replicas=0");
+  EXPECT_EQ(describe(d.actions[2]), "ScaleDown colour=green");
+}
+
+TEST(CanaryRollout, CrashingNewStableDuringPromotionRollsBack) {
+  CanarySim sim;
+  sim.promotion_ready_after = 20s;
+  CanaryConfig c = fast_ready_config();
+  c.steps = {50};
+  c.step_duration = 10s;
+  CanaryRollout rollout(c, "v2", 1, Colour::kBlue, 2);
+  CanaryDecision d;
+  while (!d.finished) {
+    if (rollout.state().phase == CanaryPhase::kPromoting) sim.promotion_health.restarts = 1;
+    d = rollout.step(sim.observe(), sim.now);
+    sim.apply(d);
+    sim.now += 1s;
+  }
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack) << d.reason;
+  EXPECT_NE(d.reason.find("promotion failed: new stable green"), std::string::npos) << d.reason;
+}
+
+TEST(CanaryRollout, ResumeRefusesAStateThatDoesNotFitItsConfigWithoutThrowing) {
+  CanaryState s;
+  s.step_index = 7;
+  const auto r = CanaryRollout::resume(CanaryConfig{}, s);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("step 8 is beyond the 5 configured steps"), std::string::npos)
+      << r.error().message;
+  StateMap old = to_map(CanaryState{});
+  old.erase("version");
+  EXPECT_FALSE(canary_state_from_map(old));
 }
 
 TEST(CanaryRollout, ConfigValidation) {

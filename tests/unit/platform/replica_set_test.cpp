@@ -139,7 +139,7 @@ TEST_F(ReplicaSetTest, CrashingReplicaRestartsWithDoublingBackoffUpToTheCap) {
         << "crash " << crash << ": phase " << replica_phase_name(only().phase);
     EXPECT_EQ(only().last_exit, "exit 7");
     EXPECT_EQ(only().pid, -1);
-    EXPECT_EQ(only().restarts, crash);
+    EXPECT_EQ(only().restarts, crash + 1) << "counted at the exit";
     backoffs.push_back(only().backoff.count());
     EXPECT_EQ(only().restart_at, now + only().backoff);
     EXPECT_NE(last_event("replica_exited").find("exit 7"), std::string::npos)
@@ -181,7 +181,7 @@ TEST_F(ReplicaSetTest, BackoffResetsAfterARunOfTenMinutes) {
   set.tick(now, nullptr);
   ASSERT_EQ(only().phase, ReplicaPhase::kBackoff);
   EXPECT_EQ(only().backoff, 10s) << "a long run starts the back-off over";
-  EXPECT_EQ(only().restarts, 2);
+  EXPECT_EQ(only().restarts, 3);
 }
 
 TEST_F(ReplicaSetTest, ReplicaThatNeverListensStaysStartingAndIsNotOffered) {
@@ -313,10 +313,11 @@ TEST_F(ReplicaSetTest, UnknownReleaseBacksOffWithTheReason) {
   EXPECT_NE(last_event("replica_failed").find("could not start"), std::string::npos)
       << last_event("replica_failed");
   EXPECT_TRUE(set.records().empty()) << "nothing runs, nothing to adopt";
+  EXPECT_EQ(only().restarts, 1) << "a failed start counts like a crash";
 
   set.tick(now + 10s, nullptr);
   EXPECT_EQ(only().phase, ReplicaPhase::kBackoff);
-  EXPECT_EQ(only().restarts, 1);
+  EXPECT_EQ(only().restarts, 2);
   EXPECT_EQ(only().backoff, 20s);
   EXPECT_NE(last_event("replica_failed").find("could not restart"), std::string::npos)
       << last_event("replica_failed");
@@ -333,8 +334,8 @@ TEST_F(ReplicaSetTest, AdoptsOnlyRecordedReplicasThatAreStillTheSameProcess) {
 
   ReplicaSet& set = make_set();
   const std::vector<ReplicaRecord> records{
-      {"blue", "mute", *port, *pid, *ticks, "/tmp/blue.log", 2},
-      {"blue", "mute", *port, *pid, *ticks + 1, "/tmp/reused-pid.log", 0}};
+      {"blue", "mute", *port, *pid, *ticks, "/tmp/blue.log", 2, 0, ""},
+      {"blue", "mute", *port, *pid, *ticks + 1, "/tmp/reused-pid.log", 0, 0, ""}};
   EXPECT_EQ(set.adopt(records, Clock::now()), 1);
   ASSERT_EQ(set.replicas().size(), 1u);
   EXPECT_TRUE(only().adopted);

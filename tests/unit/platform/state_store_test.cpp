@@ -1,4 +1,6 @@
-#include "platform/local/state_store.hpp"
+#include "platform/store/state_store.hpp"
+
+#include "platform/model.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -100,36 +102,6 @@ TEST_F(StateStoreTest, SettingsReadBackLatestValue) {
   EXPECT_EQ(**weights, R"({"green":100})");
 }
 
-TEST_F(StateStoreTest, ReplaceReplicasRoundTripsAndReplacesTheWholeSet) {
-  const std::vector<ReplicaRecord> two{
-      {"blue", "v1", 65535, 4242, 18'446'744'073'709'551'000ull, "/tmp/logs/blue-v1-1.log", 0},
-      {"canary", "v2", 40001, 77, 123456, "/tmp/logs/canary-v2-2.log", 3}};
-  ASSERT_TRUE(store_->replace_replicas(two));
-  auto got = store_->replicas();
-  ASSERT_TRUE(got) << got.error().message;
-  ASSERT_EQ(got->size(), 2u);
-  for (std::size_t i = 0; i < two.size(); ++i) {
-    EXPECT_EQ((*got)[i].track, two[i].track);
-    EXPECT_EQ((*got)[i].release, two[i].release);
-    EXPECT_EQ((*got)[i].port, two[i].port);
-    EXPECT_EQ((*got)[i].pid, two[i].pid);
-    EXPECT_EQ((*got)[i].start_ticks, two[i].start_ticks) << "start time must survive uint64";
-    EXPECT_EQ((*got)[i].log_file, two[i].log_file);
-    EXPECT_EQ((*got)[i].restarts, two[i].restarts);
-  }
-
-  ASSERT_TRUE(store_->replace_replicas({two[1]}));
-  got = store_->replicas();
-  ASSERT_TRUE(got);
-  ASSERT_EQ(got->size(), 1u);
-  EXPECT_EQ((*got)[0].track, "canary");
-
-  ASSERT_TRUE(store_->replace_replicas({}));
-  got = store_->replicas();
-  ASSERT_TRUE(got);
-  EXPECT_TRUE(got->empty());
-}
-
 TEST_F(StateStoreTest, DeploymentsAreListedNewestFirstUpToTheLimit) {
   std::vector<std::int64_t> ids;
   for (const char* to : {"v2", "v3", "v4"}) {
@@ -217,7 +189,6 @@ TEST_F(StateStoreTest, ResumesOpenDeploymentAfterReopen) {
   const fs::path state = dir_.path() / "state";
   ASSERT_TRUE(store_->put_release({"v2", "/bin/v2", {"-q"}, {}}));
   ASSERT_TRUE(store_->set_setting("active_colour", "green"));
-  ASSERT_TRUE(store_->replace_replicas({{"green", "v2", 40000, 99, 555, "/tmp/g.log", 1}}));
   ASSERT_TRUE(store_->add_event("rollout", "canary of v2 started"));
   DeploymentRecord open = deployment_of("v2", "in_progress");
   open.state = R"({"phase":"step","step_index":"2"})";
@@ -237,10 +208,6 @@ TEST_F(StateStoreTest, ResumesOpenDeploymentAfterReopen) {
   auto release = reopened->release("v2");
   ASSERT_TRUE(release && release->has_value());
   EXPECT_EQ((*release)->args, std::vector<std::string>{"-q"});
-  auto replicas = reopened->replicas();
-  ASSERT_TRUE(replicas);
-  ASSERT_EQ(replicas->size(), 1u);
-  EXPECT_EQ((*replicas)[0].pid, 99);
   auto events = reopened->events(10);
   ASSERT_TRUE(events);
   ASSERT_EQ(events->size(), 1u);
@@ -319,6 +286,15 @@ TEST_F(StateStoreTest, EventsKeepOnlyTheNewestTenThousand) {
   ASSERT_TRUE(capped);
   EXPECT_EQ(capped->size(), 10000u);
   EXPECT_EQ(capped->front().message, "old 3");
+}
+
+TEST(StateStore, DatabaseIsCreatedPrivate) {
+  test::TempDir dir("sg-state-store");
+  auto store = StateStore::open(dir.path() / "state");
+  ASSERT_TRUE(store) << store.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat((dir.path() / "state" / "state.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
 }
 
 TEST(StateStore, OpenFailsWithThePathWhenTheStateDirIsAFile) {

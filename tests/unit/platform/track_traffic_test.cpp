@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "common/metrics.hpp"
-#include "platform/local/gateway_client.hpp"
+#include "platform/track_traffic.hpp"
 
 namespace sg::platform {
 namespace {

@@ -112,3 +112,33 @@ TEST_F(ServerConfigTest, HelpDocumentsEveryContractFlagWithItsEnvironmentVariabl
 
 }  // namespace
 }  // namespace sg::server
+
+namespace sg::server {
+namespace {
+
+TEST(PlaybackConfig, KeysComeFromTheEnvironmentAndBadOnesNameTheKeyButNotTheSecret) {
+  const std::string secret(40, 's');
+  setenv("STREAMGATE_PLAYBACK_KEYS", ("k2:" + secret + ",k1:" + secret).c_str(), 1);
+  auto ok = parse({"--max-streams", "5"});
+  unsetenv("STREAMGATE_PLAYBACK_KEYS");
+  ASSERT_TRUE(ok.run) << ok.message;
+  EXPECT_EQ(ok.config.playback_keys, "k2:" + secret + ",k1:" + secret);
+  EXPECT_EQ(ok.config.max_streams, 5u);
+  EXPECT_EQ(ok.config.playback_ttl_seconds, 1800u);
+
+  auto bad = parse({"--playback-keys", "k1:tooshort-secret"});
+  EXPECT_FALSE(bad.run);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.message,
+            "streamgate-server: --playback-keys: playback key #1 ('k1'): the secret must be at "
+            "least 32 bytes\n");
+  EXPECT_EQ(bad.message.find("tooshort"), std::string::npos);
+  EXPECT_EQ(parse({"--max-streams", "0"}).message,
+            "streamgate-server: --max-streams must be 1..10000000\n");
+  EXPECT_EQ(parse({"--hls-segment-seconds", "0.5"}).message,
+            "streamgate-server: --hls-segment-seconds must be 1..30\n");
+  EXPECT_EQ(parse({"--help"}).message.find(secret), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sg::server

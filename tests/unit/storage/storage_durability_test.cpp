@@ -128,7 +128,12 @@ Content item(const std::string& id) {
 }
 
 MediaInfo media(const std::string& file) {
-  return MediaInfo{10, std::string(64, 'a'), "video/mp4", file};
+  MediaInfo m;
+  m.size = 10;
+  m.sha256 = std::string(64, 'a');
+  m.content_type = "video/mp4";
+  m.file = file;
+  return m;
 }
 
 TEST(SqliteDurability, EveryAcknowledgedWriteSyncedTheWalBeforeReturning) {

@@ -298,7 +298,9 @@ TEST_P(StorageTest, RemoveChecksTheRevisionWhenGiven) {
 
 TEST_P(StorageTest, SetMediaRecordsTheFileAndBumpsRevision) {
   create("m1", {"t"});
-  const MediaInfo media{1234, std::string(64, 'a'), "video/mp4", "m1.mp4"};
+  const MediaInfo media{1234, std::string(64, 'a'), "video/mp4", "m1.mp4",
+                        R"({"probe":null,"hls":{"available":true}})", "m1.mp4.hls.mp4",
+                        R"({"segments":[]})"};
   auto r = storage_->set_media("m1", media, "2026-04-04T00:00:00.000Z");
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->item.revision, 2);
@@ -310,6 +312,9 @@ TEST_P(StorageTest, SetMediaRecordsTheFileAndBumpsRevision) {
   EXPECT_EQ(got->media->sha256, std::string(64, 'a'));
   EXPECT_EQ(got->media->content_type, "video/mp4");
   EXPECT_EQ(got->media->file, "m1.mp4");
+  EXPECT_EQ(got->media->stream_json, media.stream_json);
+  EXPECT_EQ(got->media->hls_file, "m1.mp4.hls.mp4");
+  EXPECT_EQ(got->media->hls_index_json, media.hls_index_json);
   EXPECT_EQ(got->updated_at, "2026-04-04T00:00:00.000Z");
   EXPECT_EQ(got->fields.tags, std::vector<std::string>{"t"});
   auto missing = storage_->set_media("ghost", media, "2026-04-04T00:00:00.000Z");
@@ -319,8 +324,8 @@ TEST_P(StorageTest, SetMediaRecordsTheFileAndBumpsRevision) {
 
 TEST_P(StorageTest, SetMediaReturnsTheMediaItReplaced) {
   create("m2");
-  const MediaInfo first{10, std::string(64, 'b'), "video/mp4", "m2-first.mp4"};
-  const MediaInfo second{20, std::string(64, 'c'), "video/webm", "m2-second.webm"};
+  const MediaInfo first{10, std::string(64, 'b'), "video/mp4", "m2-first.mp4", {}, {}, {}};
+  const MediaInfo second{20, std::string(64, 'c'), "video/webm", "m2-second.webm", {}, {}, {}};
   ASSERT_TRUE(storage_->set_media("m2", first, "2026-04-04T00:00:00.000Z"));
   auto r = storage_->set_media("m2", second, "2026-04-04T00:00:01.000Z");
   ASSERT_TRUE(r) << r.error().message;
@@ -347,7 +352,8 @@ TEST_P(StorageTest, ConcurrentSetMediaOnOneItemReportsEveryReplacedFileOnce) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kPerThread; ++i) {
         const MediaInfo m{static_cast<std::uint64_t>(i), std::string(64, 'd'), "video/mp4",
-                          "race-" + std::to_string(t) + "-" + std::to_string(i) + ".mp4"};
+                          "race-" + std::to_string(t) + "-" + std::to_string(i) + ".mp4",
+                          {}, {}, {}};
         auto r = storage_->set_media("race", m, "2026-04-04T00:00:00.000Z");
         std::lock_guard lock(mu);
         if (!r) {

@@ -1,0 +1,148 @@
+#include "platform/control_plane.hpp"
+
+#include <fstream>
+
+#include "common/clock.hpp"
+#include "common/host_port.hpp"
+#include "common/http/http_server.hpp"
+#include "platform/engine/control_api.hpp"
+#include "platform/engine/engine.hpp"
+#include "platform/local/local_backend.hpp"
+#include "platform/store/state_store.hpp"
+
+namespace sg::platform {
+namespace fs = std::filesystem;
+
+struct LocalControlPlane::Parts {
+  LocalPlaneOptions options;
+  SystemClock clock;
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<LocalBackend> backend;
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<ControlApi> api;
+  std::unique_ptr<http::HttpServer> server;
+  std::string control_address;
+
+  void event(const std::string& kind, const std::string& message) {
+    (void)store->add_event(kind, message);
+    std::fprintf(stderr, "%s %s: %s\n", iso8601_utc(unix_ms_now()).c_str(), kind.c_str(),
+                 message.c_str());
+  }
+  Result<ReleaseSpec> resolve(const std::string& release) {
+    auto spec = store->release(release);
+    if (!spec) return spec.error();
+    if (!*spec) {
+      return make_error(ErrorCode::kNotFound,
+                        "release '" + release +
+                            "' is not in the catalog; add it with: sgctl release add " + release +
+                            " --exec PATH");
+    }
+    return **spec;
+  }
+  Status open_backend();
+  Status open_control_api();
+};
+
+LocalControlPlane::LocalControlPlane(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+LocalControlPlane::~LocalControlPlane() {
+  if (parts_ && parts_->server) {
+    parts_->server->stop_accepting();
+    parts_->server->stop();
+  }
+  std::error_code ec;
+  if (parts_) fs::remove(parts_->options.state_dir / "control-address", ec);
+}
+
+const std::string& LocalControlPlane::control_address() const { return parts_->control_address; }
+
+Status LocalControlPlane::Parts::open_backend() {
+  const fs::path& dir = options.state_dir;
+  auto gateway_token = read_or_create_secret(dir / "gateway-admin-token");
+  if (!gateway_token) return gateway_token.error();
+  auto api_token = read_or_create_secret(dir / "api-token");
+  if (!api_token) return api_token.error();
+  std::error_code ec;
+  fs::create_directories(dir / "media", ec);
+  const std::string storage = options.storage.empty()
+                                  ? "sqlite:" + fs::absolute(dir / "streamgate.db").string()
+                                  : options.storage;
+  LocalBackendOptions o;
+  o.state_dir = dir;
+  o.listen = options.listen;
+  o.admin_listen = options.admin_listen;
+  o.gateway_bin = options.gateway_bin;
+  o.gateway_threads = options.gateway_threads;
+  o.gateway_token = *gateway_token;
+  o.drain_timeout = options.drain_timeout;
+  o.grace_period = options.grace_period;
+  o.restart_backoff = options.restart_backoff;
+  o.replica_env = {{"STREAMGATE_STORAGE", storage},
+                   {"STREAMGATE_CACHE", options.cache},
+                   {"STREAMGATE_MEDIA_DIR", fs::absolute(dir / "media").string()},
+                   {"STREAMGATE_API_TOKENS", *api_token},
+                   {"STREAMGATE_DRAIN_DELAY", std::to_string(options.replica_drain_delay.count())},
+                   {"STREAMGATE_GRACE_PERIOD", std::to_string(options.grace_period.count())}};
+  auto backend = LocalBackend::open(
+      std::move(o), [this](const std::string& r) { return resolve(r); },
+      [this](const std::string& k, const std::string& m) { event(k, m); });
+  if (!backend) return backend.error();
+  this->backend = std::move(*backend);
+  return Status::ok();
+}
+
+Status LocalControlPlane::Parts::open_control_api() {
+  auto token = read_or_create_secret(options.state_dir / "control-token");
+  if (!token) return token.error();
+  auto hp = parse_host_port(options.control_listen,
+                            {.allow_port_zero = true, .require_ip_literal = true});
+  if (!hp) return make_error(ErrorCode::kInvalidArgument, "--control-listen " + hp.error().message);
+  api = std::make_unique<ControlApi>(*engine, *token);
+  http::ServerOptions so;
+  so.host = hp->host;
+  so.port = hp->port;
+  so.threads = 1;
+  server = std::make_unique<http::HttpServer>(so, *api);
+  if (Status st = server->start(); !st) {
+    return make_error(ErrorCode::kUnavailable,
+                      "control API on " + options.control_listen + ": " + st.error().message);
+  }
+  control_address = HostPort{hp->host, server->port()}.text();
+  const fs::path tmp = options.state_dir / "control-address.tmp";
+  std::ofstream(tmp, std::ios::trunc) << control_address << "\n";
+  std::error_code ec;
+  fs::rename(tmp, options.state_dir / "control-address", ec);
+  return Status::ok();
+}
+
+Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOptions options) {
+  auto parts = std::make_unique<Parts>();
+  parts->options = std::move(options);
+  const LocalPlaneOptions& o = parts->options;
+  auto store = StateStore::open(o.state_dir);
+  if (!store) return store.error();
+  parts->store = std::move(*store);
+  if (!o.server_bin.empty()) {
+    auto existing = parts->store->release(SG_VERSION);
+    if (existing && !*existing) {
+      (void)parts->store->put_release({SG_VERSION, fs::absolute(o.server_bin).string(), {}, {}});
+    }
+  }
+  if (Status st = parts->open_backend(); !st) return st.error();
+  EngineOptions eo;
+  eo.state_dir = fs::absolute(o.state_dir).string();
+  eo.initial_release = o.release.empty() ? std::string(SG_VERSION) : o.release;
+  eo.release_given = !o.release.empty();
+  eo.initial_replicas = o.replicas;
+  eo.tick = o.tick;
+  Parts* p = parts.get();
+  eo.check_release = [p](const std::string& release) { return p->resolve(release).status(); };
+  parts->engine = std::make_unique<Engine>(std::move(eo), *parts->backend, *parts->store,
+                                           parts->clock);
+  if (Status st = parts->engine->start(); !st) return st.error();
+  if (Status st = parts->open_control_api(); !st) return st.error();
+  return std::unique_ptr<LocalControlPlane>(new LocalControlPlane(std::move(parts)));
+}
+
+void LocalControlPlane::run(const std::atomic<bool>& stop) { parts_->engine->run(stop); }
+
+}  // namespace sg::platform

@@ -1,0 +1,57 @@
+// The local control plane that `sgctl up` runs: the engine over the local backend, with its
+// control API on loopback. This is the one place that assembles a backend; the CLI includes
+// only this header, never src/platform/local.
+//
+// State dir layout: state.db (0600), api-token, gateway-admin-token and control-token
+// (0600), control-address (while running), logs/, media/, gateway.yaml.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace sg::platform {
+
+struct LocalPlaneOptions {
+  std::filesystem::path state_dir = ".streamgate";
+  std::string listen = "127.0.0.1:8080";        // the gateway's client listener
+  std::string admin_listen = "127.0.0.1:8081";  // the gateway's admin listener
+  std::string control_listen = "127.0.0.1:0";   // the control API (port 0: any free one)
+  std::string release;                          // first release, when nothing is active yet
+  int replicas = 2;                             // of the first release
+  std::string storage;                          // default sqlite:STATE_DIR/streamgate.db
+  std::string cache = "memory";
+  std::filesystem::path gateway_bin;  // streamgate-gateway
+  std::filesystem::path server_bin;   // streamgate-server: the default catalog's release
+  int gateway_threads = 0;
+  std::chrono::milliseconds tick{500};
+  std::chrono::seconds drain_timeout{30};
+  std::chrono::seconds grace_period{30};
+  std::chrono::seconds replica_drain_delay{1};  // STREAMGATE_DRAIN_DELAY for replicas
+  std::chrono::seconds restart_backoff{10};     // first restart delay of a crashed replica
+};
+
+class LocalControlPlane {
+ public:
+  // Opens the state, registers the default release, adopts or starts the gateway and the
+  // replicas, resumes a rollout, starts the control API. Fails with a message naming what is
+  // wrong (state dir, binary, listener, release).
+  static Result<std::unique_ptr<LocalControlPlane>> start(LocalPlaneOptions options);
+  ~LocalControlPlane();
+
+  // Runs the control loop until `stop`, then stops the gateway and the replicas gracefully.
+  void run(const std::atomic<bool>& stop);
+  // Where the control API listens ("127.0.0.1:PORT").
+  const std::string& control_address() const;
+
+ private:
+  struct Parts;
+  explicit LocalControlPlane(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace sg::platform

@@ -1,0 +1,95 @@
+#include "platform/gateway_client.hpp"
+
+#include <boost/json.hpp>
+
+#include "common/http/blocking_client.hpp"
+
+namespace sg::platform {
+namespace json = boost::json;
+namespace bhttp = boost::beast::http;
+
+GatewayClient::GatewayClient(std::string admin_address, std::string token,
+                             std::chrono::milliseconds timeout)
+    : admin_(std::move(admin_address)), token_(std::move(token)), timeout_(timeout) {}
+
+namespace {
+
+Error call_error(const std::string& what, const http::ClientReply& reply) {
+  if (reply.status == 0) {
+    return make_error(ErrorCode::kUnavailable, "gateway admin " + what + ": " + reply.error);
+  }
+  std::string message = reply.body;
+  boost::system::error_code ec;
+  auto v = json::parse(reply.body, ec);
+  if (!ec && v.is_object()) {
+    if (auto* e = v.as_object().if_contains("error"); e != nullptr && e->is_object()) {
+      if (auto* m = e->as_object().if_contains("message"); m != nullptr && m->is_string()) {
+        message = std::string(m->as_string());
+      }
+    }
+  }
+  return make_error(
+      reply.status == 400 ? ErrorCode::kInvalidArgument : ErrorCode::kInternal,
+      "gateway admin " + what + ": HTTP " + std::to_string(reply.status) + ": " + message);
+}
+
+}  // namespace
+
+bool GatewayClient::alive() const {
+  return http::blocking_call(admin_, {.target = "/health", .timeout = timeout_}).status == 200;
+}
+
+Result<gateway::GatewayConfig> GatewayClient::config() const {
+  auto reply = http::blocking_call(admin_, {.target = "/admin/v1/config",
+                                            .headers = {{"Authorization", "Bearer " + token_}},
+                                            .timeout = timeout_});
+  if (reply.status != 200) return call_error("GET config", reply);
+  return gateway::parse_gateway_config_json(reply.body);
+}
+
+Status GatewayClient::apply(const gateway::GatewayConfig& config) const {
+  auto reply = http::blocking_call(admin_, {.method = bhttp::verb::put,
+                                            .target = "/admin/v1/config",
+                                            .body = gateway::gateway_config_to_json_text(config),
+                                            .headers = {{"Authorization", "Bearer " + token_},
+                                                        {"Content-Type", "application/json"}},
+                                            .timeout = timeout_});
+  if (reply.status != 200) return call_error("PUT config", reply);
+  return Status::ok();
+}
+
+Status GatewayClient::drain(const std::string& endpoint) const {
+  auto reply = http::blocking_call(admin_, {.method = bhttp::verb::post,
+                                            .target = "/admin/v1/endpoints/" + endpoint + "/drain",
+                                            .headers = {{"Authorization", "Bearer " + token_}},
+                                            .timeout = timeout_});
+  if (reply.status != 202 && reply.status != 200) return call_error("drain " + endpoint, reply);
+  return Status::ok();
+}
+
+Result<EndpointDrainState> GatewayClient::endpoint(const std::string& endpoint) const {
+  auto reply = http::blocking_call(admin_, {.target = "/admin/v1/endpoints/" + endpoint,
+                                            .headers = {{"Authorization", "Bearer " + token_}},
+                                            .timeout = timeout_});
+  if (reply.status == 404) return EndpointDrainState{};
+  if (reply.status != 200) return call_error("GET endpoint " + endpoint, reply);
+  boost::system::error_code ec;
+  auto v = json::parse(reply.body, ec);
+  if (ec || !v.is_object()) return call_error("GET endpoint (not JSON)", reply);
+  EndpointDrainState out{.found = true};
+  if (auto* d = v.as_object().if_contains("drained"); d != nullptr && d->is_bool()) {
+    out.drained = d->as_bool();
+  }
+  if (auto* o = v.as_object().if_contains("outstanding"); o != nullptr && o->is_number()) {
+    out.outstanding = o->to_number<std::uint64_t>();
+  }
+  return out;
+}
+
+Result<TrackTraffic> GatewayClient::traffic() const {
+  auto reply = http::blocking_call(admin_, {.target = "/metrics", .timeout = timeout_});
+  if (reply.status != 200) return call_error("GET /metrics", reply);
+  return parse_track_traffic(reply.body);
+}
+
+}  // namespace sg::platform

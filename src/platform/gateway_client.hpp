@@ -1,0 +1,49 @@
+// GatewayClient: what a backend asks of a running streamgate-gateway through its admin
+// listener (bearer token): replace the whole config atomically, drain an endpoint and ask
+// whether it has drained, and read the per-track traffic counters from /metrics
+// (track_traffic.hpp). Used by every backend that runs our gateway.
+//
+// Thread-safety: no mutable state; each call is one blocking request with a timeout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "gateway/core/gateway_config.hpp"
+#include "platform/track_traffic.hpp"
+
+namespace sg::platform {
+
+struct EndpointDrainState {
+  bool found = false;  // false: not in the gateway's current config
+  bool drained = false;
+  std::uint64_t outstanding = 0;
+};
+
+class GatewayClient {
+ public:
+  GatewayClient(std::string admin_address, std::string token,
+                std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+
+  // GET /health on the admin listener answers 200.
+  bool alive() const;
+  Result<gateway::GatewayConfig> config() const;
+  // PUT /admin/v1/config: applies to new requests; requests in flight finish where they are.
+  Status apply(const gateway::GatewayConfig& config) const;
+  Status drain(const std::string& endpoint) const;
+  Result<EndpointDrainState> endpoint(const std::string& endpoint) const;
+  Result<TrackTraffic> traffic() const;
+
+  const std::string& admin_address() const { return admin_; }
+
+ private:
+  std::string admin_;
+  std::string token_;
+  std::chrono::milliseconds timeout_;
+};
+
+}  // namespace sg::platform

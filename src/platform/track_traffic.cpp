@@ -1,0 +1,161 @@
+#include "platform/track_traffic.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <vector>
+
+namespace sg::platform {
+
+namespace {
+
+struct MetricLine {
+  std::string_view name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// One sample line: name{k="v",...} value. Returns false for anything else.
+bool parse_line(std::string_view line, MetricLine& out) {
+  std::size_t i = 0;
+  while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+  out.name = line.substr(0, i);
+  out.labels.clear();
+  if (i < line.size() && line[i] == '{') {
+    ++i;
+    while (i < line.size() && line[i] != '}') {
+      const auto eq = line.find('=', i);
+      if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') {
+        return false;
+      }
+      std::string key(line.substr(i, eq - i));
+      std::string value;
+      std::size_t j = eq + 2;
+      for (; j < line.size() && line[j] != '"'; ++j) {
+        if (line[j] == '\\' && j + 1 < line.size()) {
+          ++j;
+          value += line[j] == 'n' ? '\n' : line[j];
+        } else {
+          value += line[j];
+        }
+      }
+      if (j >= line.size()) return false;
+      out.labels[key] = std::move(value);
+      i = j + 1;
+      if (i < line.size() && line[i] == ',') ++i;
+    }
+    if (i >= line.size()) return false;
+    ++i;  // '}'
+  }
+  while (i < line.size() && line[i] == ' ') ++i;
+  std::string_view rest = line.substr(i);
+  if (const auto sp = rest.find(' '); sp != std::string_view::npos) rest = rest.substr(0, sp);
+  if (rest == "+Inf") {
+    out.value = INFINITY;
+    return true;
+  }
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), out.value);
+  return ec == std::errc() && end == rest.data() + rest.size();
+}
+
+std::uint64_t minus(std::uint64_t now, std::uint64_t base) {
+  return now >= base ? now - base : now;
+}
+
+}  // namespace
+
+control::TrafficSample TrackTraffic::since(const TrackTraffic& baseline,
+                                           const std::string& track) const {
+  control::TrafficSample out;
+  auto it = tracks.find(track);
+  if (it == tracks.end()) return out;
+  const control::TrafficSample& now = it->second;
+  auto b = baseline.tracks.find(track);
+  const bool have_base = b != baseline.tracks.end() && b->second.bounds == now.bounds &&
+                         b->second.requests <= now.requests;
+  out.bounds = now.bounds;
+  out.requests = have_base ? minus(now.requests, b->second.requests) : now.requests;
+  out.errors = have_base ? minus(now.errors, b->second.errors) : now.errors;
+  out.counts.resize(now.counts.size());
+  for (std::size_t i = 0; i < now.counts.size(); ++i) {
+    out.counts[i] = have_base ? minus(now.counts[i], b->second.counts[i]) : now.counts[i];
+  }
+  return out;
+}
+
+namespace {
+
+using Buckets = std::map<std::string, std::map<double, std::uint64_t>>;  // track -> le -> count
+
+bool add_bucket(const MetricLine& m, const std::string& track, Buckets& buckets) {
+  auto le = m.labels.find("le");
+  if (le == m.labels.end()) return false;
+  double bound = INFINITY;
+  if (le->second != "+Inf") {
+    auto [end, ec] = std::from_chars(le->second.data(), le->second.data() + le->second.size(), bound);
+    if (ec != std::errc()) return false;
+  }
+  buckets[track][bound] += static_cast<std::uint64_t>(std::max(0.0, m.value));
+  return true;
+}
+
+}  // namespace
+
+Result<TrackTraffic> parse_track_traffic(std::string_view text) {
+  TrackTraffic out;
+  Buckets total_time;     // streamgate_gateway_request_duration_seconds
+  Buckets upstream_time;  // streamgate_gateway_upstream_response_seconds, preferred
+  std::map<std::string, std::uint64_t> failed_attempts;
+  MetricLine m;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    const std::string_view line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    if (line.empty() || line[0] == '#' || !parse_line(line, m)) continue;
+    auto track = m.labels.find("track");
+    if (track == m.labels.end()) continue;
+    const auto count = static_cast<std::uint64_t>(std::max(0.0, m.value));
+    if (m.name == "streamgate_gateway_requests_total") {
+      auto& s = out.tracks[track->second];
+      s.requests += count;
+      auto code = m.labels.find("code");
+      if (code != m.labels.end() && !code->second.empty() && code->second[0] == '5') {
+        s.errors += count;
+      }
+    } else if (m.name == "streamgate_gateway_request_duration_seconds_bucket") {
+      add_bucket(m, track->second, total_time);
+    } else if (m.name == "streamgate_gateway_upstream_response_seconds_bucket") {
+      add_bucket(m, track->second, upstream_time);
+    } else if (m.name == "streamgate_gateway_failed_attempts_total") {
+      failed_attempts[track->second] += count;
+    }
+  }
+  // A failed attempt that was retried elsewhere is a request and an error of the track it
+  // failed on (the client's answer counts on the track that gave it).
+  for (const auto& [track, n] : failed_attempts) {
+    auto& s = out.tracks[track];
+    s.requests += n;
+    s.errors += n;
+  }
+  // The judge's latency is the upstream's time to response head where the gateway reports
+  // it; the total time (paced by the client) only where it does not.
+  Buckets& buckets = upstream_time.empty() ? total_time : upstream_time;
+  for (auto& [track, les] : buckets) {
+    auto& s = out.tracks[track];
+    std::uint64_t previous = 0;
+    for (const auto& [bound, cumulative] : les) {
+      if (!std::isinf(bound)) s.bounds.push_back(bound);
+      s.counts.push_back(cumulative >= previous ? cumulative - previous : 0);
+      previous = cumulative;
+    }
+    if (s.counts.size() != s.bounds.size() + 1) {
+      return make_error(ErrorCode::kInternal,
+                        "gateway metrics: histogram of track '" + track + "' has no +Inf bucket");
+    }
+  }
+  return out;
+}
+
+}  // namespace sg::platform
