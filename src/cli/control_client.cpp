@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/http/blocking_client.hpp"
+#include "platform/store/state_store.hpp"
 #include "common/json_text.hpp"
 
 namespace sg::cli {
@@ -60,7 +61,9 @@ Result<ControlClient> ControlClient::connect(const std::filesystem::path& state_
   const std::string hint = "no control plane is running for state dir " + state_dir.string() +
                            "; start it with: sgctl up --state-dir " + state_dir.string();
   const std::string address = first_line(state_dir / "control-address");
-  const std::string token = first_line(state_dir / "control-token");
+  auto secret = platform::read_secret_file(state_dir / "control-token");
+  if (!secret) return secret.error();
+  const std::string token = secret->value_or("");
   if (address.empty() || token.empty()) return make_error(ErrorCode::kUnavailable, hint);
   auto reply = http::blocking_call(
       address, {.target = "/health", .timeout = std::chrono::milliseconds(2000)});

@@ -70,6 +70,16 @@ struct CommandLine {
                     "first restart delay of a crashed replica (s; doubles to 300)")
         ->check(CLI::Range(1, 300));
     cmd->add_option("--tick-ms", tick_ms, "control loop period in ms")->check(CLI::Range(50, 10000));
+    cmd->add_flag("--insecure-listen", up.insecure_listen,
+                  "allow non-loopback --admin-listen/--control-listen (plain HTTP, no TLS)");
+    cmd->add_option("--pass-env", up.pass_env,
+                    "environment variable releases and the gateway inherit besides PATH, HOME, "
+                    "locale, TZ and TMPDIR (repeatable; NAME or PREFIX_*)");
+    cmd->add_option("--log-max-bytes", up.log_max_bytes,
+                    "rotate a replica or gateway log when it passes this size")
+        ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40));
+    cmd->add_option("--log-keep", up.log_keep, "rotated logs kept per process (1..100)")
+        ->check(CLI::Range(1, 100));
     add(cmd, [this] {
       up.grace_period = std::chrono::seconds(grace);
       up.drain_timeout = std::chrono::seconds(drain);

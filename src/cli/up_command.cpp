@@ -3,7 +3,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <iostream>
 #include <thread>
 
@@ -43,6 +45,19 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
                                     {"--control-listen", p.control_listen}}) {
     auto hp = parse_host_port(value, {.allow_port_zero = true, .require_ip_literal = true});
     if (!hp) return usage_error(flag + " " + hp.error().message);
+    if (flag != "--listen" && !p.insecure_listen && !is_loopback_host(hp->host)) {
+      return usage_error(flag + " " + value +
+                         " is not a loopback address and the API has no TLS; use 127.0.0.1 "
+                         "(reach it through a tunnel) or add --insecure-listen");
+    }
+  }
+  for (const std::string& name : p.pass_env) {
+    const bool ok = !name.empty() && name.size() <= 128 &&
+                    std::all_of(name.begin(), name.end(), [&](const char& ch) {
+                      return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' ||
+                             (ch == '*' && &ch == &name.back());
+                    });
+    if (!ok) return usage_error("--pass-env '" + name + "' is not a variable name (or NAME_*)");
   }
   p.state_dir = c.state_dir;
   std::error_code ec;

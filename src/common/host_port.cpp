@@ -1,5 +1,7 @@
 #include "common/host_port.hpp"
 
+#include <arpa/inet.h>
+
 #include <boost/asio/ip/address.hpp>
 #include <charconv>
 
@@ -65,6 +67,13 @@ Result<HostPort> parse_host_port(std::string_view text, HostPortRules rules) {
   }
   out.host = std::string(host);
   return out;
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1") return true;
+  in_addr v4{};
+  const std::string text(host);
+  return ::inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 }  // namespace sg

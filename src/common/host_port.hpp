@@ -33,4 +33,8 @@ struct HostPortRules {
 // "'localhost' is not HOST:PORT", "'h:99999' has no valid port (1..65535)".
 Result<HostPort> parse_host_port(std::string_view text, HostPortRules rules = {});
 
+// True when `host` (as HostPort::host holds it) can only be reached from this machine: an
+// IPv4 literal in 127.0.0.0/8, "::1" or "localhost". "0.0.0.0", "::" and other names are not.
+bool is_loopback_host(std::string_view host);
+
 }  // namespace sg

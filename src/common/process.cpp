@@ -16,13 +16,27 @@ extern char** environ;
 namespace sg {
 namespace {
 
+bool passes(const std::string& name, const std::optional<std::vector<std::string>>& pass) {
+  if (!pass) return true;
+  for (const std::string& p : *pass) {
+    if (!p.empty() && p.back() == '*' ? name.starts_with(std::string_view(p).substr(0, p.size() - 1))
+                                      : name == p) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> merged_environment(
-    const std::vector<std::pair<std::string, std::string>>& extra) {
+    const std::vector<std::pair<std::string, std::string>>& extra,
+    const std::optional<std::vector<std::string>>& pass) {
   std::map<std::string, std::string> vars;
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry(*e);
     const auto eq = entry.find('=');
-    if (eq != std::string::npos) vars[entry.substr(0, eq)] = entry.substr(eq + 1);
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq);
+    if (passes(name, pass)) vars[std::move(name)] = entry.substr(eq + 1);
   }
   for (const auto& [k, v] : extra) vars[k] = v;
   std::vector<std::string> out;
@@ -55,6 +69,12 @@ struct SpawnSetup {
 
 }  // namespace
 
+std::vector<std::string> default_pass_env() {
+  return {"PATH",   "HOME",   "USER",         "LOGNAME",      "LANG",        "LANGUAGE",
+          "LC_*",   "TZ",     "TMPDIR",       "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS",
+          "TERM"};
+}
+
 Result<pid_t> spawn_process(const SpawnSpec& spec) {
   if (spec.argv.empty()) return make_error(ErrorCode::kInvalidArgument, "spawn: empty argv");
   // posix_spawn reports a failing file action like a failing exec: name the real culprit.
@@ -75,7 +95,7 @@ Result<pid_t> spawn_process(const SpawnSpec& spec) {
   const std::string log = spec.log_file.empty() ? "/dev/null" : spec.log_file.string();
   // No O_CLOEXEC: the descriptor must survive exec.
   posix_spawn_file_actions_addopen(&setup.actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND,
-                                   0644);
+                                   0600);
   posix_spawn_file_actions_adddup2(&setup.actions, 1, 2);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&setup.actions, spec.cwd.c_str());
   // Nothing else of ours leaks into the child: not our listening sockets (a replica holding
@@ -91,7 +111,7 @@ Result<pid_t> spawn_process(const SpawnSpec& spec) {
   if (spec.new_session) flags |= POSIX_SPAWN_SETSID;
   posix_spawnattr_setflags(&setup.attr, flags);
   std::vector<std::string> argv = spec.argv;
-  std::vector<std::string> env = merged_environment(spec.env);
+  std::vector<std::string> env = merged_environment(spec.env, spec.pass_env);
   auto argv_c = c_strings(argv);
   auto env_c = c_strings(env);
   pid_t pid = -1;

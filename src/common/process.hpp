@@ -22,6 +22,9 @@ namespace sg {
 struct SpawnSpec {
   std::vector<std::string> argv{};                         // argv[0] is searched in PATH
   std::vector<std::pair<std::string, std::string>> env{};  // added to (or replacing in) ours
+  // Which of our variables the child inherits besides `env`: all of them when unset;
+  // otherwise only these names (a trailing '*' matches a prefix, e.g. "LC_*").
+  std::optional<std::vector<std::string>> pass_env{};
   std::filesystem::path log_file{};                        // stdout and stderr, appended
   std::filesystem::path cwd{};                             // empty: inherit ours
   // Start the process in a session of its own: a terminal's Ctrl-C (SIGINT to the
@@ -30,7 +33,13 @@ struct SpawnSpec {
   bool new_session = false;
 };
 
-// Starts the process; stdin is /dev/null. The error names argv[0] and the reason.
+// What a child that runs someone else's code (a release) inherits of our environment: the
+// locale, time zone, home, user, temp dir, search path and sanitizer options; never our
+// secrets, storage URLs or tokens (those a child needs are passed in SpawnSpec::env).
+std::vector<std::string> default_pass_env();
+
+// Starts the process; stdin is /dev/null; the log file is created 0600. The error names
+// argv[0] and the reason.
 Result<pid_t> spawn_process(const SpawnSpec& spec);
 
 // The process's start time in clock ticks after boot (field 22 of /proc/PID/stat), or

@@ -76,6 +76,10 @@ Status LocalControlPlane::Parts::open_backend() {
   o.drain_timeout = options.drain_timeout;
   o.grace_period = options.grace_period;
   o.restart_backoff = options.restart_backoff;
+  o.pass_env = default_pass_env();
+  o.pass_env.insert(o.pass_env.end(), options.pass_env.begin(), options.pass_env.end());
+  o.admin_insecure_listen = options.insecure_listen;
+  o.log_rotation = {.max_bytes = options.log_max_bytes, .keep = options.log_keep};
   o.replica_env = {{"STREAMGATE_STORAGE", storage},
                    {"STREAMGATE_CACHE", options.cache},
                    {"STREAMGATE_MEDIA_DIR", fs::absolute(dir / "media").string()},

@@ -8,9 +8,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -33,6 +35,15 @@ struct LocalPlaneOptions {
   std::chrono::seconds grace_period{30};
   std::chrono::seconds replica_drain_delay{1};  // STREAMGATE_DRAIN_DELAY for replicas
   std::chrono::seconds restart_backoff{10};     // first restart delay of a crashed replica
+  // The admin and control APIs speak plain HTTP: a non-loopback address for either is
+  // refused unless this is set (--insecure-listen).
+  bool insecure_listen = false;
+  // Variables of our environment that releases and the gateway inherit besides
+  // default_pass_env() (process.hpp); names, or prefixes ending in '*'.
+  std::vector<std::string> pass_env;
+  // Replica and gateway logs: rotated when one passes log_max_bytes, log_keep files kept.
+  std::uint64_t log_max_bytes = 64ULL << 20;
+  int log_keep = 3;
 };
 
 class LocalControlPlane {

@@ -199,7 +199,33 @@ TEST_F(SgctlTest, CommandsRejectBadInputWithExitTwo) {
   EXPECT_NE(no_plane.output.find("sgctl up"), std::string::npos) << no_plane.output;
   auto usage = script("canary-deploy.sh", {"v1"});
   EXPECT_EQ(usage.exit_code, 2) << usage.output;
+  // The control and admin APIs speak plain HTTP: not on a reachable address unless asked.
+  auto exposed = sgctl({"up", "--control-listen", "0.0.0.0:0"}, std::chrono::seconds(15));
+  EXPECT_EQ(exposed.exit_code, 2) << exposed.output;
+  EXPECT_NE(exposed.output.find("not a loopback address"), std::string::npos) << exposed.output;
+  // A secret in sgctl's environment must not reach the releases it starts.
+  ::setenv("SG_TEST_OPERATOR_SECRET", "do-not-leak", 1);
   ASSERT_NO_FATAL_FAILURE(start_up("v1", 1));
+  ::unsetenv("SG_TEST_OPERATOR_SECRET");
+  {
+    auto st = status_json();
+    ASSERT_TRUE(st.is_object());
+    const auto& reps = st.at("tracks").at("blue").at("replicas").as_array();
+    ASSERT_EQ(reps.size(), 1u) << json_text(st);
+    const auto pid = reps[0].at("pid").to_number<std::int64_t>();
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    const std::string environ((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_NE(environ.find("STREAMGATE_STORAGE="), std::string::npos) << "what it needs is given";
+    EXPECT_EQ(environ.find("SG_TEST_OPERATOR_SECRET"), std::string::npos)
+        << "the replica inherited sgctl's whole environment";
+  }
+  // A control token others can read is refused, with the fix.
+  const auto token_file = state_ / "control-token";
+  ASSERT_EQ(::chmod(token_file.c_str(), 0644), 0);
+  auto wide = sgctl({"status"});
+  ASSERT_EQ(::chmod(token_file.c_str(), 0600), 0);
+  EXPECT_NE(wide.exit_code, 0) << wide.output;
+  EXPECT_NE(wide.output.find("chmod 600"), std::string::npos) << wide.output;
   auto unknown = sgctl({"deploy", "blue-green", "streamgate:v404"});
   EXPECT_EQ(unknown.exit_code, 2) << unknown.output;
   EXPECT_NE(unknown.output.find("sgctl release add v404"), std::string::npos) << unknown.output;

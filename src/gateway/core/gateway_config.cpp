@@ -48,6 +48,15 @@ std::string check_listeners(const GatewayConfig& c) {
   if (!is_host_port(c.admin_listen, 0)) {
     return "admin.listen: '" + c.admin_listen + "' must be HOST:PORT with port 0..65535";
   }
+  if (!c.admin_insecure_listen) {
+    auto admin = parse_host_port(c.admin_listen, {.allow_port_zero = true});
+    if (admin && !is_loopback_host(admin->host)) {
+      return "admin.listen: '" + c.admin_listen +
+             "' is not a loopback address and the admin API has no TLS; listen on 127.0.0.1 "
+             "(reach it through a tunnel), or set admin.insecure_listen: true to accept plain "
+             "HTTP there";
+    }
+  }
   if (!is_env_name(c.admin_token_env)) {
     return "admin.token_env: '" + c.admin_token_env +
            "' must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*, 1..128 characters)";

@@ -3,7 +3,9 @@
 // (GET/PUT). Both forms use the same keys:
 //
 //   listen: 127.0.0.1:8080                 # HOST:PORT, port 0..65535 (0 = any free port)
-//   admin: { listen: 127.0.0.1:8081, token_env: STREAMGATE_ADMIN_TOKEN }
+//   admin: { listen: 127.0.0.1:8081, token_env: STREAMGATE_ADMIN_TOKEN, insecure_listen: false }
+//                                          # a non-loopback admin listen needs
+//                                          # insecure_listen: true (plain HTTP, no TLS)
 //   threads: 0                             # 0..256, 0 = one per CPU the process may use
 //   cpu_affinity: none                     # none | auto (worker i on the i-th usable CPU)
 //   tracks:                                # name -> track; names match [a-z0-9-]{1,32}
@@ -139,6 +141,9 @@ struct GatewayConfig {
   std::string admin_listen = "127.0.0.1:8081";
   // The environment variable holding the admin bearer token, [A-Za-z_][A-Za-z0-9_]{0,127}.
   std::string admin_token_env = "STREAMGATE_ADMIN_TOKEN";
+  // The admin API speaks plain HTTP: a listen address others can reach is refused unless
+  // this says the operator accepts that (a private network, a pod network behind policies).
+  bool admin_insecure_listen = false;
   int threads = 0;
   CpuAffinity cpu_affinity = CpuAffinity::kNone;
   std::map<std::string, TrackConfig> tracks;  // at least one

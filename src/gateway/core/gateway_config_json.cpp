@@ -194,6 +194,7 @@ void read_admin(ObjectReader& root, GatewayConfig& c, std::string& problem) {
   ObjectReader r(*object, "admin", problem);
   r.string("listen", c.admin_listen);
   r.string("token_env", c.admin_token_env);
+  r.boolean("insecure_listen", c.admin_insecure_listen);
   r.finish();
 }
 
@@ -313,7 +314,10 @@ json::value gateway_config_to_json(const GatewayConfig& c) {
   const TimeoutsConfig& t = c.timeouts;
   return json::object{
       {"listen", c.listen},
-      {"admin", {{"listen", c.admin_listen}, {"token_env", c.admin_token_env}}},
+      {"admin",
+       {{"listen", c.admin_listen},
+        {"token_env", c.admin_token_env},
+        {"insecure_listen", c.admin_insecure_listen}}},
       {"threads", c.threads},
       {"cpu_affinity", cpu_affinity_name(c.cpu_affinity)},
       {"tracks", std::move(tracks)},

@@ -101,6 +101,7 @@ bool GatewayProcess::spawn(const gateway::GatewayConfig& config, Clock::time_poi
   const fs::path log = opts_.state_dir / "logs" / "gateway.log";
   SpawnSpec spec{.argv = {opts_.binary.string(), "--config", config_file.string()},
                  .env = {{"STREAMGATE_ADMIN_TOKEN", opts_.token}},
+                 .pass_env = opts_.pass_env,
                  .log_file = log,
                  .new_session = true};
   auto pid = spawn_process(spec);

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "common/process.hpp"
 #include "gateway/core/gateway_config.hpp"
 #include "platform/gateway_client.hpp"
 #include "platform/local/process_records.hpp"
@@ -30,6 +31,7 @@ struct GatewayProcessOptions {
   std::string listen;
   std::string admin_listen;
   std::string token;
+  std::vector<std::string> pass_env = default_pass_env();  // what it inherits of ours
   std::chrono::seconds grace_period{30};
 };
 

@@ -28,6 +28,7 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::open(LocalBackendOptions opt
   ReplicaSetOptions ro;
   ro.log_dir = fs::absolute(b->opts_.state_dir / "logs");
   ro.common_env = b->opts_.replica_env;
+  ro.pass_env = b->opts_.pass_env;
   ro.drain_timeout = b->opts_.drain_timeout;
   ro.grace_period = b->opts_.grace_period;
   ro.initial_backoff = b->opts_.restart_backoff;
@@ -43,6 +44,7 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::open(LocalBackendOptions opt
                             .listen = b->opts_.listen,
                             .admin_listen = b->opts_.admin_listen,
                             .token = b->opts_.gateway_token,
+                            .pass_env = b->opts_.pass_env,
                             .grace_period = b->opts_.grace_period},
       *b->records_, events);
   b->gateway_->adopt();
@@ -67,6 +69,7 @@ gateway::GatewayConfig LocalBackend::desired_gateway_config() const {
   c.listen = opts_.listen;
   c.admin_listen = opts_.admin_listen;
   c.admin_token_env = "STREAMGATE_ADMIN_TOKEN";
+  c.admin_insecure_listen = opts_.admin_insecure_listen;
   c.threads = opts_.gateway_threads;
   for (const char* track : kTracks) {
     std::vector<std::string> eps = replicas_->gateway_endpoints(track);
@@ -113,6 +116,24 @@ void LocalBackend::reconcile(std::chrono::steady_clock::time_point now) {
   replicas_->tick(now, gateway_->client());
   if (replicas_->take_dirty()) (void)records_->replace_replicas(replicas_->records());
   measure_gateway(now);
+  rotate_logs(now);
+}
+
+void LocalBackend::rotate_logs(std::chrono::steady_clock::time_point now) {
+  if (now < next_log_check_) return;
+  next_log_check_ = now + std::chrono::seconds(5);
+  std::vector<std::filesystem::path> files{opts_.state_dir / "logs" / "gateway.log"};
+  for (const Replica& r : replicas_->replicas()) files.push_back(r.log_file);
+  for (const auto& file : files) {
+    auto rotated = rotate_log_if_large(file, opts_.log_rotation);
+    if (!rotated) {
+      events_("log_rotation_failed", rotated.error().message);
+    } else if (*rotated) {
+      events_("log_rotated", file.filename().string() + " passed " +
+                                 std::to_string(opts_.log_rotation.max_bytes) +
+                                 " bytes; older text in " + file.filename().string() + ".1");
+    }
+  }
 }
 
 void LocalBackend::measure_gateway(std::chrono::steady_clock::time_point now) {

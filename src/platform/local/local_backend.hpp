@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "common/log_rotation.hpp"
+#include "common/process.hpp"
 #include "common/result.hpp"
 #include "gateway/core/gateway_config.hpp"
 #include "platform/backend.hpp"
@@ -37,6 +39,10 @@ struct LocalBackendOptions {
   std::chrono::seconds restart_backoff{10};
   // Environment every replica gets (storage, cache, media dir, API tokens, drain timings).
   std::vector<std::pair<std::string, std::string>> replica_env;
+  // What the replicas and the gateway inherit of our environment (process.hpp pass_env).
+  std::vector<std::string> pass_env = default_pass_env();
+  bool admin_insecure_listen = false;  // gateway admin.insecure_listen
+  LogRotation log_rotation;            // replica and gateway logs
 };
 
 class LocalBackend final : public Backend {
@@ -68,6 +74,8 @@ class LocalBackend final : public Backend {
                EventFn events);
   gateway::GatewayConfig desired_gateway_config() const;
   void measure_gateway(std::chrono::steady_clock::time_point now);
+  // Rotates the replica and gateway logs that passed the size cap (every few seconds).
+  void rotate_logs(std::chrono::steady_clock::time_point now);
 
   LocalBackendOptions opts_;
   std::unique_ptr<ProcessRecords> records_;
@@ -81,6 +89,7 @@ class LocalBackend final : public Backend {
   std::chrono::steady_clock::time_point gateway_cpu_at_{};
   std::optional<double> gateway_cpu_cores_;
   std::optional<double> gateway_memory_;
+  std::chrono::steady_clock::time_point next_log_check_{};
 };
 
 }  // namespace sg::platform

@@ -96,6 +96,7 @@ Status ReplicaSet::spawn(Replica& r, Clock::time_point now) {
   spec.argv.push_back(release->exec);
   spec.argv.insert(spec.argv.end(), release->args.begin(), release->args.end());
   spec.env = opts_.common_env;
+  spec.pass_env = opts_.pass_env;
   spec.env.emplace_back("STREAMGATE_LISTEN", r.address());
   spec.env.emplace_back("STREAMGATE_VERSION_LABEL", r.release);
   spec.env.insert(spec.env.end(), release->env.begin(), release->env.end());

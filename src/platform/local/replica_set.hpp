@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "common/process.hpp"
 #include "common/result.hpp"
 #include "control/replica_targets.hpp"
 #include "platform/backend.hpp"
@@ -77,6 +78,9 @@ struct ReplicaSetOptions {
   // Environment every replica gets besides its own (STREAMGATE_STORAGE, _CACHE, _MEDIA_DIR,
   // _API_TOKENS ...); STREAMGATE_LISTEN and STREAMGATE_VERSION_LABEL are set per replica.
   std::vector<std::pair<std::string, std::string>> common_env;
+  // What a replica inherits of our environment (process.hpp): a release is someone else's
+  // code and gets none of our secrets.
+  std::vector<std::string> pass_env = default_pass_env();
   std::chrono::milliseconds probe_timeout{500};
   std::chrono::seconds drain_timeout{30};
   std::chrono::seconds grace_period{30};

@@ -96,10 +96,49 @@ std::int64_t unix_ms_now() {
       .count();
 }
 
+Result<std::optional<std::string>> read_secret_file(const fs::path& file) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return make_error(ErrorCode::kInvalidArgument,
+                      "cannot open secret file " + file.string() + ": " + std::strerror(errno) +
+                          (errno == ELOOP ? " (a symlink: secrets must be plain files)" : ""));
+  }
+  struct stat st {};
+  std::string text;
+  const bool stat_ok = ::fstat(fd, &st) == 0;
+  if (stat_ok && S_ISREG(st.st_mode) && st.st_size <= 4096) {
+    text.resize(static_cast<std::size_t>(st.st_size));
+    const ssize_t n = ::read(fd, text.data(), text.size());
+    text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  }
+  ::close(fd);
+  if (!stat_ok || !S_ISREG(st.st_mode) || st.st_size > 4096) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "secret file " + file.string() + " is not a regular file of <= 4096 bytes");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "secret file " + file.string() + " belongs to uid " +
+                          std::to_string(st.st_uid) + ", not to us (uid " +
+                          std::to_string(::geteuid()) + "); refusing to use it");
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return make_error(ErrorCode::kInvalidArgument,
+                      "secret file " + file.string() + " has mode " + mode +
+                          ": others may read it; run: chmod 600 " + file.string());
+  }
+  const auto nl = text.find('\n');
+  return std::optional<std::string>(text.substr(0, nl));
+}
+
 Result<std::string> read_or_create_secret(const fs::path& file) {
-  std::ifstream in(file);
+  auto existing = read_secret_file(file);
+  if (!existing) return existing.error();
+  if (*existing && (*existing)->size() >= 16) return **existing;
   std::string token;
-  if (in && std::getline(in, token) && token.size() >= 16) return token;
   std::random_device rd;  // /dev/urandom on Linux
   static constexpr char kHex[] = "0123456789abcdef";
   token.clear();

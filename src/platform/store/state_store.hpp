@@ -55,7 +55,12 @@ struct EventRecord {
 };
 
 std::int64_t unix_ms_now();
-// The secret (48 hex digits) in `file`, created with mode 0600 when missing.
+// The first line of the secret file `file`, or nullopt when there is none. A file that others
+// may read or write (mode wider than 0600), that another user owns, or that is not a
+// regular file (a symlink, say) is refused with an error saying how to fix it.
+Result<std::optional<std::string>> read_secret_file(const std::filesystem::path& file);
+// The secret (48 hex digits) in `file`, created with mode 0600 when missing; an existing
+// file must pass read_secret_file's checks.
 Result<std::string> read_or_create_secret(const std::filesystem::path& file);
 // "2026-11-24T22:15:03.120Z"
 std::string iso8601_utc(std::int64_t unix_ms);

@@ -384,7 +384,7 @@ Result<std::vector<std::string>> PostgresStorage::media_files() {
                       std::vector<std::string> out;
                       for (const auto& row :
                            t.exec("SELECT media_file FROM content WHERE media_file IS NOT NULL "
-      "UNION ALL SELECT media_hls_file FROM content WHERE media_hls_file IS NOT NULL")) {
+      "UNION ALL SELECT media_hls_file FROM content WHERE media_hls_file <> ''")) {
                         out.push_back(row[0].as<std::string>());
                       }
                       return out;

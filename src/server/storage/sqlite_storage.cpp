@@ -409,7 +409,7 @@ Result<std::vector<std::string>> SqliteStorage::media_files() {
   if (!lease) return lease.error();
   Connection& conn = **lease;
   auto st = conn.prepare("SELECT media_file FROM content WHERE media_file IS NOT NULL "
-      "UNION ALL SELECT media_hls_file FROM content WHERE media_hls_file IS NOT NULL");
+      "UNION ALL SELECT media_hls_file FROM content WHERE media_hls_file <> ''");
   if (!st) return st.error();
   Query q(conn, *st);
   std::vector<std::string> out;

@@ -59,5 +59,14 @@ TEST(HostPort, IpLiteralRuleRefusesNames) {
   EXPECT_TRUE(parse_host_port("127.0.0.1:8080", {.require_ip_literal = true}));
 }
 
+TEST(HostPort, LoopbackHostsAreOnlyThoseOthersCannotReach) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) {
+    EXPECT_TRUE(is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "db.internal", "", "127.0.0"}) {
+    EXPECT_FALSE(is_loopback_host(host)) << host;
+  }
+}
+
 }  // namespace
 }  // namespace sg

@@ -209,12 +209,26 @@ TEST(GatewayConfig, RejectsBadTracksAndEndpoints) {
   });
 }
 
+TEST(GatewayConfig, ANonLoopbackAdminListenNeedsTheInsecureFlag) {
+  const GatewayConfig c = parse_ok(edited("listen: 127.0.0.1:8081",
+                                          "listen: 0.0.0.0:8081, insecure_listen: true"));
+  EXPECT_EQ(c.admin_listen, "0.0.0.0:8081");
+  EXPECT_TRUE(c.admin_insecure_listen);
+  auto back = parse_gateway_config_json(gateway_config_to_json_text(c));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(back->admin_insecure_listen) << "the flag survives the admin API's JSON form";
+}
+
 TEST(GatewayConfig, RejectsBadListenersAndUnknownKeys) {
   expect_rejected({
       {edited("listen: 127.0.0.1:8080", "listen: localhost"),
        "listen: 'localhost' must be HOST:PORT with port 0..65535"},
       {edited("listen: 127.0.0.1:8081", "listen: 127.0.0.1:99999"),
        "admin.listen: '127.0.0.1:99999'"},
+      {edited("listen: 127.0.0.1:8081", "listen: 0.0.0.0:8081"),
+       "admin.listen: '0.0.0.0:8081' is not a loopback address and the admin API has no TLS"},
+      {edited("listen: 127.0.0.1:8081", "listen: 10.1.2.3:8081"),
+       "admin.listen: '10.1.2.3:8081' is not a loopback address"},
       {edited("token_env: STREAMGATE_ADMIN_TOKEN", "token_env: 1TOKEN"),
        "admin.token_env: '1TOKEN' must be an environment variable name"},
       {edited("token_env: STREAMGATE_ADMIN_TOKEN", "token: x"), "admin.token: unknown key"},

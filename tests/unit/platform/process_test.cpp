@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -184,6 +185,40 @@ TEST(Process, ChildDoesNotInheritOurDescriptors) {
   EXPECT_TRUE(fds.count(0) && fds.count(1) && fds.count(2)) << test::tail_of(log);
   EXPECT_LE(fds.size(), 4u) << "the child sees: " << test::tail_of(log);
   EXPECT_EQ(fds.count(high.get()), 0u) << "fd " << high.get() << " leaked: " << test::tail_of(log);
+}
+
+TEST(Process, AnAllowListedEnvironmentKeepsOurSecretsFromTheChild) {
+  test::TempDir dir("sg-process");
+  const fs::path log = dir.path() / "child.log";
+  ::setenv("SG_PROCESS_TEST_SECRET", "s3cret", 1);
+  ::setenv("SG_PASSED_ONE", "a", 1);
+  ::setenv("SG_PASSED_TWO", "b", 1);
+  std::vector<std::string> pass = default_pass_env();
+  pass.push_back("SG_PASSED_*");
+  auto pid = spawn_process({.argv = {"sh", "-c",
+                                     "echo [$SG_PROCESS_TEST_SECRET] $SG_PASSED_ONE$SG_PASSED_TWO "
+                                     "$SG_GIVEN; test -n \"$PATH\" && echo path"},
+                            .env = {{"SG_GIVEN", "given"}},
+                            .pass_env = pass,
+                            .log_file = log});
+  ::unsetenv("SG_PROCESS_TEST_SECRET");
+  ::unsetenv("SG_PASSED_ONE");
+  ::unsetenv("SG_PASSED_TWO");
+  ASSERT_TRUE(pid) << pid.error().message;
+  ASSERT_TRUE(wait_for_exit(*pid).has_value());
+  EXPECT_EQ(test::tail_of(log), "[] ab given\npath\n")
+      << "not allow-listed: not inherited; a prefix pattern and explicit variables pass";
+}
+
+TEST(Process, TheLogFileIsCreatedPrivate) {
+  test::TempDir dir("sg-process");
+  const fs::path log = dir.path() / "child.log";
+  auto pid = spawn_process({.argv = {"/bin/sh", "-c", "echo x"}, .log_file = log});
+  ASSERT_TRUE(pid) << pid.error().message;
+  ASSERT_TRUE(wait_for_exit(*pid).has_value());
+  struct stat st {};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
 }
 
 }  // namespace

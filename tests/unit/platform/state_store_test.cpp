@@ -297,6 +297,33 @@ TEST(StateStore, DatabaseIsCreatedPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0600u) << std::oct << (st.st_mode & 0777);
 }
 
+TEST(StateStore, SecretFilesOthersCanReadAreRefusedWithTheFix) {
+  test::TempDir dir("sg-state-store");
+  const fs::path file = dir.path() / "api-token";
+  auto created = read_or_create_secret(file);
+  ASSERT_TRUE(created) << created.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = read_or_create_secret(file);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*again, *created) << "an existing secret is kept";
+  ASSERT_EQ(::chmod(file.c_str(), 0644), 0);
+  auto wide = read_or_create_secret(file);
+  ASSERT_FALSE(wide) << "a world-readable token was used";
+  EXPECT_NE(wide.error().message.find("mode 0644"), std::string::npos) << wide.error().message;
+  EXPECT_NE(wide.error().message.find("chmod 600 " + file.string()), std::string::npos);
+  ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  const fs::path link = dir.path() / "control-token";
+  fs::create_symlink(file, link);
+  auto linked = read_secret_file(link);
+  ASSERT_FALSE(linked) << "a symlink could point anywhere";
+  EXPECT_NE(linked.error().message.find("symlink"), std::string::npos) << linked.error().message;
+  auto missing = read_secret_file(dir.path() / "none");
+  ASSERT_TRUE(missing);
+  EXPECT_FALSE(missing->has_value());
+}
+
 TEST(StateStore, OpenFailsWithThePathWhenTheStateDirIsAFile) {
   test::TempDir dir("sg-state-store");
   const fs::path file = dir.path() / "not-a-dir";

@@ -68,5 +68,20 @@ TEST_F(MediaSweepTest, UnreferencedMediaGoesReferencedAndForeignFilesStay) {
   EXPECT_TRUE(exists("notes.txt"));
 }
 
+TEST_F(MediaSweepTest, HlsRenditionsFollowTheirRecordsAndAbandonedRemuxesGo) {
+  write("item1.aaaa.0001.media");
+  write("item1.aaaa.0001.media.hls.mp4");  // recorded rendition: stays
+  write("item2.bbbb.0002.media.hls.mp4");  // rendition of replaced media: orphan
+  write(".derive-3333.tmp", 2h);           // a remux a crash interrupted
+  MediaStore store(dir_);
+  auto swept = store.sweep({"item1.aaaa.0001.media", "item1.aaaa.0001.media.hls.mp4"}, 0s);
+  ASSERT_TRUE(swept) << swept.error().message;
+  EXPECT_EQ(swept->orphan_files, 1u);
+  EXPECT_EQ(swept->temp_files, 1u);
+  EXPECT_TRUE(exists("item1.aaaa.0001.media.hls.mp4"));
+  EXPECT_FALSE(exists("item2.bbbb.0002.media.hls.mp4"));
+  EXPECT_FALSE(exists(".derive-3333.tmp"));
+}
+
 }  // namespace
 }  // namespace sg::server

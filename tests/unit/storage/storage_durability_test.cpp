@@ -162,11 +162,14 @@ void expect_media_files_listed(Storage& s) {
   ASSERT_TRUE(s.create(item("bare")));
   ASSERT_TRUE(s.set_media("m1", media("m1.x.media"), "t"));
   ASSERT_TRUE(s.set_media("m2", media("m2.x.media"), "t"));
-  ASSERT_TRUE(s.set_media("m2", media("m2.y.media"), "t"));
+  MediaInfo with_hls = media("m2.y.media");
+  with_hls.hls_file = "m2.y.media.hls.mp4";  // its rendition is listed too (the sweep keeps it)
+  ASSERT_TRUE(s.set_media("m2", with_hls, "t"));
   auto files = s.media_files();
   ASSERT_TRUE(files) << files.error().message;
   std::sort(files->begin(), files->end());
-  EXPECT_EQ(*files, (std::vector<std::string>{"m1.x.media", "m2.y.media"}));
+  EXPECT_EQ(*files,
+            (std::vector<std::string>{"m1.x.media", "m2.y.media", "m2.y.media.hls.mp4"}));
 }
 
 TEST(MediaFiles, SqliteListsWhatItemsRecord) {
