@@ -58,6 +58,14 @@ bool parse_line(std::string_view line, MetricLine& out) {
   return ec == std::errc() && end == rest.data() + rest.size();
 }
 
+// A sample value as a count: negative and NaN are 0, beyond 2^64 (or +Inf) saturates. A
+// plain cast of such a double is undefined behaviour.
+std::uint64_t to_count(double value) {
+  if (!(value > 0)) return 0;
+  if (value >= 18446744073709551615.0) return UINT64_MAX;
+  return static_cast<std::uint64_t>(value);
+}
+
 std::uint64_t minus(std::uint64_t now, std::uint64_t base) {
   return now >= base ? now - base : now;
 }
@@ -72,6 +80,7 @@ control::TrafficSample TrackTraffic::since(const TrackTraffic& baseline,
   const control::TrafficSample& now = it->second;
   auto b = baseline.tracks.find(track);
   const bool have_base = b != baseline.tracks.end() && b->second.bounds == now.bounds &&
+                         b->second.counts.size() == now.counts.size() &&
                          b->second.requests <= now.requests;
   out.bounds = now.bounds;
   out.requests = have_base ? minus(now.requests, b->second.requests) : now.requests;
@@ -93,9 +102,10 @@ bool add_bucket(const MetricLine& m, const std::string& track, Buckets& buckets)
   double bound = INFINITY;
   if (le->second != "+Inf") {
     auto [end, ec] = std::from_chars(le->second.data(), le->second.data() + le->second.size(), bound);
-    if (ec != std::errc()) return false;
+    // NaN would break the map's ordering.
+    if (ec != std::errc() || std::isnan(bound)) return false;
   }
-  buckets[track][bound] += static_cast<std::uint64_t>(std::max(0.0, m.value));
+  buckets[track][bound] += to_count(m.value);
   return true;
 }
 
@@ -116,7 +126,7 @@ Result<TrackTraffic> parse_track_traffic(std::string_view text) {
     if (line.empty() || line[0] == '#' || !parse_line(line, m)) continue;
     auto track = m.labels.find("track");
     if (track == m.labels.end()) continue;
-    const auto count = static_cast<std::uint64_t>(std::max(0.0, m.value));
+    const std::uint64_t count = to_count(m.value);
     if (m.name == "streamgate_gateway_requests_total") {
       auto& s = out.tracks[track->second];
       s.requests += count;

@@ -116,13 +116,20 @@ bool GatewayProcess::spawn(const gateway::GatewayConfig& config, Clock::time_poi
   adopted_ = false;
   (void)records_.set_gateway(GatewayRecord{pid_, start_ticks_});
   auto client = std::make_unique<GatewayClient>(opts_.admin_listen, opts_.token);
+  bool reaped = false;
   for (int i = 0; i < 100 && !client->alive(); ++i) {
-    if (reap_if_exited(*pid)) break;
+    if (reap_if_exited(*pid)) {
+      reaped = true;
+      break;
+    }
     std::this_thread::sleep_for(50ms);
   }
   if (!client->alive()) {
-    if (same_process_alive(pid_, start_ticks_)) ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    // Never a signal or a wait for a PID already reaped: it may be someone else's now.
+    if (!reaped) {
+      if (same_process_alive(pid_, start_ticks_)) ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
     pid_ = -1;
     (void)records_.set_gateway(std::nullopt);
     events_("gateway_failed", "gateway did not start on " + opts_.listen + " / " +

@@ -29,6 +29,9 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::open(LocalBackendOptions opt
   ro.log_dir = fs::absolute(b->opts_.state_dir / "logs");
   ro.common_env = b->opts_.replica_env;
   ro.pass_env = b->opts_.pass_env;
+  ro.record_now = [records = b->records_.get()](const std::vector<ReplicaRecord>& now) {
+    (void)records->replace_replicas(now);
+  };
   ro.drain_timeout = b->opts_.drain_timeout;
   ro.grace_period = b->opts_.grace_period;
   ro.initial_backoff = b->opts_.restart_backoff;

@@ -107,6 +107,7 @@ Status ReplicaSet::spawn(Replica& r, Clock::time_point now) {
   r.pid = *pid;
   r.adopted = false;
   r.start_ticks = process_start_ticks(r.pid).value_or(0);
+  if (opts_.record_now) opts_.record_now(records());
   r.started = now;
   r.phase = ReplicaPhase::kStarting;
   dirty_ = true;

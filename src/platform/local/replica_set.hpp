@@ -81,6 +81,9 @@ struct ReplicaSetOptions {
   // What a replica inherits of our environment (process.hpp): a release is someone else's
   // code and gets none of our secrets.
   std::vector<std::string> pass_env = default_pass_env();
+  // Called with records() right after a process is spawned, before anything waits: a
+  // control plane killed from then on leaves only processes the next one can adopt.
+  std::function<void(const std::vector<ReplicaRecord>&)> record_now{};
   std::chrono::milliseconds probe_timeout{500};
   std::chrono::seconds drain_timeout{30};
   std::chrono::seconds grace_period{30};

@@ -218,6 +218,25 @@ TEST_F(ReplicaSetTest, ReplicaThatNeverListensStaysStartingAndIsNotOffered) {
   EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "replica_started"), 2);
 }
 
+TEST_F(ReplicaSetTest, EverySpawnIsRecordedBeforeAnythingWaits) {
+  // What record_now saw, and whether the process was still unprobed (starting) then.
+  std::vector<std::vector<ReplicaRecord>> seen;
+  ReplicaSetOptions options;
+  options.record_now = [&seen](const std::vector<ReplicaRecord>& records) {
+    seen.push_back(records);
+  };
+  ReplicaSet& set = make_set(std::move(options));
+  set.set_target("blue", {"mute", 2});
+  set.tick(Clock::now(), nullptr);
+  ASSERT_EQ(set.replicas().size(), 2u);
+  ASSERT_EQ(seen.size(), 2u) << "one record per spawn, written at the spawn";
+  EXPECT_EQ(seen[0].size(), 1u) << "the first replica was recorded before the second started";
+  EXPECT_EQ(seen[0][0].pid, set.replicas()[0].pid);
+  ASSERT_EQ(seen[1].size(), 2u);
+  EXPECT_EQ(seen[1][1].pid, set.replicas()[1].pid);
+  EXPECT_TRUE(same_process_alive(seen[1][1].pid, seen[1][1].start_ticks));
+}
+
 TEST_F(ReplicaSetTest, ScaleToZeroWithoutGatewayTerminatesAndRemoves) {
   ReplicaSet& set = make_set();
   set.set_target("blue", {"mute", 1});
