@@ -27,7 +27,13 @@ async function playUntil(page, seconds, timeoutMs) {
     errors: window.sgPlayer.errors,
     fatal: window.sgPlayer.fatal,
   }));
-  if (state.fatal || state.errors.length > 0) {
+  // A non-fatal stall is hls.js saying the buffer ran dry for a moment and it recovered: a
+  // CPU-starved host (a busy CI machine) causes it, the media cannot. Anything else fails.
+  const recoverable = new Set(["mediaError bufferStalledError", "mediaError bufferNudgeOnStall"]);
+  const stalls = state.errors.filter((e) => recoverable.has(e));
+  if (stalls.length > 0) console.log(`recovered stalls before ${seconds} s: ${stalls.length}`);
+  const errors = state.errors.filter((e) => !recoverable.has(e));
+  if (state.fatal || errors.length > 0) {
     fail(`player error before ${seconds} s: ${JSON.stringify(state.errors)}`);
   }
   return state.time;
