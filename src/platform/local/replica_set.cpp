@@ -18,6 +18,16 @@
 
 namespace sg::platform {
 namespace fs = std::filesystem;
+
+namespace {
+
+ReplicaRecord record_of(const Replica& r) {
+  return {r.track,    r.release,  r.port,           r.pid,      r.start_ticks,
+          r.log_file.string(), r.restarts, r.readiness_flaps, r.last_exit};
+}
+
+}  // namespace
+
 using namespace std::chrono_literals;
 
 Result<std::uint16_t> pick_free_port() {
@@ -107,7 +117,14 @@ Status ReplicaSet::spawn(Replica& r, Clock::time_point now) {
   r.pid = *pid;
   r.adopted = false;
   r.start_ticks = process_start_ticks(r.pid).value_or(0);
-  if (opts_.record_now) opts_.record_now(records());
+  if (opts_.record_now) {
+    // A new replica joins replicas_ after its spawn: record it with the others now.
+    std::vector<ReplicaRecord> now_running = records();
+    const bool member = std::any_of(replicas_.begin(), replicas_.end(),
+                                    [&r](const Replica& o) { return &o == &r; });
+    if (!member) now_running.push_back(record_of(r));
+    opts_.record_now(now_running);
+  }
   r.started = now;
   r.phase = ReplicaPhase::kStarting;
   dirty_ = true;
@@ -386,9 +403,7 @@ std::vector<std::string> ReplicaSet::gateway_endpoints(const std::string& track)
 std::vector<ReplicaRecord> ReplicaSet::records() const {
   std::vector<ReplicaRecord> out;
   for (const auto& r : replicas_) {
-    if (r.pid <= 0) continue;
-    out.push_back({r.track, r.release, r.port, r.pid, r.start_ticks, r.log_file.string(),
-                   r.restarts, r.readiness_flaps, r.last_exit});
+    if (r.pid > 0) out.push_back(record_of(r));
   }
   return out;
 }
