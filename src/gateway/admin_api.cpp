@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "common/http/allow.hpp"
 #include "common/http/bearer.hpp"
 #include "common/http/url.hpp"
 #include "common/json_text.hpp"
@@ -221,18 +222,6 @@ std::string_view allowed_methods(std::string_view route) {
   return "GET";
 }
 
-bool method_in(bhttp::verb method, std::string_view allow) {
-  const std::string_view name = bhttp::to_string(method);
-  while (!allow.empty()) {
-    const auto comma = allow.find(',');
-    std::string_view m = allow.substr(0, comma);
-    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 1);
-    while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
-    if (m == name) return true;
-  }
-  return false;
-}
-
 const Track* find_track(const RouteTable& table, std::string_view name) {
   for (const auto& t : table.tracks) {
     if (t.name == name) return &t;
@@ -265,7 +254,7 @@ std::optional<Response> AdminApi::admit(const http::RequestHeader& head,
   const std::string_view route = route_template(rest);
   if (route == "unknown") return not_found("no such admin route: " + std::string(head.target()));
   const std::string_view allow = allowed_methods(route);
-  if (!method_in(head.method(), allow)) {
+  if (!http::method_in(head.method(), allow)) {
     Response r = method_not_allowed(allow);
     r.route = route;
     return r;

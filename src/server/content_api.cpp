@@ -4,6 +4,7 @@
 #include <charconv>
 #include <random>
 
+#include "common/http/allow.hpp"
 #include "common/http/bearer.hpp"
 #include "common/http/url.hpp"
 #include "common/json_text.hpp"
@@ -88,19 +89,6 @@ std::string_view allowed_methods(std::string_view route) {
   if (route == kRouteMedia) return "GET, HEAD, PUT";
   if (route == kRoutePlayback) return "POST";
   return "GET, HEAD";
-}
-
-// Whether `method` is one of the comma-separated names in `allow`.
-bool method_in(bhttp::verb method, std::string_view allow) {
-  const std::string_view name = bhttp::to_string(method);
-  while (!allow.empty()) {
-    const auto comma = allow.find(',');
-    std::string_view m = allow.substr(0, comma);
-    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 1);
-    while (!m.empty() && m.front() == ' ') m.remove_prefix(1);
-    if (m == name) return true;
-  }
-  return false;
 }
 
 // The Content-Length of a request head when it has a valid one.
@@ -264,7 +252,7 @@ std::optional<Response> ContentApi::admit(const http::RequestHeader& head,
     if (auto denied = check_write_auth(head)) return refuse(std::move(*denied));
   }
   const std::string_view allow = allowed_methods(route);
-  if (!method_in(method, allow)) return refuse(method_not_allowed(allow));
+  if (!http::method_in(method, allow)) return refuse(method_not_allowed(allow));
   if (route == kRouteMedia && method == bhttp::verb::put) {
     if (auto cl = declared_length(head); cl && *cl > opts_.max_media_bytes) {
       return refuse(http::json_error(bhttp::status::payload_too_large, "too_large",
