@@ -124,9 +124,10 @@ std::vector<control::HpaPod> AutoscalerLoop::pods(const std::string& track,
 }
 
 control::HpaRecord AutoscalerLoop::evaluate(const std::string& track, const std::string& release,
-                                            int current, int min_floor, control::TimePoint now) {
+                                            int current, std::optional<int> floor,
+                                            control::TimePoint now) {
   control::HpaSpec spec = spec_;
-  spec.min_replicas = std::min(std::max(spec.min_replicas, min_floor), spec.max_replicas);
+  if (floor) spec.min_replicas = std::clamp(*floor, 1, spec.max_replicas);
   TrackState& t = tracks_[track];
   if (t.release != release) {
     t = TrackState{};  // a new release on the track: a new scale target

@@ -50,10 +50,12 @@ class AutoscalerLoop {
   bool due(Steady steady) const { return steady >= next_; }
   void evaluated(Steady steady) { next_ = steady + spec_.sync_period; }
 
-  // One HPA pass for `track` running `release` with `current` desired replicas; `min_floor`
-  // raises the spec's minimum for this track (a canary's weight), never above its maximum.
+  // One HPA pass for `track` running `release` with `current` desired replicas. A rollout's
+  // track passes `floor` (what the rollout claims, or the canary's weight needs), which
+  // replaces the spec's minimum there (never above its maximum): the autoscaler only adds to
+  // a rollout's count.
   control::HpaRecord evaluate(const std::string& track, const std::string& release, int current,
-                              int min_floor, control::TimePoint now);
+                              std::optional<int> floor, control::TimePoint now);
   // The track is not autoscaled now: its HPA state is dropped (a new one starts afresh).
   void forget(const std::string& track);
   std::vector<std::string> tracks() const;

@@ -8,7 +8,8 @@
 //   * autoscaling (AutoscalerLoop, the HPA algorithm of src/control/hpa.hpp), per track on
 //     each track's own replicas: the stable track between min and max, a rollout's
 //     autoscalable claim (the canary, a new colour) raised above its claim, never below what
-//     the canary's weight needs; a colour kept warm or draining is not autoscaled. The spec
+//     the canary's weight needs (that floor is its minimum, not the spec's); a colour kept
+//     warm or draining is not autoscaled. The spec
 //     is persisted (setting "autoscaler") and survives a restart;
 //   * the operator's commands and the typed status.
 // It carries decisions out through a Backend (backend.hpp) and reads time from an injected

@@ -107,7 +107,7 @@ void Engine::autoscale_step(control::TimePoint now) {
   if (!autoscaler_->due(steady)) return;
   autoscaler_->evaluated(steady);
   std::set<std::string> evaluated;
-  auto run = [&](const std::string& track, int floor) {
+  auto run = [&](const std::string& track, std::optional<int> floor) {
     const control::TrackTarget target = targets_.effective(track);
     if (target.release.empty() || target.replicas <= 0) return;
     evaluated.insert(track);
@@ -130,7 +130,7 @@ void Engine::autoscale_step(control::TimePoint now) {
     }
     record(targets_.recommend(track, r.desired_replicas, why));
   };
-  if (!targets_.claim_of(routes_.active)) run(routes_.active, 0);
+  if (!targets_.claim_of(routes_.active)) run(routes_.active, std::nullopt);
   for (const auto& [track, claim] : targets_.state().claims) {
     if (claim.autoscalable && claim.target.replicas > 0 && track != routes_.active) {
       run(track, weight_floor(track));
