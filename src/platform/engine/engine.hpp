@@ -81,7 +81,7 @@ class Engine {
   void run(const std::atomic<bool>& stop);
 
   // Commands. Errors: kNotFound (unknown release), kConflict (a rollout is in progress, or
-  // the command does not apply now), kInvalidArgument (bad options), kUnavailable (the
+  // the command does not apply now, e.g. scale while autoscaling is on), kInvalidArgument (bad options), kUnavailable (the
   // traffic path is not up yet).
   Result<std::int64_t> deploy(const control::RolloutOptions& options);
   Result<RollbackStarted> rollback();

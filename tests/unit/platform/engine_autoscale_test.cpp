@@ -118,6 +118,12 @@ TEST_F(EngineAutoscaleTest, SpecSurvivesARestartAndOffKeepsTheCount) {
   ASSERT_TRUE(st.autoscaler) << "the spec was not restored";
   EXPECT_EQ(st.autoscaler->max_replicas, 6);
   EXPECT_EQ(desired("blue"), 6) << "the recommendation survives too";
+  const Status manual = engine_->scale(3);
+  ASSERT_FALSE(manual) << "sgctl scale would be overridden at the next evaluation";
+  EXPECT_EQ(manual.error().code, ErrorCode::kConflict);
+  EXPECT_EQ(manual.error().message,
+            "autoscaling is on (min 2, max 6): change its bounds with sgctl autoscale, or run "
+            "sgctl autoscale off first");
   ASSERT_TRUE(engine_->autoscale(std::nullopt));
   EXPECT_FALSE(engine_->status().autoscaler);
   EXPECT_EQ(desired("blue"), 6);
@@ -125,6 +131,8 @@ TEST_F(EngineAutoscaleTest, SpecSurvivesARestartAndOffKeepsTheCount) {
   backend_.organic_rps = 0;
   for (int i = 0; i < 40; ++i) tick();
   EXPECT_EQ(desired("blue"), 6) << "off means nobody scales";
+  ASSERT_TRUE(engine_->scale(3)) << "off: the operator's count again";
+  EXPECT_EQ(desired("blue"), 3);
   ASSERT_NO_FATAL_FAILURE(start_engine());
   EXPECT_FALSE(engine_->status().autoscaler) << "off survives a restart";
 }
