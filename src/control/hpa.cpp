@@ -139,73 +139,58 @@ int HorizontalAutoscaler::stabilize(const HpaSpec& spec, int current, int desire
   return out;
 }
 
+int HorizontalAutoscaler::rate_limit(const ScalingRules& rules, bool up, int current,
+                                     TimePoint now) const {
+  if (rules.select_policy == SelectPolicy::kDisabled) return current;
+  // For a scale up the policy allowing the most change gives the highest limit; for a scale
+  // down the lowest. Min picks the other end.
+  const bool highest = up == (rules.select_policy == SelectPolicy::kMax);
+  int limit = highest ? INT_MIN : INT_MAX;
+  for (const auto& p : rules.policies) {
+    const int start = current - change_in_period(p.period_seconds, up_events_, now) +
+                      change_in_period(p.period_seconds, down_events_, now);
+    int proposed = 0;
+    if (up) {
+      proposed = p.type == ScalingPolicyType::kPods
+                     ? start + p.value
+                     : static_cast<int>(std::ceil(start * (1.0 + p.value / 100.0)));
+    } else {
+      proposed = p.type == ScalingPolicyType::kPods
+                     ? start - p.value
+                     : static_cast<int>(start * (1.0 - p.value / 100.0));
+    }
+    limit = highest ? std::max(limit, proposed) : std::min(limit, proposed);
+  }
+  return limit;
+}
+
 int HorizontalAutoscaler::limit_rate(const HpaSpec& spec, int current, int desired,
                                      TimePoint now) {
   std::string reason = "DesiredWithinRange";
   std::string message = "the desired count is within the acceptable range";
   int out = desired;
   if (desired > current) {
-    const ScalingRules& rules = spec.behavior.scale_up;
-    int limit = current;
-    if (rules.select_policy != SelectPolicy::kDisabled) {
-      const bool min_change = rules.select_policy == SelectPolicy::kMin;
-      limit = min_change ? INT_MAX : INT_MIN;
-      for (const auto& p : rules.policies) {
-        const int start = current - change_in_period(p.period_seconds, up_events_, now) +
-                          change_in_period(p.period_seconds, down_events_, now);
-        const int proposed =
-            p.type == ScalingPolicyType::kPods
-                ? start + p.value
-                : static_cast<int>(std::ceil(start * (1.0 + p.value / 100.0)));
-        limit = min_change ? std::min(limit, proposed) : std::max(limit, proposed);
-      }
-    }
-    limit = std::max(limit, current);
-    int allowed = spec.max_replicas;
-    if (allowed > limit) {
-      allowed = limit;
-      reason = "ScaleUpLimit";
-      message = "the desired replica count is increasing faster than the maximum scale rate";
-    } else {
-      reason = "TooManyReplicas";
-      message = "the desired replica count is more than the maximum replica count";
-    }
+    const int limit = std::max(rate_limit(spec.behavior.scale_up, true, current, now), current);
+    const bool by_rate = spec.max_replicas > limit;
+    const int allowed = by_rate ? limit : spec.max_replicas;
     if (desired > allowed) {
       out = allowed;
-    } else {
-      reason = "DesiredWithinRange";
-      message = "the desired count is within the acceptable range";
+      reason = by_rate ? "ScaleUpLimit" : "TooManyReplicas";
+      message = by_rate
+                    ? "the desired replica count is increasing faster than the maximum scale rate"
+                    : "the desired replica count is more than the maximum replica count";
     }
   } else if (desired < current) {
-    const ScalingRules& rules = spec.behavior.scale_down;
-    int limit = current;
-    if (rules.select_policy != SelectPolicy::kDisabled) {
-      const bool min_change = rules.select_policy == SelectPolicy::kMin;
-      limit = min_change ? INT_MIN : INT_MAX;
-      for (const auto& p : rules.policies) {
-        const int start = current - change_in_period(p.period_seconds, up_events_, now) +
-                          change_in_period(p.period_seconds, down_events_, now);
-        const int proposed = p.type == ScalingPolicyType::kPods
-                                 ? start - p.value
-                                 : static_cast<int>(start * (1.0 - p.value / 100.0));
-        limit = min_change ? std::max(limit, proposed) : std::min(limit, proposed);
-      }
-    }
-    limit = std::min(limit, current);
-    int allowed = spec.min_replicas;
-    if (allowed < limit) {
-      allowed = limit;
-      reason = "ScaleDownLimit";
-      message = "the desired replica count is decreasing faster than the maximum scale rate";
-    } else {
-      reason = "TooFewReplicas";
-      message = "the desired replica count is less than the minimum replica count";
-    }
+    const int limit =
+        std::min(rate_limit(spec.behavior.scale_down, false, current, now), current);
+    const bool by_rate = spec.min_replicas < limit;
+    const int allowed = by_rate ? limit : spec.min_replicas;
     if (desired < allowed) {
       out = allowed;
-    } else {
-      reason = "DesiredWithinRange";
-      message = "the desired count is within the acceptable range";
+      reason = by_rate ? "ScaleDownLimit" : "TooFewReplicas";
+      message = by_rate
+                    ? "the desired replica count is decreasing faster than the maximum scale rate"
+                    : "the desired replica count is less than the minimum replica count";
     }
   }
   set("ScalingLimited", out != desired, reason, message);

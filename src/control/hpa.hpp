@@ -101,6 +101,8 @@ class HorizontalAutoscaler {
                                      HpaRecord& record);
   int stabilize(const HpaSpec& spec, int current, int desired, TimePoint now);
   int limit_rate(const HpaSpec& spec, int current, int desired, TimePoint now);
+  // The count the policies of one direction allow now (current when Disabled).
+  int rate_limit(const ScalingRules& rules, bool up, int current, TimePoint now) const;
   void store_scale_event(const HpaSpec& spec, int before, int after, TimePoint now);
   void set(const std::string& type, bool status, std::string reason, std::string message);
 
