@@ -206,6 +206,17 @@ void print_status(const PlatformStatus& st) {
                 t.weight, ready.c_str(), t.desired_by.c_str(), traffic.rps,
                 100 * traffic.error_rate, traffic.p95_ms);
   }
+  if (st.autoscaler) {
+    std::cout << "autoscaler: min " << st.autoscaler->min_replicas << ", max "
+              << st.autoscaler->max_replicas;
+    for (const auto& [track, t] : st.autoscaler->tracks) {
+      std::cout << "; " << track << " " << t.current_replicas << " -> " << t.desired_replicas;
+      if (t.last_decision && !t.last_decision->reason.empty()) {
+        std::cout << " (" << t.last_decision->reason << ")";
+      }
+    }
+    std::cout << "  (sgctl get hpa)\n";
+  }
   if (st.rollout) {
     std::cout << "rollout #" << st.rollout->id << ": " << progress_line(*st.rollout, st) << "\n";
   } else {

@@ -3,11 +3,14 @@
 // configuration error (one line on stderr naming the problem).
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "control/hpa_spec.hpp"
 #include "control/rollout_options.hpp"
 #include "platform/control_plane.hpp"
 
@@ -41,6 +44,26 @@ int run_promote(const Common& c);
 int run_abort(const Common& c);
 int run_scale(const Common& c, int replicas);
 int run_status(const Common& c, bool watch);
+
+// sgctl autoscale: the HPA spec from flags (defaults: min 2, max 10, cpu 70 % of 250m,
+// sync period 15 s); a behavior file (JSON, the HPA's behavior shape) first, then
+// --scale-down-window over it.
+struct AutoscaleArgs {
+  int min_replicas = 2;
+  int max_replicas = 10;
+  std::optional<std::int64_t> cpu;  // percent of the request
+  std::string cpu_request;          // "250m", "0.5"
+  std::optional<double> rps;
+  std::optional<double> in_flight;
+  int sync_period_s = 15;
+  std::optional<int> scale_down_window_s;
+  std::string behavior_file;
+};
+Result<control::HpaSpec> autoscale_spec(const AutoscaleArgs& args);
+int run_autoscale(const Common& c, const AutoscaleArgs& args);
+int run_autoscale_off(const Common& c);
+// Targets, current/desired replicas, conditions and last scale time per autoscaled track.
+int run_get_hpa(const Common& c);
 int run_history(const Common& c, int limit, bool journal);
 int run_events(const Common& c, int tail);
 // CPU and memory per process (gateway, replicas), measured over one second.

@@ -170,6 +170,43 @@ struct CommandLine {
     add(scale, [this] { return run_scale(common, replicas); });
   }
 
+  AutoscaleArgs autoscale;
+  std::int64_t cpu_percent = 0;
+  double rps = 0, in_flight = 0;
+  int scale_down_window = 0;
+  void add_autoscale() {
+    auto* cmd = app.add_subcommand(
+        "autoscale", "autoscale every track with the HPA algorithm (autoscaling/v2), or: off");
+    cmd->require_subcommand(0, 1);
+    cmd->add_option("--min", autoscale.min_replicas, "fewest replicas (default 2)");
+    cmd->add_option("--max", autoscale.max_replicas, "most replicas (default 10)");
+    auto* cpu = cmd->add_option("--cpu", cpu_percent, "target CPU, percent of the request");
+    cmd->add_option("--cpu-request", autoscale.cpu_request,
+                    "each replica's CPU request, e.g. 250m (default), 0.5");
+    auto* r = cmd->add_option("--rps", rps, "target requests per second per replica");
+    auto* f = cmd->add_option("--in-flight", in_flight, "target requests in flight per replica");
+    cmd->add_option("--sync-period", autoscale.sync_period_s, "seconds between evaluations (15)");
+    auto* w = cmd->add_option("--scale-down-window", scale_down_window,
+                              "scale-down stabilization window in seconds (300)");
+    cmd->add_option("--behavior", autoscale.behavior_file,
+                    "JSON file in the HPA's behavior shape (scaleUp, scaleDown)");
+    auto* off = cmd->add_subcommand("off", "autoscaling off: the active track keeps its count");
+    add(off, [this] { return run_autoscale_off(common); });
+    add(cmd, [this, cmd, cpu, r, f, w, off] {
+      if (off->parsed()) return run_autoscale_off(common);
+      (void)cmd;
+      if (cpu->count() > 0) autoscale.cpu = cpu_percent;
+      if (r->count() > 0) autoscale.rps = rps;
+      if (f->count() > 0) autoscale.in_flight = in_flight;
+      if (w->count() > 0) autoscale.scale_down_window_s = scale_down_window;
+      return run_autoscale(common, autoscale);
+    });
+    auto* get = app.add_subcommand("get", "show a resource: hpa");
+    get->require_subcommand(1);
+    add(get->add_subcommand("hpa", "the autoscaler: targets, replicas, conditions"),
+        [this] { return run_get_hpa(common); });
+  }
+
   bool watch = false, journal = false, follow = false;
   int limit = 50, tail = 50, log_tail = 50;
   std::string version;
@@ -204,6 +241,7 @@ int main(int argc, char** argv) {
   cli.add_deploy();
   cli.add_operate();
   cli.add_observe();
+  cli.add_autoscale();
   try {
     cli.app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -20,4 +20,9 @@ const char* replica_phase_name(ReplicaPhase phase) {
   return "?";
 }
 
+Result<std::vector<EndpointLoad>> Backend::endpoint_load() {
+  return make_error(ErrorCode::kUnavailable,
+                    "the " + std::string(name()) + " backend does not measure per-endpoint load");
+}
+
 }  // namespace sg::platform

@@ -14,7 +14,7 @@
 //
 // Observations: replicas() with readiness, restarts (crashes), readiness flaps, exit reasons,
 // and CPU and memory where measurable; traffic() with the per-track cumulative counters of
-// the traffic path; track_version() for smoke tests; track_endpoints() for synthetic
+// the traffic path; endpoint_load() per endpoint for the autoscaler; track_version() for smoke tests; track_endpoints() for synthetic
 // requests; log_tail() for evidence.
 //
 // Threading: every method is called from the engine's thread, which serialises commands
@@ -61,6 +61,16 @@ struct ReplicaInfo {
   std::optional<double> memory_bytes;  // resident memory
 };
 
+// One endpoint's load as the traffic path sees it: requests per second over a recent window
+// and requests in flight now (the autoscaler's per-replica rps and in-flight metrics).
+struct EndpointLoad {
+  std::string track;
+  std::string address;  // HOST:PORT, as ReplicaInfo::address
+  double rps = 0;
+  double window_s = 0;  // the span rps is averaged over
+  double in_flight = 0;
+};
+
 struct GatewayInfo {
   std::string listen;
   std::string admin;
@@ -92,6 +102,10 @@ class Backend {
   virtual std::optional<std::string> track_version(const std::string& track) = 0;
   // HOST:PORT of `track`'s ready replicas, where synthetic requests go.
   virtual std::vector<std::string> track_endpoints(const std::string& track) const = 0;
+  // Per-endpoint load of the traffic path (every endpoint it routes to, draining ones too);
+  // kUnavailable while the traffic path is down or where the backend cannot measure it (the
+  // default), which the autoscaler reports as missing metrics.
+  virtual Result<std::vector<EndpointLoad>> endpoint_load();
   // The end of a replica's log, at most `max_bytes`.
   virtual std::string log_tail(const ReplicaInfo& replica, std::size_t max_bytes) const = 0;
 

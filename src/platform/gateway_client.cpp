@@ -92,4 +92,41 @@ Result<TrackTraffic> GatewayClient::traffic() const {
   return parse_track_traffic(reply.body);
 }
 
+Result<std::vector<EndpointLoad>> GatewayClient::endpoint_load() const {
+  auto reply = http::blocking_call(admin_, {.target = "/admin/v1/stats?window=10",
+                                            .headers = {{"Authorization", "Bearer " + token_}},
+                                            .timeout = timeout_});
+  if (reply.status != 200) return call_error("GET stats", reply);
+  boost::system::error_code ec;
+  auto v = json::parse(reply.body, ec);
+  const json::object* tracks = nullptr;
+  if (!ec && v.is_object()) {
+    if (auto* t = v.as_object().if_contains("tracks"); t != nullptr && t->is_object()) {
+      tracks = &t->as_object();
+    }
+  }
+  if (tracks == nullptr) return call_error("GET stats (no tracks object)", reply);
+  std::vector<EndpointLoad> out;
+  for (const auto& [track, t] : *tracks) {
+    const auto* eps = t.is_object() ? t.as_object().if_contains("endpoints") : nullptr;
+    if (eps == nullptr || !eps->is_object()) continue;
+    for (const auto& [address, e] : eps->as_object()) {
+      if (!e.is_object()) continue;
+      EndpointLoad load{std::string(track), std::string(address), 0, 10, 0};
+      if (auto* o = e.as_object().if_contains("outstanding"); o != nullptr && o->is_number()) {
+        load.in_flight = o->to_number<double>();
+      }
+      const auto* w = e.as_object().if_contains("windows");
+      const auto* ten = w != nullptr && w->is_object() ? w->as_object().if_contains("10s") : nullptr;
+      if (ten != nullptr && ten->is_object()) {
+        if (auto* rps = ten->as_object().if_contains("rps"); rps != nullptr && rps->is_number()) {
+          load.rps = rps->to_number<double>();
+        }
+      }
+      out.push_back(std::move(load));
+    }
+  }
+  return out;
+}
+
 }  // namespace sg::platform

@@ -1,7 +1,7 @@
 // GatewayClient: what a backend asks of a running streamgate-gateway through its admin
 // listener (bearer token): replace the whole config atomically, drain an endpoint and ask
-// whether it has drained, and read the per-track traffic counters from /metrics
-// (track_traffic.hpp). Used by every backend that runs our gateway.
+// whether it has drained, read the per-track traffic counters from /metrics
+// (track_traffic.hpp) and the per-endpoint load from /admin/v1/stats. Used by every backend that runs our gateway.
 //
 // Thread-safety: no mutable state; each call is one blocking request with a timeout.
 #pragma once
@@ -14,6 +14,7 @@
 
 #include "common/result.hpp"
 #include "gateway/core/gateway_config.hpp"
+#include "platform/backend.hpp"
 #include "platform/track_traffic.hpp"
 
 namespace sg::platform {
@@ -37,6 +38,9 @@ class GatewayClient {
   Status drain(const std::string& endpoint) const;
   Result<EndpointDrainState> endpoint(const std::string& endpoint) const;
   Result<TrackTraffic> traffic() const;
+  // GET /admin/v1/stats?window=10: every endpoint's requests per second over the last 10 s
+  // and its requests in flight now.
+  Result<std::vector<EndpointLoad>> endpoint_load() const;
 
   const std::string& admin_address() const { return admin_; }
 

@@ -16,6 +16,7 @@
 #include "common/result.hpp"
 #include "control/analysis_types.hpp"
 #include "control/rollout_options.hpp"
+#include "platform/autoscaler_model.hpp"
 
 namespace sg::platform {
 
@@ -95,6 +96,7 @@ struct PlatformStatus {
   std::map<std::string, int> weights;
   std::map<std::string, TrackView> tracks;
   std::optional<RolloutView> rollout;
+  std::optional<AutoscalerView> autoscaler;  // none while autoscaling is off
 };
 
 struct JournalEntry {

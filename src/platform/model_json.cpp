@@ -224,7 +224,8 @@ json::value to_json(const PlatformStatus& v) {
       {"active", json::object{{"colour", v.active_colour}, {"release", v.active_release}}},
       {"weights", std::move(weights)},
       {"tracks", std::move(tracks)},
-      {"rollout", v.rollout ? to_json(*v.rollout) : json::value(nullptr)}};
+      {"rollout", v.rollout ? to_json(*v.rollout) : json::value(nullptr)},
+      {"autoscaler", v.autoscaler ? to_json(*v.autoscaler) : json::value(nullptr)}};
 }
 
 Result<PlatformStatus> status_from_json(const json::value& v) {
@@ -264,6 +265,11 @@ Result<PlatformStatus> status_from_json(const json::value& v) {
     auto rollout = rollout_from_json(*ro);
     if (!rollout) return rollout.error();
     out.rollout = std::move(*rollout);
+  }
+  if (const json::value* a = r.field("autoscaler", false); a != nullptr && !a->is_null()) {
+    auto autoscaler = autoscaler_from_json(*a);
+    if (!autoscaler) return autoscaler.error();
+    out.autoscaler = std::move(*autoscaler);
   }
   if (r.error()) return *r.error();
   return out;

@@ -5,6 +5,7 @@
 #include <span>
 
 #include "common/http/bearer.hpp"
+#include "platform/hpa_json.hpp"
 
 namespace sg::platform {
 namespace json = boost::json;
@@ -108,6 +109,18 @@ Response ControlApi::route(http::Request& req, const std::string& path) {
     if (Status st = engine_.scale(static_cast<int>(n->as_int64())); !st) {
       return http::error_response(st.error());
     }
+    return ok(json::object{});
+  }
+  if (path == "/control/v1/autoscale" && post) {
+    auto body = body_json(req);
+    if (!body) return http::error_response(body.error());
+    auto spec = hpa_spec_from_json(*body);
+    if (!spec) return http::error_response(spec.error());
+    if (Status st = engine_.autoscale(std::move(*spec)); !st) return http::error_response(st.error());
+    return ok(json::object{});
+  }
+  if (path == "/control/v1/autoscale/off" && post) {
+    if (Status st = engine_.autoscale(std::nullopt); !st) return http::error_response(st.error());
     return ok(json::object{});
   }
   return http::json_error(bhttp::status::not_found, "not_found", "no such route: " + path);

@@ -9,6 +9,8 @@
 //   POST /control/v1/rollback             -> 202 {"id":N,"mode":"switch_back"|"redeploy"}
 //   POST /control/v1/promote | /abort     -> 200 {}
 //   POST /control/v1/scale                {"replicas":N} -> 200 {}
+//   POST /control/v1/autoscale            HpaSpec (platform/hpa_json.hpp) -> 200 {}
+//   POST /control/v1/autoscale/off        -> 200 {}
 //
 // Errors use {"error":{"code","message"}}: 400 bad input, 401 without a token, 403 with a
 // wrong one, 404, 409 conflict (a rollout in progress), 503 (the gateway not up yet).

@@ -50,6 +50,7 @@ void Engine::record(const std::vector<control::TargetChange>& changes) {
 Status Engine::start() {
   std::lock_guard lock(mu_);
   if (Status st = load_settings(); !st) return st;
+  if (Status st = load_autoscaler(); !st) return st;
   resume_rollout();
   return Status::ok();
 }
@@ -74,6 +75,7 @@ void Engine::tick() {
   backend_.reconcile(clock_.steady());
   observe();
   if (rollout_) step_rollout(t);
+  autoscale_step(t);
   push_desired();
   backend_.sync_routes();
 }

@@ -5,6 +5,12 @@
 //   * the rollout in progress (RolloutRunner): started by deploy(), stepped every tick with
 //     what the backend observes, resumed after a restart (or rolled back when it cannot be);
 //   * verification without users (SyntheticTraffic), at the rate the rollout asks for;
+//   * autoscaling (AutoscalerLoop, the HPA algorithm of src/control/hpa.hpp), per track on
+//     each track's own replicas: the stable track between min and max, a rollout's
+//     autoscalable claim (the canary, a new colour) raised above its claim, never below what
+//     the canary's weight needs (that floor is its minimum, not the spec's); a colour kept
+//     warm or draining is not autoscaled. The spec
+//     is persisted (setting "autoscaler") and survives a restart;
 //   * the operator's commands and the typed status.
 // It carries decisions out through a Backend (backend.hpp) and reads time from an injected
 // Clock, so tests drive it with a fake backend on a simulated clock.
@@ -28,9 +34,11 @@
 
 #include "common/clock.hpp"
 #include "common/result.hpp"
+#include "control/hpa_spec.hpp"
 #include "control/replica_targets.hpp"
 #include "control/rollout_options.hpp"
 #include "platform/backend.hpp"
+#include "platform/engine/autoscaler_loop.hpp"
 #include "platform/engine/rollout_runner.hpp"
 #include "platform/engine/synthetic_traffic.hpp"
 #include "platform/model.hpp"
@@ -73,13 +81,17 @@ class Engine {
   void run(const std::atomic<bool>& stop);
 
   // Commands. Errors: kNotFound (unknown release), kConflict (a rollout is in progress, or
-  // the command does not apply now), kInvalidArgument (bad options), kUnavailable (the
+  // the command does not apply now, e.g. scale while autoscaling is on), kInvalidArgument (bad options), kUnavailable (the
   // traffic path is not up yet).
   Result<std::int64_t> deploy(const control::RolloutOptions& options);
   Result<RollbackStarted> rollback();
   Status promote();
   Status abort();
   Status scale(int replicas);
+  // Autoscaling on with `spec` (validated; replaces an earlier spec), or off (nullopt): the
+  // active track then keeps its current count as the operator's. kInvalidArgument for a bad
+  // spec, kConflict with nothing active.
+  Status autoscale(std::optional<control::HpaSpec> spec);
 
   PlatformStatus status();
   Result<DeploymentView> deployment(std::int64_t id);
@@ -95,6 +107,9 @@ class Engine {
   void record(const std::vector<control::TargetChange>& changes);
   Status load_settings();
   void save_settings();
+  Status load_autoscaler();
+  void autoscale_step(control::TimePoint now);
+  int weight_floor(const std::string& track) const;
   void push_desired();
   void observe();
   void step_rollout(control::TimePoint now);
@@ -127,6 +142,8 @@ class Engine {
   control::TrafficSample synthetic_offset_;
   std::chrono::steady_clock::time_point synthetic_saved_at_{};
   std::vector<ReplicaInfo> replicas_;
+  std::unique_ptr<AutoscalerLoop> autoscaler_;
+  std::map<std::string, std::string> autoscaler_problems_;  // track -> ScalingActive False reason
   std::uint64_t traffic_epoch_ = 0;
   // Recent traffic samples for live rates (status), newest last, about 10 s.
   std::deque<std::pair<std::chrono::steady_clock::time_point, TrackTraffic>> traffic_;

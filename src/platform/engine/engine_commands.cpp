@@ -177,6 +177,13 @@ Status Engine::scale(int replicas) {
   if (targets_.stable_release().empty()) {
     return make_error(ErrorCode::kConflict, "no active track to scale");
   }
+  if (autoscaler_) {
+    return make_error(ErrorCode::kConflict,
+                      "autoscaling is on (min " + std::to_string(autoscaler_->spec().min_replicas) +
+                          ", max " + std::to_string(autoscaler_->spec().max_replicas) +
+                          "): change its bounds with sgctl autoscale, or run sgctl autoscale off "
+                          "first");
+  }
   record(targets_.set_operator_replicas(replicas, "sgctl scale --replicas " +
                                                       std::to_string(replicas)));
   save_settings();

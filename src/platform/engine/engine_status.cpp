@@ -77,6 +77,11 @@ PlatformStatus Engine::status() {
     s.tracks[track] = std::move(t);
   }
   if (rollout_) s.rollout = rollout_->view(synthetic_total().requests);
+  if (autoscaler_) {
+    std::map<std::string, int> ready;
+    for (const auto& [track, t] : s.tracks) ready[track] = t.ready;
+    s.autoscaler = autoscaler_->view(ready);
+  }
   return s;
 }
 

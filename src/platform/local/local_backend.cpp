@@ -179,6 +179,14 @@ Result<TrackTraffic> LocalBackend::traffic() {
   return client->traffic();
 }
 
+Result<std::vector<EndpointLoad>> LocalBackend::endpoint_load() {
+  const GatewayClient* client = gateway_->client();
+  if (client == nullptr) {
+    return make_error(ErrorCode::kUnavailable, "the gateway is not running yet");
+  }
+  return client->endpoint_load();
+}
+
 std::optional<std::string> LocalBackend::track_version(const std::string& track) {
   for (const auto& r : replicas_->replicas()) {
     if (r.track != track || r.phase != ReplicaPhase::kReady) continue;

@@ -63,6 +63,7 @@ class LocalBackend final : public Backend {
   std::vector<ReplicaInfo> replicas() const override;
   GatewayInfo gateway() const override;
   Result<TrackTraffic> traffic() override;
+  Result<std::vector<EndpointLoad>> endpoint_load() override;
   std::uint64_t traffic_epoch() const override { return traffic_epoch_; }
   std::optional<std::string> track_version(const std::string& track) override;
   std::vector<std::string> track_endpoints(const std::string& track) const override;

@@ -132,6 +132,33 @@ void FakeBackend::reconcile(Steady::time_point now) {
   sync_routes();
   if (last_) route_traffic(std::chrono::duration<double>(now - *last_).count());
   last_ = now;
+  for (auto& r : replicas_) {
+    r.info.cpu_cores.reset();
+    if (r.info.phase == ReplicaPhase::kBackoff) continue;
+    r.info.cpu_cores = replica_rps(r) * release(r.info.release).cpu_seconds_per_request;
+  }
+}
+
+double FakeBackend::replica_rps(const FakeReplica& r) const {
+  if (r.info.phase != ReplicaPhase::kReady || !gateway_up) return 0;
+  const auto w = applied_weights.find(r.info.track);
+  if (w == applied_weights.end()) return 0;
+  int ready = 0;
+  for (const auto& o : replicas_) {
+    ready += o.info.track == r.info.track && o.info.phase == ReplicaPhase::kReady ? 1 : 0;
+  }
+  return organic_rps * w->second / 100.0 / ready;
+}
+
+Result<std::vector<EndpointLoad>> FakeBackend::endpoint_load() {
+  if (!gateway_up) return make_error(ErrorCode::kUnavailable, "the gateway is down");
+  std::vector<EndpointLoad> out;
+  for (const auto& r : replicas_) {
+    if (r.info.phase != ReplicaPhase::kReady) continue;
+    const double rps = replica_rps(r);
+    out.push_back({r.info.track, r.info.address, rps, 10, rps * release(r.info.release).latency_s});
+  }
+  return out;
 }
 
 std::vector<ReplicaInfo> FakeBackend::replicas() const {

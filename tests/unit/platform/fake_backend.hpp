@@ -24,6 +24,7 @@ struct FakeRelease {
   std::chrono::seconds restart_backoff{10};
   double error_rate = 0;   // of its answers
   double latency_s = 0.01;
+  double cpu_seconds_per_request = 0;  // CPU a replica burns per request it answers
   std::optional<std::string> version{};  // what its health answer says (default: its name)
 };
 
@@ -52,6 +53,8 @@ class FakeBackend final : public Backend {
   std::uint64_t traffic_epoch() const override { return epoch_; }
   std::optional<std::string> track_version(const std::string& track) override;
   std::vector<std::string> track_endpoints(const std::string& track) const override;
+  // Each ready replica's share of its track's organic traffic; in flight = rps * latency.
+  Result<std::vector<EndpointLoad>> endpoint_load() override;
   std::string log_tail(const ReplicaInfo& replica, std::size_t max_bytes) const override;
   void shutdown() override { shut_down = true; }
 
@@ -72,6 +75,7 @@ class FakeBackend final : public Backend {
  private:
   void reconcile_replicas(std::chrono::steady_clock::time_point now);
   void route_traffic(double seconds);
+  double replica_rps(const FakeReplica& r) const;
 
   const Clock& clock_;
   std::map<std::string, int> desired_weights_;
