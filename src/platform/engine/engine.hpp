@@ -82,6 +82,8 @@ class Engine {
   Status scale(int replicas);
 
   PlatformStatus status();
+  // Deployments by strategy and result, from the state store (for /metrics).
+  Result<std::vector<DeploymentCount>> deployment_counts();
   Result<DeploymentView> deployment(std::int64_t id);
 
  private:
