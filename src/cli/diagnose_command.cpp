@@ -45,9 +45,9 @@ Applied apply(const Common& c, const control::Diagnosis& d) {
   a.result = r ? "done" : r.error().message;
   if (auto store = platform::StateStore::open(c.state_dir)) {
     (void)(*store)->add_event("diagnose", std::string("applied ") + a.action + " (" +
-                                              (a.ok ? "done" : "failed: " + a.result) +
-                                              ") for " + control::incident_name(d.incident) +
-                                              ": " + d.summary);
+                                              (a.ok ? "done" : "failed: " + a.result) + ") for " +
+                                              control::incident_name(d.incident) + ": " +
+                                              d.summary);
   }
   return a;
 }
@@ -57,8 +57,8 @@ json::value to_json(const control::Diagnosis& d, const std::optional<Applied>& a
   for (const auto& e : d.evidence) evidence.push_back(json::value(e));
   json::value applied_json = nullptr;
   if (applied) {
-    applied_json = json::object{
-        {"action", applied->action}, {"ok", applied->ok}, {"result", applied->result}};
+    applied_json =
+        json::object{{"action", applied->action}, {"ok", applied->ok}, {"result", applied->result}};
   }
   json::value scale_to = nullptr;
   if (d.action == control::SafeAction::kScale) scale_to = d.scale_to;

@@ -17,8 +17,8 @@ std::string percent(double ratio) { return fixed(ratio * 100, 2) + " %"; }
 
 bool new_release(const DiagnosisInput& in, const std::string& release, double recent_s) {
   const auto& d = in.last_deployment;
-  return d && d->to == release && (d->result == "in_progress" ||
-                                   (d->result == "promoted" && d->age_s <= recent_s));
+  return d && d->to == release &&
+         (d->result == "in_progress" || (d->result == "promoted" && d->age_s <= recent_s));
 }
 
 std::optional<Diagnosis> dependency_down(const DiagnosisInput& in) {
@@ -63,8 +63,8 @@ std::optional<Diagnosis> deployment_failure(const DiagnosisInput& in, const Diag
                   {"rollout phase " + in.rollout_phase + ", running " +
                    fixed(in.rollout_elapsed_s, 0) + " s"},
                   "Abort the rollout (sgctl abort: the previous release keeps serving), then "
-                  "read the new replicas' logs (sgctl logs --version " + d->to +
-                      ") and events (sgctl events).",
+                  "read the new replicas' logs (sgctl logs --version " +
+                      d->to + ") and events (sgctl events).",
                   SafeAction::kAbort,
                   0};
       for (const auto& w : waiting) g.evidence.push_back("not ready: " + w);
@@ -77,7 +77,8 @@ std::optional<Diagnosis> deployment_failure(const DiagnosisInput& in, const Diag
                          fixed(d->age_s, 0) + " s ago",
                      {"reason: " + d->reason},
                      "The previous release serves. Find why in sgctl history --journal and "
-                     "sgctl logs --version " + d->to + ", fix the release, deploy again.",
+                     "sgctl logs --version " +
+                         d->to + ", fix the release, deploy again.",
                      SafeAction::kNone,
                      0};
   }
@@ -151,13 +152,14 @@ std::optional<Diagnosis> high_error_rate(const DiagnosisInput& in, const Diagnos
               0};
   for (const auto& line : in.error_log_lines) g.evidence.push_back("log: " + line);
   if (new_release(in, t->release, l.recent_s)) {
-    g.recommendation = "The release " + t->release +
-                       " was deployed recently: roll back (sgctl rollback).";
+    g.recommendation =
+        "The release " + t->release + " was deployed recently: roll back (sgctl rollback).";
     g.action = SafeAction::kRollback;
   } else {
-    g.recommendation = "Read the errors (sgctl logs --tail 200), check storage and cache "
-                       "(curl GATEWAY/api/v1/health); if a release caused it, deploy the "
-                       "previous one; if overloaded, add replicas (sgctl scale).";
+    g.recommendation =
+        "Read the errors (sgctl logs --tail 200), check storage and cache "
+        "(curl GATEWAY/api/v1/health); if a release caused it, deploy the "
+        "previous one; if overloaded, add replicas (sgctl scale).";
   }
   return g;
 }
@@ -180,8 +182,8 @@ std::optional<Diagnosis> high_latency(const DiagnosisInput& in, const DiagnosisL
     }
   }
   if (new_release(in, t->release, l.recent_s)) {
-    g.recommendation = "The release " + t->release +
-                       " was deployed recently: roll back (sgctl rollback).";
+    g.recommendation =
+        "The release " + t->release + " was deployed recently: roll back (sgctl rollback).";
     g.action = SafeAction::kRollback;
   } else if (busy > 0 && busy * 2 >= static_cast<int>(t->replicas.size()) &&
              t->desired < l.max_replicas) {
@@ -190,9 +192,10 @@ std::optional<Diagnosis> high_latency(const DiagnosisInput& in, const DiagnosisL
                        std::to_string(g.scale_to) + ").";
     g.action = SafeAction::kScale;
   } else {
-    g.recommendation = "Not CPU-bound: check the database (connections, slow queries) and the "
-                       "cache (curl GATEWAY/api/v1/health; redis-cli FLUSHALL if it serves "
-                       "stale or oversized entries).";
+    g.recommendation =
+        "Not CPU-bound: check the database (connections, slow queries) and the "
+        "cache (curl GATEWAY/api/v1/health; redis-cli FLUSHALL if it serves "
+        "stale or oversized entries).";
   }
   return g;
 }
@@ -223,23 +226,34 @@ std::optional<Diagnosis> scaling(const DiagnosisInput& in) {
 
 const char* incident_name(Incident incident) {
   switch (incident) {
-    case Incident::kHealthy: return "healthy";
-    case Incident::kDependencyDown: return "dependency_down";
-    case Incident::kDeploymentFailure: return "deployment_failure";
-    case Incident::kPodCrash: return "pod_crash";
-    case Incident::kHighErrorRate: return "high_error_rate";
-    case Incident::kHighLatency: return "high_latency";
-    case Incident::kScalingNotWorking: return "scaling_not_working";
+    case Incident::kHealthy:
+      return "healthy";
+    case Incident::kDependencyDown:
+      return "dependency_down";
+    case Incident::kDeploymentFailure:
+      return "deployment_failure";
+    case Incident::kPodCrash:
+      return "pod_crash";
+    case Incident::kHighErrorRate:
+      return "high_error_rate";
+    case Incident::kHighLatency:
+      return "high_latency";
+    case Incident::kScalingNotWorking:
+      return "scaling_not_working";
   }
   return "unknown";
 }
 
 const char* safe_action_name(SafeAction action) {
   switch (action) {
-    case SafeAction::kNone: return "none";
-    case SafeAction::kRollback: return "rollback";
-    case SafeAction::kAbort: return "abort";
-    case SafeAction::kScale: return "scale";
+    case SafeAction::kNone:
+      return "none";
+    case SafeAction::kRollback:
+      return "rollback";
+    case SafeAction::kAbort:
+      return "abort";
+    case SafeAction::kScale:
+      return "scale";
   }
   return "none";
 }

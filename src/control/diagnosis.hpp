@@ -90,8 +90,8 @@ struct DiagnosisInput {
   bool rollout_in_progress = false;
   std::string rollout_phase;
   double rollout_elapsed_s = 0;
-  int recent_exits = 0;        // unexpected replica exits in the last recent_s (events)
-  std::string recent_exit;     // the newest one's message
+  int recent_exits = 0;     // unexpected replica exits in the last recent_s (events)
+  std::string recent_exit;  // the newest one's message
   std::vector<std::string> error_log_lines;  // recent error lines of the replicas' logs
 };
 

@@ -54,7 +54,8 @@ Status ScrapeTargets::update(const PlatformStatus& status, const std::string& co
       if (!f.flush()) return make_error(ErrorCode::kUnavailable, "cannot write " + tmp.string());
     }
     fs::rename(tmp, dir_ / name, ec);
-    if (ec) return make_error(ErrorCode::kUnavailable, (dir_ / name).string() + ": " + ec.message());
+    if (ec)
+      return make_error(ErrorCode::kUnavailable, (dir_ / name).string() + ": " + ec.message());
     written_[name] = std::move(text);
   }
   return Status::ok();

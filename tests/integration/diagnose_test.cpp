@@ -2,12 +2,12 @@
 // the classification, evidence, safe action and exit status checked through --output json.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <thread>
 
 #include "integration/http_client.hpp"
+#include "integration/paced_load.hpp"
 #include "integration/sgctl_fixture.hpp"
 
 namespace sg::test {
@@ -16,31 +16,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-// `threads` clients each sending GETs through the gateway, 20 ms apart, until destroyed (at
-// most 120 s and 5,000 requests each).
-class PacedLoad {
- public:
-  PacedLoad(std::uint16_t port, int threads) {
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, port] {
-        const auto end = Clock::now() + 120s;
-        for (int i = 0; !stop_.load() && Clock::now() < end && i < 5000; ++i) {
-          (void)http_get(port, i % 2 ? "/api/v1/health" : "/api/v1/content?limit=5");
-          std::this_thread::sleep_for(20ms);
-        }
-      });
-    }
-  }
-  ~PacedLoad() {
-    stop_ = true;
-    for (auto& t : threads_) t.join();
-  }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::vector<std::thread> threads_;
-};
 
 class DiagnoseTest : public SgctlFixture {
  protected:
@@ -57,7 +32,8 @@ class DiagnoseTest : public SgctlFixture {
     boost::system::error_code ec;
     // The JSON document is the last line of the output.
     const auto start = r.output.rfind("\n{");
-    out.report = json::parse(start == std::string::npos ? r.output : r.output.substr(start + 1), ec);
+    out.report =
+        json::parse(start == std::string::npos ? r.output : r.output.substr(start + 1), ec);
     if (ec) out.report = nullptr;
     return out;
   }

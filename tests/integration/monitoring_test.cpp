@@ -10,15 +10,16 @@
 // relative paths are the ones a developer uses from the repository root.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
 #include "integration/http_client.hpp"
+#include "integration/paced_load.hpp"
 #include "integration/sgctl_fixture.hpp"
 
 namespace sg::test {
@@ -73,11 +74,9 @@ class MonitoringTest : public SgctlFixture {
   void start_prometheus() {
     prom_port_ = free_port();
     SpawnOptions o;
-    o.argv = {"prometheus",
-              "--config.file=" + config_.string(),
+    o.argv = {"prometheus", "--config.file=" + config_.string(),
               "--storage.tsdb.path=" + (dir_.path() / "tsdb").string(),
-              "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_),
-              "--log.level=warn"};
+              "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_), "--log.level=warn"};
     o.log_file = dir_.path() / "prometheus.log";
     auto child = ChildProcess::spawn(o);
     ASSERT_TRUE(child) << child.error().message;
@@ -118,18 +117,6 @@ class MonitoringTest : public SgctlFixture {
   std::optional<ChildProcess> prometheus_;
 };
 
-// A bounded, paced load: about 50 GETs a second through the gateway until `stop` or 240 s.
-std::thread paced_load(std::uint16_t port, std::atomic<bool>& stop, std::atomic<int>& sent) {
-  return std::thread([port, &stop, &sent] {
-    const auto end = Clock::now() + 240s;
-    for (int i = 0; !stop.load() && Clock::now() < end && i < 20000; ++i) {
-      (void)http_get(port, i % 2 ? "/api/v1/health" : "/api/v1/content?limit=5");
-      ++sent;
-      std::this_thread::sleep_for(20ms);
-    }
-  });
-}
-
 TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesTheDashboard) {
   ASSERT_NO_FATAL_FAILURE(add_release("v1"));
   ASSERT_NO_FATAL_FAILURE(add_release("v2-bad", {"--chaos-error-rate", "0.3"}));
@@ -151,9 +138,8 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
   EXPECT_FALSE(servers.at("data").at("result").as_array().empty()) << json::serialize(servers);
 
   // A bad canary that the (deliberately lenient) judge keeps at its first step.
-  std::atomic<bool> stop{false};
-  std::atomic<int> sent{0};
-  std::thread load = paced_load(port_, stop, sent);
+  // ~60 requests/s, so the canary's 5 % is well above the alert's 1 request/s.
+  auto load = std::make_unique<PacedLoad>(port_, 4);
   auto deploy = sgctl_async({"deploy", "canary", "streamgate:v2-bad", "--step-interval", "3600",
                              "--min-requests", "1000000", "--synthetic-rps", "0"},
                             "deploy.log");
@@ -172,7 +158,8 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
   EXPECT_FALSE(phase.at("data").at("result").as_array().empty()) << json::serialize(phase);
 
   // Every dashboard query parses and runs; each panel's first query has data.
-  const json::value dash = json::parse(read_file(fs::path(SG_SOURCE_DIR) / "deploy/grafana/streamgate.json"));
+  const json::value dash =
+      json::parse(read_file(fs::path(SG_SOURCE_DIR) / "deploy/grafana/streamgate.json"));
   int panels = 0;
   for (const auto& p : dash.at("panels").as_array()) {
     ++panels;
@@ -194,12 +181,12 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
   }
   EXPECT_GE(panels, 10);
 
-  stop = true;
-  load.join();
+  const std::uint64_t sent = load->sent();
+  load.reset();
   EXPECT_EQ(sgctl({"abort"}).exit_code, 0);
   deploy.wait_exit(60s);
-  std::printf("canary alert firing %.1f s after Prometheus started (%d requests sent)\n",
-              fired_after, sent.load());
+  std::printf("canary alert firing %.1f s after Prometheus started (%llu requests sent)\n",
+              fired_after, static_cast<unsigned long long>(sent));
 }
 
 }  // namespace

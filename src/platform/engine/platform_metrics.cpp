@@ -16,26 +16,36 @@ constexpr const char* kContainer = "streamgate-server";
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
-// One family: its head once, then its samples.
+// One family: its head, then all its samples together (the text format wants a family's
+// lines in one group, and the loops below fill several families at once). Written to `out`
+// when it goes out of scope.
 class Family {
  public:
   Family(std::string& out, const char* name, const char* type, const char* help)
-      : out_(out), name_(name) {
-    metrics::append_family_head(out_, name_, type, help);
+      : out_(out), name_(name), type_(type), help_(help) {}
+  Family(const Family&) = delete;
+  Family& operator=(const Family&) = delete;
+  ~Family() {
+    metrics::append_family_head(out_, name_, type_, help_);
+    out_ += samples_;
   }
-  void add(const Labels& labels, double value) {
+  Family& add(const Labels& labels, double value) {
     std::vector<std::string> names{"namespace"};
     std::vector<std::string> values{kNamespace};
     for (const auto& [k, v] : labels) {
       names.push_back(k);
       values.push_back(v);
     }
-    metrics::append_sample(out_, name_, names, values, value);
+    metrics::append_sample(samples_, name_, names, values, value);
+    return *this;
   }
 
  private:
   std::string& out_;
   const char* name_;
+  const char* type_;
+  const char* help_;
+  std::string samples_;
 };
 
 std::string deployment_of(const std::string& track) { return "streamgate-" + track; }
@@ -92,8 +102,9 @@ void pods(std::string& out, const PlatformStatus& s, const ReplicaLimits& limits
       if (r.cpu_seconds) cpu.add(l, *r.cpu_seconds);
       if (r.rss_mib) memory.add(l, *r.rss_mib * 1024.0 * 1024.0);
       if (limits.cpu_cores) {
-        limit.add({{"pod", r.name}, {"container", kContainer}, {"resource", "cpu"}, {"unit", "core"}},
-                  *limits.cpu_cores);
+        limit.add(
+            {{"pod", r.name}, {"container", kContainer}, {"resource", "cpu"}, {"unit", "core"}},
+            *limits.cpu_cores);
       }
       if (limits.memory_bytes) {
         limit.add(

@@ -9,7 +9,8 @@ namespace {
 DiagnosisInput healthy_platform() {
   DiagnosisInput in;
   TrackObservation blue{"blue", "v1", 2, 2, 100, 50, 0, 12, {}};
-  blue.replicas = {{"blue-v1-1", "v1", "ready", 0, "", 0.1}, {"blue-v1-2", "v1", "ready", 0, "", 0.1}};
+  blue.replicas = {{"blue-v1-1", "v1", "ready", 0, "", 0.1},
+                   {"blue-v1-2", "v1", "ready", 0, "", 0.1}};
   in.tracks = {blue};
   in.dependencies = {{"blue-v1-1", "storage", "sqlite", "ok", ""},
                      {"blue-v1-1", "cache", "memory", "ok", ""}};
