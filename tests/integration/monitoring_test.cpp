@@ -137,6 +137,24 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
       R"(count(up{job="streamgate-server",track="blue",release="v1"} == 1) == 2)", 30s);
   EXPECT_FALSE(servers.at("data").at("result").as_array().empty()) << json::serialize(servers);
 
+  // The control plane's exposition passes Prometheus's own linter.
+  std::string address;
+  std::ifstream(state_ / "control-address") >> address;
+  const auto colon = address.rfind(':');
+  auto metrics =
+      http_get(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))), "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.error;
+  std::ofstream(dir_.path() / "control-metrics.txt") << metrics.body;
+  const fs::path lint_log = dir_.path() / "promtool.log";
+  Status lint = run_command(
+      {{"sh", "-c", "promtool check metrics < " + (dir_.path() / "control-metrics.txt").string()},
+       {},
+       lint_log,
+       {},
+       false},
+      30s);
+  EXPECT_TRUE(lint) << tail_of(lint_log, 3000);
+
   // A bad canary that the (deliberately lenient) judge keeps at its first step.
   // ~60 requests/s, so the canary's 5 % is well above the alert's 1 request/s.
   auto load = std::make_unique<PacedLoad>(port_, 4);
