@@ -69,6 +69,9 @@ int run_events(const Common& c, int tail);
 // CPU and memory per process (gateway, replicas), measured over one second.
 int run_top(const Common& c);
 int run_logs(const Common& c, const std::string& version, int tail, bool follow);
+// The incident runbook, automated: 0 healthy, 1 an incident (printed with evidence and the
+// recommended action; --apply carries out the safe one and records it as an event).
+int run_diagnose(const Common& c, bool apply);
 
 // Prints "sgctl: MESSAGE" on stderr and returns kExitUsage.
 int usage_error(const std::string& message);

@@ -207,7 +207,7 @@ struct CommandLine {
         [this] { return run_get_hpa(common); });
   }
 
-  bool watch = false, journal = false, follow = false;
+  bool watch = false, journal = false, follow = false, apply_safe_action = false;
   int limit = 50, tail = 50, log_tail = 50;
   std::string version;
   void add_observe() {
@@ -228,6 +228,11 @@ struct CommandLine {
     logs->add_option("--tail", log_tail, "last N lines per replica")->check(CLI::Range(0, 100000));
     logs->add_flag("-f,--follow", follow, "keep printing new lines");
     add(logs, [this] { return run_logs(common, version, log_tail, follow); });
+    auto* diagnose = app.add_subcommand(
+        "diagnose", "find the incident type and its evidence; exit 0 only when healthy");
+    diagnose->add_flag("--apply", apply_safe_action,
+                       "carry out the safe action (rollback, abort, scale) and record it");
+    add(diagnose, [this] { return run_diagnose(common, apply_safe_action); });
   }
 };
 

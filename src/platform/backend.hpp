@@ -59,6 +59,9 @@ struct ReplicaInfo {
   std::string log;           // where its log is (a file, a pod)
   std::optional<double> cpu_cores;     // CPU used over the last reconcile interval
   std::optional<double> memory_bytes;  // resident memory
+  // CPU time of its current process, a counter that starts again with each new process (as a
+  // container's after a restart); none while it has no process.
+  std::optional<double> cpu_seconds_total;
 };
 
 // One endpoint's load as the traffic path sees it: requests per second over a recent window

@@ -1,6 +1,9 @@
 #include "platform/control_plane.hpp"
 
+#include <sched.h>
+
 #include <fstream>
+#include <thread>
 
 #include "common/clock.hpp"
 #include "common/host_port.hpp"
@@ -8,10 +11,45 @@
 #include "platform/engine/control_api.hpp"
 #include "platform/engine/engine.hpp"
 #include "platform/local/local_backend.hpp"
+#include "platform/scrape_targets.hpp"
 #include "platform/store/state_store.hpp"
 
 namespace sg::platform {
 namespace fs = std::filesystem;
+
+namespace {
+
+// What a local replica may use: the CPUs this process (and so each replica it starts) may run
+// on, and the machine's memory or, when lower, the memory limit of our cgroup (v2).
+ReplicaLimits machine_limits() {
+  ReplicaLimits out;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) out.cpu_cores = CPU_COUNT(&set);
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kib = 0;
+  while (meminfo >> key >> kib) {
+    if (key == "MemTotal:") {
+      out.memory_bytes = kib * 1024.0;
+      break;
+    }
+    meminfo.ignore(256, '\n');
+  }
+  std::ifstream self("/proc/self/cgroup");
+  std::string line;
+  while (std::getline(self, line)) {
+    if (!line.starts_with("0::")) continue;
+    std::ifstream max("/sys/fs/cgroup" + line.substr(3) + "/memory.max");
+    double bytes = 0;
+    if (max >> bytes && bytes > 0 && (!out.memory_bytes || bytes < *out.memory_bytes)) {
+      out.memory_bytes = bytes;
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 struct LocalControlPlane::Parts {
   LocalPlaneOptions options;
@@ -100,7 +138,7 @@ Status LocalControlPlane::Parts::open_control_api() {
   auto hp = parse_host_port(options.control_listen,
                             {.allow_port_zero = true, .require_ip_literal = true});
   if (!hp) return make_error(ErrorCode::kInvalidArgument, "--control-listen " + hp.error().message);
-  api = std::make_unique<ControlApi>(*engine, *token);
+  api = std::make_unique<ControlApi>(*engine, *token, machine_limits());
   http::ServerOptions so;
   so.host = hp->host;
   so.port = hp->port;
@@ -147,6 +185,22 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
   return std::unique_ptr<LocalControlPlane>(new LocalControlPlane(std::move(parts)));
 }
 
-void LocalControlPlane::run(const std::atomic<bool>& stop) { parts_->engine->run(stop); }
+void LocalControlPlane::run(const std::atomic<bool>& stop) {
+  // Prometheus's file-based discovery (scrape_targets.hpp), refreshed every second.
+  std::thread targets([this, &stop] {
+    ScrapeTargets files(parts_->options.state_dir / "prometheus");
+    bool warned = false;
+    while (!stop.load()) {
+      Status st = files.update(parts_->engine->status(), parts_->control_address);
+      if (!st && !warned) parts_->event("warning", "scrape targets: " + st.error().message);
+      warned = warned || !st;
+      for (int i = 0; i < 10 && !stop.load(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+  });
+  parts_->engine->run(stop);
+  targets.join();
+}
 
 }  // namespace sg::platform

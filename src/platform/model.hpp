@@ -48,6 +48,7 @@ struct ReplicaView {
   std::string log;
   std::optional<double> cpu_percent;  // of one core
   std::optional<double> rss_mib;
+  std::optional<double> cpu_seconds;  // CPU time of its current process (a counter)
 };
 
 struct TrackView {

@@ -49,6 +49,7 @@ Result<ReplicaView> replica_from_json(const json::value& v) {
   out.log = r.optional_text("log").value_or("");
   out.cpu_percent = r.optional_number("cpu_percent");
   out.rss_mib = r.optional_number("rss_mib");
+  out.cpu_seconds = r.optional_number("cpu_seconds");
   if (r.error()) return *r.error();
   return out;
 }
@@ -171,7 +172,8 @@ json::value to_json(const ReplicaView& v) {
                       {"last_exit", v.last_exit},
                       {"log", v.log},
                       {"cpu_percent", optional_value(v.cpu_percent)},
-                      {"rss_mib", optional_value(v.rss_mib)}};
+                      {"rss_mib", optional_value(v.rss_mib)},
+                      {"cpu_seconds", optional_value(v.cpu_seconds)}};
 }
 
 json::value to_json(const TrackView& v) {

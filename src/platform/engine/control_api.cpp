@@ -29,8 +29,17 @@ Response ok(const json::value& value, bhttp::status status = bhttp::status::ok) 
 
 }  // namespace
 
-ControlApi::ControlApi(Engine& engine, std::string token)
-    : engine_(engine), token_(std::move(token)) {}
+ControlApi::ControlApi(Engine& engine, std::string token, ReplicaLimits limits)
+    : engine_(engine), token_(std::move(token)), limits_(limits) {}
+
+Response ControlApi::metrics() {
+  auto counts = engine_.deployment_counts();
+  if (!counts) return http::error_response(counts.error());
+  Response r;
+  r.msg.set(bhttp::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  r.msg.body() = render_platform_metrics(engine_.status(), *counts, limits_);
+  return r;
+}
 
 http::BodyPlan ControlApi::plan_body(const http::RequestHeader&) {
   return {http::BodyPlan::Mode::kBuffered, 64 * 1024};
@@ -42,6 +51,7 @@ Response ControlApi::handle(http::Request& req, const http::RequestContext&) {
   if (path == "/health" && req.method() == bhttp::verb::get) {
     return ok(json::object{{"status", "ok"}});
   }
+  if (path == "/metrics" && req.method() == bhttp::verb::get) return metrics();
   std::string_view given;
   if (auto it = req.find(bhttp::field::authorization); it != req.end()) given = it->value();
   switch (http::check_bearer(given, std::span(&token_, 1))) {

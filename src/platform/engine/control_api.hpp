@@ -3,6 +3,9 @@
 // body is a model.hpp value through its codec.
 //
 //   GET  /health                          200 {"status":"ok"} (no token)
+//   GET  /metrics                         Prometheus text (platform_metrics.hpp; no token:
+//                                         like the gateway's and the servers' /metrics it
+//                                         says nothing secret and is read by a scraper)
 //   GET  /control/v1/status               PlatformStatus
 //   POST /control/v1/deployments          RolloutOptions -> 201 {"id":N}
 //   GET  /control/v1/deployments/{id}     DeploymentView (live progress while in progress)
@@ -22,20 +25,24 @@
 
 #include "common/http/http_types.hpp"
 #include "platform/engine/engine.hpp"
+#include "platform/engine/platform_metrics.hpp"
 
 namespace sg::platform {
 
 class ControlApi final : public http::Handler {
  public:
-  ControlApi(Engine& engine, std::string token);
+  ControlApi(Engine& engine, std::string token, ReplicaLimits limits = {});
   http::BodyPlan plan_body(const http::RequestHeader& head) override;
   http::Response handle(http::Request& req, const http::RequestContext& ctx) override;
 
  private:
   http::Response route(http::Request& req, const std::string& path);
 
+  http::Response metrics();
+
   Engine& engine_;
   std::string token_;
+  ReplicaLimits limits_;
 };
 
 }  // namespace sg::platform

@@ -94,6 +94,8 @@ class Engine {
   Status autoscale(std::optional<control::HpaSpec> spec);
 
   PlatformStatus status();
+  // Deployments by strategy and result, from the state store (for /metrics).
+  Result<std::vector<DeploymentCount>> deployment_counts();
   Result<DeploymentView> deployment(std::int64_t id);
 
  private:

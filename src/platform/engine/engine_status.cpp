@@ -25,6 +25,7 @@ ReplicaView replica_view(const ReplicaInfo& r) {
   v.log = r.log;
   if (r.cpu_cores) v.cpu_percent = *r.cpu_cores * 100;
   if (r.memory_bytes) v.rss_mib = *r.memory_bytes / (1024.0 * 1024.0);
+  v.cpu_seconds = r.cpu_seconds_total;
   return v;
 }
 
@@ -83,6 +84,11 @@ PlatformStatus Engine::status() {
     s.autoscaler = autoscaler_->view(ready);
   }
   return s;
+}
+
+Result<std::vector<DeploymentCount>> Engine::deployment_counts() {
+  std::lock_guard lock(mu_);
+  return store_.deployment_counts();
 }
 
 Result<DeploymentView> Engine::deployment(std::int64_t id) {

@@ -223,6 +223,7 @@ std::vector<ReplicaInfo> ReplicaSet::info() const {
     i.log = r.log_file.string();
     i.cpu_cores = r.cpu_cores;
     i.memory_bytes = r.memory_bytes;
+    if (r.pid > 0 && r.cpu_seconds >= 0) i.cpu_seconds_total = r.cpu_seconds;
     out.push_back(std::move(i));
   }
   return out;

@@ -311,6 +311,21 @@ Status StateStore::add_event(const std::string& kind, const std::string& message
                   "trimming events");
 }
 
+Result<std::vector<DeploymentCount>> StateStore::deployment_counts() {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare(
+      "SELECT strategy, result, COUNT(*) FROM deployments GROUP BY strategy, result "
+      "ORDER BY strategy, result");
+  if (!st) return st.error();
+  std::vector<DeploymentCount> out;
+  for (;;) {
+    auto row = st->step("counting deployments");
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.push_back({st->text(0), st->text(1), st->integer(2)});
+  }
+}
+
 Result<std::vector<EventRecord>> StateStore::events(int limit) {
   std::lock_guard lock(mu_);
   auto st = db_.prepare(

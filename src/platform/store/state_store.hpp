@@ -47,6 +47,12 @@ struct DeploymentRecord {
   std::string journal;           // JSON array of journal entries
 };
 
+struct DeploymentCount {
+  std::string strategy;
+  std::string result;
+  std::int64_t count = 0;
+};
+
 struct EventRecord {
   std::int64_t id = 0;
   std::int64_t ts_ms = 0;
@@ -87,6 +93,9 @@ class StateStore {
   Result<std::optional<DeploymentRecord>> deployment(std::int64_t id);
   // The deployment still in progress, if any (at most one at a time).
   Result<std::optional<DeploymentRecord>> open_deployment();
+  // How many deployments there are by strategy and result (every one ever recorded; the
+  // deployments table is never pruned, so a count only grows unless it is in_progress).
+  Result<std::vector<DeploymentCount>> deployment_counts();
 
   // Keeps the newest 10,000 events.
   Status add_event(const std::string& kind, const std::string& message);

@@ -26,9 +26,9 @@ PlatformStatus sample_status() {
   green.weight = 95;
   green.desired_by = "operator";
   ReplicaView up{"green-v2-1", "green", "v2", "127.0.0.1:40001", 77, "ready", 0, 0, "", "/l/1",
-                 3.0, 20.0};
+                 3.0, 20.0, 1.25};
   ReplicaView down{"green-v2-2", "green", "v2", "127.0.0.1:40002", std::nullopt, "backoff", 2, 1,
-                   "signal 9 (Killed)", "/l/2", std::nullopt, std::nullopt};
+                   "signal 9 (Killed)", "/l/2", std::nullopt, std::nullopt, std::nullopt};
   green.replicas = {up, down};
   green.traffic = TrafficView{10, 120.5, 0.001, 12};
   s.tracks["green"] = green;

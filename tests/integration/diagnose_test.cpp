@@ -1,0 +1,138 @@
+// `sgctl diagnose` on a real local platform: each incident of the runbook made for real, and
+// the classification, evidence, safe action and exit status checked through --output json.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <thread>
+
+#include "integration/http_client.hpp"
+#include "integration/paced_load.hpp"
+#include "integration/sgctl_fixture.hpp"
+
+namespace sg::test {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+class DiagnoseTest : public SgctlFixture {
+ protected:
+  struct Result {
+    int exit_code = -1;
+    json::value report;
+    std::string output;
+  };
+  Result diagnose(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"diagnose", "-o", "json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto r = sgctl(args, 60s);
+    Result out{r.exit_code, nullptr, r.output};
+    boost::system::error_code ec;
+    // The JSON document is the last line of the output.
+    const auto start = r.output.rfind("\n{");
+    out.report =
+        json::parse(start == std::string::npos ? r.output : r.output.substr(start + 1), ec);
+    if (ec) out.report = nullptr;
+    return out;
+  }
+  // Diagnoses until the incident is `incident` (at most `limit`); the last answer.
+  Result diagnose_until(const std::string& incident, std::chrono::seconds limit) {
+    const auto end = Clock::now() + limit;
+    Result r;
+    do {
+      r = diagnose();
+      if (r.report.is_object() && r.report.at("incident") == incident.c_str()) return r;
+      std::this_thread::sleep_for(1s);
+    } while (Clock::now() < end);
+    return r;
+  }
+};
+
+TEST_F(DiagnoseTest, AHealthyPlatformUnderLoadIsHealthyAndExitsZero) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1"));
+  PacedLoad load(port_, 2);
+  std::this_thread::sleep_for(12s);  // the gateway's rates cover ~10 s
+  auto r = diagnose();
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_TRUE(r.report.is_object()) << r.output;
+  EXPECT_EQ(r.report.at("incident"), "healthy") << r.output;
+  EXPECT_EQ(r.report.at("healthy"), true);
+}
+
+TEST_F(DiagnoseTest, AReleaseFailingTwentyPercentIsAHighErrorRate) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1-bad", {"--chaos-error-rate", "0.2"}));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1-bad"));
+  PacedLoad load(port_, 2);
+  auto r = diagnose_until("high_error_rate", 40s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  ASSERT_TRUE(r.report.is_object()) << r.output;
+  EXPECT_EQ(r.report.at("incident"), "high_error_rate") << r.output << up_log();
+  EXPECT_NE(r.output.find("error rate"), std::string::npos) << r.output;
+}
+
+TEST_F(DiagnoseTest, AReleaseAnswering800MsLateIsHighLatency) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1-slow", {"--chaos-latency-ms", "800"}));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1-slow"));
+  PacedLoad load(port_, 4);  // ~1 request/s each at 800 ms
+  auto r = diagnose_until("high_latency", 40s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  ASSERT_TRUE(r.report.is_object()) << r.output;
+  EXPECT_EQ(r.report.at("incident"), "high_latency") << r.output << up_log();
+}
+
+TEST_F(DiagnoseTest, AReplicaThatCrashLoopsIsAPodCrashWithItsExitReason) {
+  // Each replica process ends after 3 s (timeout's exit status 124) and is restarted.
+  auto re = sgctl({"release", "add", "v1-crashy", "--exec", "/bin/sh", "--", "-c",
+                   std::string("exec timeout 3 ") + SG_SERVER_BIN});
+  ASSERT_EQ(re.exit_code, 0) << re.output;
+  ASSERT_NO_FATAL_FAILURE(start_up("v1-crashy", 2, true, {"--restart-backoff", "2"}));
+  auto r = diagnose_until("pod_crash", 60s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  ASSERT_TRUE(r.report.is_object()) << r.output;
+  EXPECT_EQ(r.report.at("incident"), "pod_crash") << r.output << up_log();
+  EXPECT_NE(r.output.find("exit 124"), std::string::npos) << r.output;
+}
+
+TEST_F(DiagnoseTest, AReleaseThatNeverGetsReadyIsADeploymentFailureAndApplyAborts) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  auto re = sgctl({"release", "add", "v2-never", "--exec", "/bin/sleep", "--", "600"});
+  ASSERT_EQ(re.exit_code, 0) << re.output;
+  ASSERT_NO_FATAL_FAILURE(start_up("v1"));
+  auto deploy = sgctl_async({"deploy", "blue-green", "streamgate:v2-never", "--timeout", "300"},
+                            "deploy.log");
+  auto r = diagnose_until("deployment_failure", 100s);
+  ASSERT_TRUE(r.report.is_object()) << r.output;
+  EXPECT_EQ(r.report.at("incident"), "deployment_failure") << r.output << up_log();
+  EXPECT_EQ(r.report.at("safe_action"), "abort") << r.output;
+  auto applied = diagnose({"--apply"});
+  EXPECT_EQ(applied.exit_code, 1) << applied.output;
+  ASSERT_TRUE(applied.report.is_object()) << applied.output;
+  EXPECT_EQ(applied.report.at("applied").at("ok"), true) << applied.output;
+  const auto status = deploy.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << "the deploy did not end after the abort";
+  auto events = sgctl({"events", "--tail", "50"});
+  EXPECT_NE(events.output.find("diagnose  applied abort"), std::string::npos) << events.output;
+  // v1 still serves.
+  EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v1");
+}
+
+TEST_F(DiagnoseTest, AStoppedRedisIsADependencyDown) {
+  RedisInstance redis;
+  ASSERT_TRUE(redis.start()) << "redis-server";
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1", 2, true, {"--cache", redis.url()}));
+  auto before = diagnose();
+  EXPECT_EQ(before.report.at("incident"), "healthy") << before.output;
+  redis.stop();
+  auto r = diagnose_until("dependency_down", 30s);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  ASSERT_TRUE(r.report.is_object()) << r.output;
+  EXPECT_EQ(r.report.at("incident"), "dependency_down") << r.output;
+  EXPECT_NE(r.output.find("redis"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sg::test

@@ -1,0 +1,211 @@
+// Monitoring end to end: Debian's Prometheus, on loopback in a temp dir, runs the committed
+// deploy/prometheus/prometheus.yml and alerts.yml against a real local platform (`sgctl up`),
+// finds its targets through the files the control plane writes, and
+//   * sees the control plane's Kubernetes-named series (deployments, pods, rollout);
+//   * fires StreamGateCanaryFailing for a canary that fails 30 % of its requests (deployed
+//     with a judge that waits for a million requests, so the canary stays in);
+//   * answers every query of deploy/grafana/streamgate.json without error, each panel's
+//     first query with data.
+// The state dir sits at DIR/.streamgate beside a copy of deploy/prometheus/, so the config's
+// relative paths are the ones a developer uses from the repository root.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include "integration/http_client.hpp"
+#include "integration/paced_load.hpp"
+#include "integration/sgctl_fixture.hpp"
+
+namespace sg::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string url_encode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string read_file(const fs::path& p) {
+  std::ifstream f(p);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+class MonitoringTest : public SgctlFixture {
+ protected:
+  void SetUp() override {
+    SgctlFixture::SetUp();
+    const fs::path repo = dir_.path() / "repo";
+    state_ = repo / ".streamgate";
+    fs::create_directories(repo / "deploy" / "prometheus");
+    for (const char* f : {"prometheus.yml", "alerts.yml"}) {
+      fs::copy_file(fs::path(SG_SOURCE_DIR) / "deploy" / "prometheus" / f,
+                    repo / "deploy" / "prometheus" / f);
+    }
+    config_ = repo / "deploy" / "prometheus" / "prometheus.yml";
+  }
+
+  void TearDown() override {
+    if (prometheus_) prometheus_->terminate(10s);
+    SgctlFixture::TearDown();
+  }
+
+  void start_prometheus() {
+    prom_port_ = free_port();
+    SpawnOptions o;
+    o.argv = {"prometheus", "--config.file=" + config_.string(),
+              "--storage.tsdb.path=" + (dir_.path() / "tsdb").string(),
+              "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_), "--log.level=warn"};
+    o.log_file = dir_.path() / "prometheus.log";
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    prometheus_.emplace(std::move(*child));
+    for (int i = 0; i < 300; ++i) {
+      if (http_get(prom_port_, "/-/ready").status == 200) return;
+      ASSERT_TRUE(prometheus_->running()) << tail_of(o.log_file, 4000);
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "prometheus not ready: " << tail_of(o.log_file, 4000);
+  }
+
+  // GET /api/v1/query; the parsed answer, or null when the exchange failed.
+  json::value query(const std::string& promql) {
+    auto r = http_get(prom_port_, "/api/v1/query?query=" + url_encode(promql));
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    return ec ? json::value(nullptr) : v;
+  }
+
+  // Polls `promql` until it has a result (at most `limit`).
+  json::value wait_for_result(const std::string& promql, std::chrono::seconds limit) {
+    const auto end = Clock::now() + limit;
+    json::value v;
+    while (Clock::now() < end) {
+      v = query(promql);
+      if (v.is_object() && v.at("status") == "success" &&
+          !v.at("data").at("result").as_array().empty()) {
+        return v;
+      }
+      std::this_thread::sleep_for(1s);
+    }
+    return v;
+  }
+
+  fs::path config_;
+  std::uint16_t prom_port_ = 0;
+  std::optional<ChildProcess> prometheus_;
+};
+
+TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesTheDashboard) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1"));
+  ASSERT_NO_FATAL_FAILURE(add_release("v2-bad", {"--chaos-error-rate", "0.3"}));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1"));
+  ASSERT_NO_FATAL_FAILURE(start_prometheus());
+  const auto t0 = Clock::now();
+
+  // The control plane's series, through file discovery and honor_labels.
+  auto spec = wait_for_result(
+      R"(kube_deployment_spec_replicas{namespace="streamgate",job="sgctl",deployment="streamgate-blue"} == 2)",
+      60s);
+  ASSERT_FALSE(spec.at("data").at("result").as_array().empty())
+      << json::serialize(spec) << tail_of(dir_.path() / "prometheus.log", 3000);
+  auto ready = wait_for_result(
+      R"(count(kube_pod_container_status_ready{namespace="streamgate"} == 1) == 2)", 30s);
+  EXPECT_FALSE(ready.at("data").at("result").as_array().empty()) << json::serialize(ready);
+  auto servers = wait_for_result(
+      R"(count(up{job="streamgate-server",track="blue",release="v1"} == 1) == 2)", 30s);
+  EXPECT_FALSE(servers.at("data").at("result").as_array().empty()) << json::serialize(servers);
+
+  // The control plane's exposition passes Prometheus's own linter.
+  std::string address;
+  std::ifstream(state_ / "control-address") >> address;
+  const auto colon = address.rfind(':');
+  auto metrics =
+      http_get(static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1))), "/metrics");
+  ASSERT_EQ(metrics.status, 200) << metrics.error;
+  std::ofstream(dir_.path() / "control-metrics.txt") << metrics.body;
+  const fs::path lint_log = dir_.path() / "promtool.log";
+  Status lint = run_command(
+      {{"sh", "-c", "promtool check metrics < " + (dir_.path() / "control-metrics.txt").string()},
+       {},
+       lint_log,
+       {},
+       false},
+      30s);
+  EXPECT_TRUE(lint) << tail_of(lint_log, 3000);
+
+  // A bad canary that the (deliberately lenient) judge keeps at its first step.
+  // ~60 requests/s, so the canary's 5 % is well above the alert's 1 request/s.
+  auto load = std::make_unique<PacedLoad>(port_, 4);
+  auto deploy = sgctl_async({"deploy", "canary", "streamgate:v2-bad", "--step-interval", "3600",
+                             "--min-requests", "1000000", "--synthetic-rps", "0"},
+                            "deploy.log");
+  auto firing = wait_for_result(
+      R"(ALERTS{alertname="StreamGateCanaryFailing",alertstate="firing",severity="critical"})",
+      200s);
+  const double fired_after = std::chrono::duration<double>(Clock::now() - t0).count();
+  ASSERT_FALSE(firing.at("data").at("result").as_array().empty())
+      << json::serialize(firing) << "\n"
+      << json::serialize(query("namespace_track:streamgate_gateway_errors:ratio_rate5m")) << "\n"
+      << up_log();
+  // The alert's annotations through the alerts API.
+  auto alerts = http_get(prom_port_, "/api/v1/alerts");
+  EXPECT_NE(alerts.body.find("docs/runbook.md#canary-failing"), std::string::npos) << alerts.body;
+  auto phase = query(R"(streamgate_rollout_phase{namespace="streamgate",strategy="canary"})");
+  EXPECT_FALSE(phase.at("data").at("result").as_array().empty()) << json::serialize(phase);
+
+  // Every dashboard query parses and runs; each panel's first query has data.
+  const json::value dash =
+      json::parse(read_file(fs::path(SG_SOURCE_DIR) / "deploy/grafana/streamgate.json"));
+  int panels = 0;
+  for (const auto& p : dash.at("panels").as_array()) {
+    ++panels;
+    const auto& targets = p.at("targets").as_array();
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+      const std::string expr(targets[i].at("expr").as_string());
+      auto v = query(expr);
+      ASSERT_TRUE(v.is_object()) << expr;
+      EXPECT_EQ(v.at("status"), "success") << expr << "\n" << json::serialize(v);
+      if (i == 0) {
+        EXPECT_FALSE(v.at("data").at("result").as_array().empty())
+            << p.at("title").as_string() << ": no data for " << expr;
+      }
+    }
+  }
+  for (const auto& a : dash.at("annotations").at("list").as_array()) {
+    auto v = query(std::string(a.at("expr").as_string()));
+    EXPECT_EQ(v.at("status"), "success") << json::serialize(a);
+  }
+  EXPECT_GE(panels, 10);
+
+  const std::uint64_t sent = load->sent();
+  load.reset();
+  EXPECT_EQ(sgctl({"abort"}).exit_code, 0);
+  deploy.wait_exit(60s);
+  std::printf("canary alert firing %.1f s after Prometheus started (%llu requests sent)\n",
+              fired_after, static_cast<unsigned long long>(sent));
+}
+
+}  // namespace
+}  // namespace sg::test
