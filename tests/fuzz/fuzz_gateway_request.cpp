@@ -322,6 +322,7 @@ void check_upstream(const sg::http::RequestHeader& client, bool chunked,
   });
   bhttp::request_parser<bhttp::empty_body> tp;
   tp.header_limit(kUpstreamHeaderLimit);
+  tp.body_limit(boost::none);  // the body is not parsed here; a large Content-Length is fine
   tp.eager(false);
   tp.put(boost::asio::buffer(trusted.data(), trusted.size()), ec);
   if (ec || !tp.is_header_done()) violation("the trusted upstream head does not parse", trusted);
