@@ -4,6 +4,7 @@
 #include <array>
 #include <initializer_list>
 #include <map>
+#include <string_view>
 #include <utility>
 
 #include "common/metrics.hpp"
@@ -155,6 +156,56 @@ void rollouts(std::string& out, const PlatformStatus& s,
   }
 }
 
+// kube-state-metrics' HPA series: one autoscaler per track (as the per-version HPAs on
+// Kubernetes), horizontalpodautoscaler="streamgate-hpa-<track>".
+void autoscalers(std::string& out, const PlatformStatus& s) {
+  Family info(out, "kube_horizontalpodautoscaler_info", "gauge",
+              "The track an autoscaler scales; always 1.");
+  Family min(out, "kube_horizontalpodautoscaler_spec_min_replicas", "gauge",
+             "Lower limit of the autoscaler's replicas.");
+  Family max(out, "kube_horizontalpodautoscaler_spec_max_replicas", "gauge",
+             "Upper limit of the autoscaler's replicas.");
+  Family target(out, "kube_horizontalpodautoscaler_spec_target_metric", "gauge",
+                "The autoscaler's target per metric (percent of the CPU request, or per replica).");
+  Family current(out, "kube_horizontalpodautoscaler_status_current_replicas", "gauge",
+                 "Replicas the autoscaler saw at its last evaluation.");
+  Family desired(out, "kube_horizontalpodautoscaler_status_desired_replicas", "gauge",
+                 "Replicas the autoscaler wants.");
+  Family measured(out, "kube_horizontalpodautoscaler_status_target_metric", "gauge",
+                  "The metric's value at the last evaluation, in the target's unit.");
+  Family condition(out, "kube_horizontalpodautoscaler_status_condition", "gauge",
+                   "The autoscaler's conditions: 1 for the status it has, 0 for the others.");
+  if (!s.autoscaler) return;
+  for (const auto& [track, t] : s.autoscaler->tracks) {
+    const std::string hpa = "streamgate-hpa-" + track;
+    const Labels l{{"horizontalpodautoscaler", hpa}};
+    info.add({{"horizontalpodautoscaler", hpa},
+              {"scaletargetref_kind", "Deployment"},
+              {"scaletargetref_name", deployment_of(track)}},
+             1);
+    min.add(l, t.min_replicas);
+    max.add(l, t.max_replicas);
+    current.add(l, t.current_replicas);
+    desired.add(l, t.desired_replicas);
+    for (const HpaMetricView& m : t.metrics) {
+      const char* type = m.metric == "cpu" ? "utilization" : "average";
+      const Labels ml{{"horizontalpodautoscaler", hpa},
+                      {"metric_name", m.metric},
+                      {"metric_target_type", type}};
+      target.add(ml, m.target);
+      if (m.current) measured.add(ml, *m.current);
+    }
+    for (const HpaConditionView& c : t.conditions) {
+      for (const char* status : {"true", "false", "unknown"}) {
+        const bool has = std::string_view(status) == (c.status ? "true" : "false");
+        condition.add(
+            {{"horizontalpodautoscaler", hpa}, {"condition", c.type}, {"status", status}},
+            has ? 1 : 0);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::string render_platform_metrics(const PlatformStatus& status,
@@ -165,6 +216,7 @@ std::string render_platform_metrics(const PlatformStatus& status,
   deployments(out, status);
   pods(out, status, limits);
   rollouts(out, status, deployment_counts);
+  autoscalers(out, status);
   return out;
 }
 

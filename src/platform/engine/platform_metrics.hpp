@@ -21,6 +21,12 @@
 //   streamgate_rollout_step{strategy} (canary), streamgate_rollouts_total{strategy,result}
 //     (finished deployments: promoted | rolled_back | failed, every pair always present so
 //     increase() sees the first one), streamgate_gateway_up
+//   kube_horizontalpodautoscaler_info{scaletargetref_kind="Deployment",scaletargetref_name},
+//   _spec_min_replicas, _spec_max_replicas, _status_current_replicas,
+//   _status_desired_replicas, _spec_target_metric and _status_target_metric{metric_name
+//     (cpu|rps|in_flight), metric_target_type (utilization|average)}, _status_condition
+//     {condition, status="true"|"false"|"unknown"}: per autoscaled track, with
+//     horizontalpodautoscaler="streamgate-hpa-<track>" (kube-state-metrics' names and labels)
 // Values that are not known are left out, never reported as 0.
 // Thread-safety: a pure function.
 #pragma once

@@ -143,6 +143,54 @@ TEST(PlatformMetrics, NoRolloutMeansWeightZeroAndNoPhase) {
   EXPECT_EQ(m.find("streamgate_rollout_phase{"), std::string::npos) << m;
 }
 
+TEST(PlatformMetrics, EachAutoscaledTrackIsAnHpaWithKubeStateMetricsNames) {
+  PlatformStatus s = canary_in_progress();
+  EXPECT_EQ(render_platform_metrics(s, {}, {}).find("kube_horizontalpodautoscaler_spec_min_"
+                                                    "replicas{"),
+            std::string::npos)
+      << "no autoscaler, no HPA samples";
+  AutoscalerView a;
+  HpaTrackView green;
+  green.release = "v2";
+  green.min_replicas = 2;
+  green.max_replicas = 10;
+  green.current_replicas = 2;
+  green.desired_replicas = 4;
+  green.metrics = {{"cpu", 70, 140.0, 175.0, 4, 2, 0, 0, 0, ""},
+                   {"rps", 20, std::nullopt, std::nullopt, std::nullopt, 0, 0, 2, 0, "no data"}};
+  green.conditions = {{"AbleToScale", true, "SucceededRescale", ""},
+                      {"ScalingLimited", false, "DesiredWithinRange", ""}};
+  a.tracks["green"] = green;
+  s.autoscaler = a;
+  const std::string m = render_platform_metrics(s, {}, {});
+  const std::string hpa = R"(namespace="streamgate",horizontalpodautoscaler="streamgate-hpa-green")";
+  for (const std::string& line : {
+           "kube_horizontalpodautoscaler_info{" + hpa +
+               R"(,scaletargetref_kind="Deployment",scaletargetref_name="streamgate-green"} 1)",
+           "kube_horizontalpodautoscaler_spec_min_replicas{" + hpa + "} 2",
+           "kube_horizontalpodautoscaler_spec_max_replicas{" + hpa + "} 10",
+           "kube_horizontalpodautoscaler_status_current_replicas{" + hpa + "} 2",
+           "kube_horizontalpodautoscaler_status_desired_replicas{" + hpa + "} 4",
+           "kube_horizontalpodautoscaler_spec_target_metric{" + hpa +
+               R"(,metric_name="cpu",metric_target_type="utilization"} 70)",
+           "kube_horizontalpodautoscaler_status_target_metric{" + hpa +
+               R"(,metric_name="cpu",metric_target_type="utilization"} 140)",
+           "kube_horizontalpodautoscaler_spec_target_metric{" + hpa +
+               R"(,metric_name="rps",metric_target_type="average"} 20)",
+           "kube_horizontalpodautoscaler_status_condition{" + hpa +
+               R"(,condition="AbleToScale",status="true"} 1)",
+           "kube_horizontalpodautoscaler_status_condition{" + hpa +
+               R"(,condition="AbleToScale",status="false"} 0)",
+           "kube_horizontalpodautoscaler_status_condition{" + hpa +
+               R"(,condition="ScalingLimited",status="false"} 1)",
+       }) {
+    EXPECT_TRUE(has_line(m, line)) << line << "\n" << m;
+  }
+  EXPECT_EQ(m.find(R"(metric_name="rps",metric_target_type="average"} 0)"), std::string::npos)
+      << "an unknown current value is left out, not 0:\n"
+      << m;
+}
+
 TEST(ScrapeTargets, ReplicasWithAnAddressAreServerTargetsWithTrackAndRelease) {
   const auto files = scrape_target_files(canary_in_progress(), "127.0.0.1:39999");
   EXPECT_EQ(files.at("control.json"),
