@@ -72,6 +72,8 @@ int run_logs(const Common& c, const std::string& version, int tail, bool follow)
 // The incident runbook, automated: 0 healthy, 1 an incident (printed with evidence and the
 // recommended action; --apply carries out the safe one and records it as an event).
 int run_diagnose(const Common& c, bool apply);
+// The runbook's daily, weekly or monthly checks from the state store (platform/report.hpp).
+int run_report(const Common& c, const std::string& kind);
 
 // Prints "sgctl: MESSAGE" on stderr and returns kExitUsage.
 int usage_error(const std::string& message);

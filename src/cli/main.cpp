@@ -45,12 +45,12 @@ struct CommandLine {
     const char* env_dir = std::getenv("SG_STATE_DIR");
     if (env_dir != nullptr && *env_dir != '\0') common.state_dir = env_dir;
     app.add_option("--state-dir", common.state_dir, "state directory (env SG_STATE_DIR)");
-    app.add_option("--output,-o", common.output, "text | json (history: also markdown)")
+    app.add_option("--output,-o", common.output, "text | json (history, report: also markdown)")
         ->check(CLI::IsMember({"text", "json", "markdown"}));
   }
 
   sg::platform::LocalPlaneOptions up;
-  int grace = 30, drain = 30, tick_ms = 500, restart_backoff = 10;
+  int grace = 30, drain = 30, tick_ms = 500, restart_backoff = 10, rollup_seconds = 60;
   void add_up() {
     auto* cmd = app.add_subcommand("up", "run the local control plane in the foreground");
     cmd->add_option("--listen", up.listen, "gateway listener HOST:PORT");
@@ -80,7 +80,11 @@ struct CommandLine {
         ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40));
     cmd->add_option("--log-keep", up.log_keep, "rotated logs kept per process (1..100)")
         ->check(CLI::Range(1, 100));
+    cmd->add_option("--rollup-seconds", rollup_seconds,
+                    "period of the rollups behind sgctl report (60; shorter for tests)")
+        ->check(CLI::Range(1, 3600));
     add(cmd, [this] {
+      up.rollup_period = std::chrono::seconds(rollup_seconds);
       up.grace_period = std::chrono::seconds(grace);
       up.drain_timeout = std::chrono::seconds(drain);
       up.tick = std::chrono::milliseconds(tick_ms);
@@ -210,6 +214,7 @@ struct CommandLine {
   bool watch = false, journal = false, follow = false, apply_safe_action = false;
   int limit = 50, tail = 50, log_tail = 50;
   std::string version;
+  std::string report_kind;
   void add_observe() {
     auto* status = app.add_subcommand("status", "active release, weights, replicas, rollout");
     status->add_flag("--watch,-w", watch, "refresh every second");
@@ -233,6 +238,10 @@ struct CommandLine {
     diagnose->add_flag("--apply", apply_safe_action,
                        "carry out the safe action (rollback, abort, scale) and record it");
     add(diagnose, [this] { return run_diagnose(common, apply_safe_action); });
+    auto* report = app.add_subcommand(
+        "report", "the runbook's periodic checks: daily | weekly | monthly (-o text|markdown|json)");
+    report->add_option("period", report_kind, "daily | weekly | monthly")->required();
+    add(report, [this] { return run_report(common, report_kind); });
   }
 };
 

@@ -10,8 +10,10 @@
 #include "common/http/http_server.hpp"
 #include "platform/engine/control_api.hpp"
 #include "platform/engine/engine.hpp"
+#include "platform/engine/rollup_recorder.hpp"
 #include "platform/local/local_backend.hpp"
 #include "platform/scrape_targets.hpp"
+#include "platform/store/rollup_store.hpp"
 #include "platform/store/state_store.hpp"
 
 namespace sg::platform {
@@ -55,6 +57,7 @@ struct LocalControlPlane::Parts {
   LocalPlaneOptions options;
   SystemClock clock;
   std::unique_ptr<StateStore> store;
+  std::unique_ptr<RollupStore> rollups;
   std::unique_ptr<LocalBackend> backend;
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ControlApi> api;
@@ -163,6 +166,9 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
   auto store = StateStore::open(o.state_dir);
   if (!store) return store.error();
   parts->store = std::move(*store);
+  auto rollups = RollupStore::open(o.state_dir);
+  if (!rollups) return rollups.error();
+  parts->rollups = std::move(*rollups);
   if (!o.server_bin.empty()) {
     auto existing = parts->store->release(SG_VERSION);
     if (existing && !*existing) {
@@ -186,21 +192,36 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
 }
 
 void LocalControlPlane::run(const std::atomic<bool>& stop) {
-  // Prometheus's file-based discovery (scrape_targets.hpp), refreshed every second.
-  std::thread targets([this, &stop] {
+  // Every second: Prometheus's file-based discovery (scrape_targets.hpp) and the rollups
+  // behind `sgctl report`, both from one status.
+  std::thread observer([this, &stop] {
     ScrapeTargets files(parts_->options.state_dir / "prometheus");
-    bool warned = false;
+    RollupRecorder recorder(parts_->options.rollup_period);
+    bool targets_warned = false;
+    bool rollups_warned = false;
     while (!stop.load()) {
-      Status st = files.update(parts_->engine->status(), parts_->control_address);
-      if (!st && !warned) parts_->event("warning", "scrape targets: " + st.error().message);
-      warned = warned || !st;
+      const PlatformStatus status = parts_->engine->status();
+      Status st = files.update(status, parts_->control_address);
+      if (!st && !targets_warned) {
+        parts_->event("warning", "scrape targets: " + st.error().message);
+      }
+      targets_warned = targets_warned || !st;
+      const std::optional<TrackTraffic> traffic = parts_->engine->latest_traffic();
+      const std::int64_t now = unix_ms_now();
+      if (auto batch = recorder.observe(now, status, traffic ? &*traffic : nullptr)) {
+        Status saved = parts_->rollups->add(batch->tracks, batch->replicas, now);
+        if (!saved && !rollups_warned) {
+          parts_->event("warning", "rollups for sgctl report: " + saved.error().message);
+        }
+        rollups_warned = !saved;  // warn again after a success
+      }
       for (int i = 0; i < 10 && !stop.load(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
   });
   parts_->engine->run(stop);
-  targets.join();
+  observer.join();
 }
 
 }  // namespace sg::platform

@@ -44,6 +44,9 @@ struct LocalPlaneOptions {
   // Replica and gateway logs: rotated when one passes log_max_bytes, log_keep files kept.
   std::uint64_t log_max_bytes = 64ULL << 20;
   int log_keep = 3;
+  // The rollups behind `sgctl report` (store/rollup_store.hpp): one row per track and
+  // replica per period. Shorter periods are for tests and drills.
+  std::chrono::milliseconds rollup_period{std::chrono::minutes(1)};
 };
 
 class LocalControlPlane {

@@ -1,5 +1,6 @@
 // `sgctl diagnose` on a real local platform: each incident of the runbook made for real, and
 // the classification, evidence, safe action and exit status checked through --output json.
+// And `sgctl report` on the same kind of incident: the rollups count what the gateway served.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -71,6 +72,48 @@ TEST_F(DiagnoseTest, AReleaseFailingTwentyPercentIsAHighErrorRate) {
   ASSERT_TRUE(r.report.is_object()) << r.output;
   EXPECT_EQ(r.report.at("incident"), "high_error_rate") << r.output << up_log();
   EXPECT_NE(r.output.find("error rate"), std::string::npos) << r.output;
+}
+
+TEST_F(DiagnoseTest, ReportCountsEveryRequestAndFindsTheIncidentInTheRollups) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1-bad", {"--chaos-error-rate", "0.2"}));
+  ASSERT_NO_FATAL_FAILURE(start_up("v1-bad", 2, true, {"--rollup-seconds", "1"}));
+  std::this_thread::sleep_for(1500ms);  // the recorder's first observation is its baseline
+  // 240 requests at ~60/s (1 s rollups: above the report's 1 request/s floor).
+  int sent = 0, failed = 0;
+  const auto start = Clock::now();
+  for (; sent < 240; ++sent) {
+    auto r = http_get(port_, "/api/v1/health");
+    ASSERT_NE(r.status, 0) << r.error;
+    if (r.status >= 500) ++failed;
+    std::this_thread::sleep_until(start + (sent + 1) * 16ms);
+  }
+  ASSERT_GT(failed, 10);
+  std::this_thread::sleep_for(3s);  // the last period closes
+  auto r = sgctl({"report", "daily", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  boost::system::error_code ec;
+  const json::value report = json::parse(r.output, ec);
+  ASSERT_FALSE(ec) << r.output;
+  const auto& traffic = report.at("traffic");
+  EXPECT_EQ(traffic.at("requests").to_number<int>(), sent) << r.output << up_log();
+  EXPECT_EQ(traffic.at("errors").to_number<int>(), failed) << r.output;
+  EXPECT_GT(report.at("resources").at("replica_hours").to_number<double>(), 0) << r.output;
+  const auto& incidents = report.at("incidents").at("list").as_array();
+  ASSERT_FALSE(incidents.empty()) << r.output;
+  EXPECT_EQ(incidents[0].at("causes").as_array()[0], "high_error_rate") << r.output;
+  EXPECT_EQ(incidents[0].at("severity"), "critical") << r.output;  // ~20 % failed
+  bool error_check_failed = false;
+  for (const auto& c : report.at("checks").as_array()) {
+    if (c.at("name") == "error_rate") error_check_failed = c.at("status") == "failed";
+  }
+  EXPECT_TRUE(error_check_failed) << r.output;
+  auto md = sgctl({"report", "weekly", "-o", "markdown"});
+  EXPECT_EQ(md.exit_code, 0) << md.output;
+  EXPECT_NE(md.output.find("## Incidents"), std::string::npos) << md.output;
+  EXPECT_NE(md.output.find("| high_error_rate"), std::string::npos) << md.output;
+  auto bad = sgctl({"report", "yearly"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("daily, weekly or monthly"), std::string::npos) << bad.output;
 }
 
 TEST_F(DiagnoseTest, AReleaseAnswering800MsLateIsHighLatency) {

@@ -94,6 +94,8 @@ class Engine {
   Status autoscale(std::optional<control::HpaSpec> spec);
 
   PlatformStatus status();
+  // The gateway's cumulative per-track counters as last read (none before the first read).
+  std::optional<TrackTraffic> latest_traffic();
   // Deployments by strategy and result, from the state store (for /metrics).
   Result<std::vector<DeploymentCount>> deployment_counts();
   Result<DeploymentView> deployment(std::int64_t id);

@@ -46,6 +46,12 @@ std::optional<TrafficView> Engine::traffic_view(const std::string& track) const 
   return v;
 }
 
+std::optional<TrackTraffic> Engine::latest_traffic() {
+  std::lock_guard lock(mu_);
+  if (traffic_.empty()) return std::nullopt;
+  return traffic_.back().second;
+}
+
 PlatformStatus Engine::status() {
   std::lock_guard lock(mu_);
   PlatformStatus s;
