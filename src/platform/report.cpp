@@ -325,7 +325,7 @@ void add_checks(const Replicas& replicas, Report& r) {
                 : worst + " restarted " + std::to_string(most) + " times (runbook: <= 3)"));
   r.checks.push_back(check(
       "scaling_accuracy",
-      r.scaling_accuracy ? std::optional<bool>(*r.scaling_accuracy >= kMinAccuracy) : std::nullopt,
+      r.scaling_accuracy ? std::optional<bool>(*r.scaling_accuracy > kMinAccuracy) : std::nullopt,
       r.scaling_accuracy ? percent(*r.scaling_accuracy) + " of autoscaled time at the desired "
                                                           "replicas (runbook: > 95 %)"
                          : "autoscaling was off"));
