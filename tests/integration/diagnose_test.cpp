@@ -10,6 +10,8 @@
 #include "integration/http_client.hpp"
 #include "integration/paced_load.hpp"
 #include "integration/sgctl_fixture.hpp"
+#include "platform/store/rollup_store.hpp"
+#include "platform/store/state_store.hpp"
 
 namespace sg::test {
 namespace {
@@ -114,6 +116,99 @@ TEST_F(DiagnoseTest, ReportCountsEveryRequestAndFindsTheIncidentInTheRollups) {
   auto bad = sgctl({"report", "yearly"});
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("daily, weekly or monthly"), std::string::npos) << bad.output;
+}
+
+// A known history and series written into a state dir, and `sgctl report` read back: the
+// figures are what the seed implies (no platform runs).
+TEST_F(DiagnoseTest, ReportFiguresFromASeededHistoryAndSeries) {
+  constexpr std::int64_t kMinute = 60'000, kDay = 24 * 60 * kMinute;
+  const std::int64_t now = platform::unix_ms_now();
+  const std::int64_t base = now - now % kMinute - 100 * kMinute;
+  {
+    auto store = platform::StateStore::open(state_);
+    ASSERT_TRUE(store) << store.error().message;
+    auto add = [&](std::int64_t started, const char* result, std::int64_t took_s) {
+      platform::DeploymentRecord d;
+      d.strategy = "canary";
+      d.from_release = "v1";
+      d.to_release = "v2";
+      d.result = result;
+      d.started_ms = started;
+      d.finished_ms = started + took_s * 1000;
+      d.options = d.state = d.evidence = "{}";
+      d.journal = "[]";
+      ASSERT_TRUE((*store)->insert_deployment(d));
+    };
+    add(now - 40 * kDay, "promoted", 60);   // outside every period
+    add(now - 20 * kDay, "promoted", 100);  // monthly only
+    add(now - 10 * kDay, "rolled_back", 200);
+    add(now - 2 * kDay, "promoted", 300);  // weekly and monthly
+    add(now - kDay / 2, "promoted", 400);  // all three
+    auto rollups = platform::RollupStore::open(state_);
+    ASSERT_TRUE(rollups) << rollups.error().message;
+    for (int m = 0; m < 100; ++m) {
+      platform::TrackRollup t;
+      t.start_ms = base + m * kMinute;
+      t.track = "blue";
+      t.release = "v2";
+      t.requests = 600;
+      t.errors = (m >= 40 && m < 43) ? 60 : 0;  // a 3-minute incident at 10 %
+      t.latency_bounds = {0.05, 0.25};
+      t.latency_counts = {600, 0, 0};
+      t.desired = t.ready = t.running = 2;
+      t.autoscaled = true;
+      t.autoscaler_desired = m == 70 ? 3 : 2;  // one minute short of a replica
+      t.scale_ups = m == 70 ? 1 : 0;
+      t.scale_downs = m == 80 ? 1 : 0;
+      std::vector<platform::ReplicaRollup> replicas;
+      for (const char* name : {"blue-v2-1", "blue-v2-2"}) {
+        platform::ReplicaRollup r;
+        r.start_ms = t.start_ms;
+        r.replica = name;
+        r.track = "blue";
+        r.release = "v2";
+        r.cpu_seconds = 12;  // 0.2 cores
+        r.memory_bytes = 64.0 * 1048576;
+        r.ready = true;
+        replicas.push_back(r);
+      }
+      ASSERT_TRUE((*rollups)->add({t}, replicas, t.start_ms));
+    }
+  }
+  auto run = [&](const char* kind) {
+    auto r = sgctl({"report", kind, "-o", "json"});
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    boost::system::error_code ec;
+    json::value v = json::parse(r.output, ec);
+    EXPECT_FALSE(ec) << r.output;
+    return ec ? json::value(json::object{}) : v;
+  };
+  const json::value daily = run("daily");
+  ASSERT_TRUE(daily.as_object().contains("traffic"));
+  EXPECT_EQ(daily.at("traffic").at("requests").to_number<int>(), 60'000);
+  EXPECT_EQ(daily.at("traffic").at("errors").to_number<int>(), 180);
+  EXPECT_DOUBLE_EQ(daily.at("traffic").at("peak_rps").to_number<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(daily.at("recorded_s").to_number<double>(), 6000);
+  EXPECT_EQ(daily.at("deployments").at("started").to_number<int>(), 1);
+  const auto& incidents = daily.at("incidents");
+  EXPECT_EQ(incidents.at("count").to_number<int>(), 1);
+  EXPECT_DOUBLE_EQ(incidents.at("max_resolve_s").to_number<double>(), 180);
+  EXPECT_EQ(incidents.at("list").as_array()[0].at("severity"), "critical");
+  EXPECT_NEAR(daily.at("resources").at("replica_hours").to_number<double>(), 200.0 / 60, 1e-9);
+  EXPECT_NEAR(daily.at("resources").at("avg_cpu_cores").to_number<double>(), 0.2, 1e-9);
+  EXPECT_DOUBLE_EQ(daily.at("scaling").at("accuracy").to_number<double>(), 0.99);
+  EXPECT_EQ(daily.at("scaling").at("scale_ups").to_number<int>(), 1);
+  EXPECT_EQ(daily.at("scaling").at("scale_downs").to_number<int>(), 1);
+  const json::value weekly = run("weekly");
+  EXPECT_EQ(weekly.at("deployments").at("started").to_number<int>(), 2);
+  const json::value monthly = run("monthly");
+  const auto& d = monthly.at("deployments");
+  EXPECT_EQ(d.at("started").to_number<int>(), 4);
+  EXPECT_EQ(d.at("promoted").to_number<int>(), 3);
+  EXPECT_EQ(d.at("rolled_back").to_number<int>(), 1);
+  EXPECT_DOUBLE_EQ(d.at("success_rate").to_number<double>(), 0.75);
+  EXPECT_DOUBLE_EQ(d.at("mean_duration_s").to_number<double>(), 250);
+  EXPECT_NEAR(d.at("rollbacks_per_week").to_number<double>(), 7.0 / 30, 1e-9);
 }
 
 TEST_F(DiagnoseTest, AReleaseAnswering800MsLateIsHighLatency) {

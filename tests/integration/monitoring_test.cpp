@@ -1,7 +1,8 @@
 // Monitoring end to end: Debian's Prometheus, on loopback in a temp dir, runs the committed
 // deploy/prometheus/prometheus.yml and alerts.yml against a real local platform (`sgctl up`),
 // finds its targets through the files the control plane writes, and
-//   * sees the control plane's Kubernetes-named series (deployments, pods, rollout);
+//   * sees the control plane's Kubernetes-named series (deployments, pods, rollout, the HPA
+//     while autoscaling is on);
 //   * fires StreamGateCanaryFailing for a canary that fails 30 % of its requests (deployed
 //     with a judge that waits for a million requests, so the canary stays in);
 //   * answers every query of deploy/grafana/streamgate.json without error, each panel's
@@ -137,6 +138,16 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
       R"(count(up{job="streamgate-server",track="blue",release="v1"} == 1) == 2)", 30s);
   EXPECT_FALSE(servers.at("data").at("result").as_array().empty()) << json::serialize(servers);
 
+  // With autoscaling on, each autoscaled track is an HPA under kube-state-metrics' names (what
+  // the scaling alerts use); off again before the canary.
+  ASSERT_EQ(sgctl({"autoscale", "--min", "2", "--max", "4", "--cpu", "70", "--sync-period", "1"})
+                .exit_code,
+            0);
+  auto hpa = wait_for_result(
+      R"(kube_horizontalpodautoscaler_spec_max_replicas{job="sgctl",horizontalpodautoscaler="streamgate-hpa-blue"} == 4)",
+      30s);
+  EXPECT_FALSE(hpa.at("data").at("result").as_array().empty()) << json::serialize(hpa);
+
   // The control plane's exposition passes Prometheus's own linter.
   std::string address;
   std::ifstream(state_ / "control-address") >> address;
@@ -154,6 +165,8 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
        false},
       30s);
   EXPECT_TRUE(lint) << tail_of(lint_log, 3000);
+
+  ASSERT_EQ(sgctl({"autoscale", "off"}).exit_code, 0);
 
   // A bad canary that the (deliberately lenient) judge keeps at its first step.
   // ~60 requests/s, so the canary's 5 % is well above the alert's 1 request/s.
