@@ -129,9 +129,17 @@ void LocalBackend::rotate_logs(std::chrono::steady_clock::time_point now) {
   for (const Replica& r : replicas_->replicas()) files.push_back(r.log_file);
   for (const auto& file : files) {
     auto rotated = rotate_log_if_large(file, opts_.log_rotation);
+    // A failure is reported once per file until that file rotates (or is checked) fine
+    // again: a lasting one would otherwise add an event every 5 s and push real ones out.
     if (!rotated) {
-      events_("log_rotation_failed", rotated.error().message);
-    } else if (*rotated) {
+      if (rotation_failing_.insert(file.string()).second) {
+        events_("log_rotation_failed",
+                rotated.error().message + " (reported once until it works again)");
+      }
+      continue;
+    }
+    rotation_failing_.erase(file.string());
+    if (*rotated) {
       events_("log_rotated", file.filename().string() + " passed " +
                                  std::to_string(opts_.log_rotation.max_bytes) +
                                  " bytes; older text in " + file.filename().string() + ".1");

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,7 @@ class LocalBackend final : public Backend {
   std::optional<double> gateway_cpu_cores_;
   std::optional<double> gateway_memory_;
   std::chrono::steady_clock::time_point next_log_check_{};
+  std::set<std::string> rotation_failing_;  // log files whose rotation failed, reported
 };
 
 }  // namespace sg::platform
