@@ -68,7 +68,8 @@ TrafficFigures traffic_of(const Tracks& rows, double recorded_s) {
   }
   if (recorded_s > 0) f.avg_rps = static_cast<double>(f.requests) / recorded_s;
   for (const auto& [start, v] : per_period) {
-    if (v.second > 0) f.peak_rps = std::max(f.peak_rps, static_cast<double>(v.first) / seconds(v.second));
+    if (v.second > 0)
+      f.peak_rps = std::max(f.peak_rps, static_cast<double>(v.first) / seconds(v.second));
   }
   return f;
 }
@@ -143,12 +144,12 @@ std::vector<Minute> minutes_of(const Tracks& tracks, const Replicas& replicas) {
   return out;
 }
 
-void close_incident(ReportIncident& i, std::set<std::string>& causes,
-                    std::set<std::string>& tracks, std::vector<ReportIncident>& out) {
+void close_incident(ReportIncident& i, std::set<std::string>& causes, std::set<std::string>& tracks,
+                    std::vector<ReportIncident>& out) {
   i.causes.assign(causes.begin(), causes.end());
   i.tracks.assign(tracks.begin(), tracks.end());
-  const bool bad = i.requests > 0 && static_cast<double>(i.errors) >=
-                                         0.05 * static_cast<double>(i.requests);
+  const bool bad =
+      i.requests > 0 && static_cast<double>(i.errors) >= 0.05 * static_cast<double>(i.requests);
   i.severity = bad || i.restarts >= kMaxRestarts ? "critical" : "warning";
   out.push_back(i);
   causes.clear();
@@ -184,8 +185,8 @@ std::vector<ReportIncident> incidents_of(const std::vector<Minute>& minutes) {
     tracks.insert(m.tracks.begin(), m.tracks.end());
   }
   if (open) {
-    open->ongoing = !minutes.empty() && minutes.back().start_ms + minutes.back().period_ms ==
-                                            open->end_ms;
+    open->ongoing =
+        !minutes.empty() && minutes.back().start_ms + minutes.back().period_ms == open->end_ms;
     close_incident(*open, causes, tracks, out);
   }
   return out;
@@ -201,8 +202,8 @@ void add_deployments(const ReportInput& in, Report& r) {
   int finished_n = 0;
   for (const DeploymentRecord& d : in.deployments) {
     if (d.started_ms < r.from_ms || d.started_ms >= r.to_ms) continue;
-    ReportDeployment out{d.id, d.strategy, d.from_release, d.to_release, d.result, d.reason,
-                         d.started_ms, std::nullopt};
+    ReportDeployment out{d.id,     d.strategy, d.from_release, d.to_release,
+                         d.result, d.reason,   d.started_ms,   std::nullopt};
     if (d.finished_ms > 0) {
       out.duration_s = seconds(d.finished_ms - d.started_ms);
       total_s += *out.duration_s;
@@ -299,16 +300,17 @@ ReportCheck check(const char* name, std::optional<bool> ok, std::string detail) 
 
 void add_checks(const Replicas& replicas, Report& r) {
   const auto& t = r.traffic;
-  r.checks.push_back(check(
-      "error_rate", t.error_rate ? std::optional<bool>(*t.error_rate <= kMaxErrorRate) : std::nullopt,
-      t.error_rate ? percent(*t.error_rate) + " of " + std::to_string(t.requests) +
-                         " requests were 5xx (runbook: <= 1 %)"
-                   : "no requests recorded"));
-  r.checks.push_back(check(
-      "latency_p95", t.p95_ms ? std::optional<bool>(*t.p95_ms <= kMaxP95Ms) : std::nullopt,
-      t.p95_ms ? "P95 " + std::to_string(static_cast<long>(std::lround(*t.p95_ms))) +
-                     " ms (runbook: <= 500 ms)"
-               : "no requests recorded"));
+  r.checks.push_back(
+      check("error_rate",
+            t.error_rate ? std::optional<bool>(*t.error_rate <= kMaxErrorRate) : std::nullopt,
+            t.error_rate ? percent(*t.error_rate) + " of " + std::to_string(t.requests) +
+                               " requests were 5xx (runbook: <= 1 %)"
+                         : "no requests recorded"));
+  r.checks.push_back(
+      check("latency_p95", t.p95_ms ? std::optional<bool>(*t.p95_ms <= kMaxP95Ms) : std::nullopt,
+            t.p95_ms ? "P95 " + std::to_string(static_cast<long>(std::lround(*t.p95_ms))) +
+                           " ms (runbook: <= 500 ms)"
+                     : "no requests recorded"));
   std::map<std::string, int> restarts;
   for (const auto* p : replicas) restarts[p->replica] += p->restarts;
   std::string worst;
@@ -331,13 +333,14 @@ void add_checks(const Replicas& replicas, Report& r) {
                          : "autoscaling was off"));
   const auto ongoing = std::count_if(r.incidents.begin(), r.incidents.end(),
                                      [](const ReportIncident& i) { return i.ongoing; });
-  r.checks.push_back(check("incidents", r.recorded_s > 0 ? std::optional<bool>(ongoing == 0) : std::nullopt,
+  r.checks.push_back(check("incidents",
+                           r.recorded_s > 0 ? std::optional<bool>(ongoing == 0) : std::nullopt,
                            std::to_string(r.incidents.size()) + " in the period, " +
                                std::to_string(ongoing) + " ongoing"));
-  r.checks.push_back(check("deployments",
-                           r.deployments.empty() ? std::nullopt : std::optional<bool>(r.failed == 0),
-                           std::to_string(r.deployments.size()) + " started, " +
-                               std::to_string(r.failed) + " failed (not rolled back cleanly)"));
+  r.checks.push_back(check(
+      "deployments", r.deployments.empty() ? std::nullopt : std::optional<bool>(r.failed == 0),
+      std::to_string(r.deployments.size()) + " started, " + std::to_string(r.failed) +
+          " failed (not rolled back cleanly)"));
 }
 
 }  // namespace
@@ -352,18 +355,24 @@ Result<ReportKind> parse_report_kind(const std::string& text) {
 
 const char* report_kind_name(ReportKind kind) {
   switch (kind) {
-    case ReportKind::kDaily: return "daily";
-    case ReportKind::kWeekly: return "weekly";
-    case ReportKind::kMonthly: return "monthly";
+    case ReportKind::kDaily:
+      return "daily";
+    case ReportKind::kWeekly:
+      return "weekly";
+    case ReportKind::kMonthly:
+      return "monthly";
   }
   return "daily";
 }
 
 std::int64_t report_span_ms(ReportKind kind) {
   switch (kind) {
-    case ReportKind::kDaily: return kDayMs;
-    case ReportKind::kWeekly: return 7 * kDayMs;
-    case ReportKind::kMonthly: return 30 * kDayMs;
+    case ReportKind::kDaily:
+      return kDayMs;
+    case ReportKind::kWeekly:
+      return 7 * kDayMs;
+    case ReportKind::kMonthly:
+      return 30 * kDayMs;
   }
   return kDayMs;
 }

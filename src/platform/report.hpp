@@ -6,9 +6,9 @@
 // Definitions (also in the README):
 //   * A minute (a rollup period) is unhealthy when, over the gateway's requests of that minute
 //     (at least one a second, so a ratio of small numbers does not count), more than 1 % were
-//     5xx or the P95 was above 500 ms, or when a replica exited unexpectedly. An incident is a run of unhealthy
-//     minutes (runs one healthy minute apart are one incident); its time to resolve is from
-//     its first unhealthy minute to the end of its last. Severity: critical when 5 % or more
+//     5xx or the P95 was above 500 ms, or when a replica exited unexpectedly. An incident is a run
+//     of unhealthy minutes (runs one healthy minute apart are one incident); its time to resolve is
+//     from its first unhealthy minute to the end of its last. Severity: critical when 5 % or more
 //     of its requests failed or replicas restarted 3 times or more, else warning.
 //   * Scaling accuracy: of the minutes a track was autoscaled, the share whose end found it
 //     with as many ready replicas as the autoscaler wanted.
@@ -31,12 +31,12 @@ namespace sg::platform {
 enum class ReportKind { kDaily, kWeekly, kMonthly };
 Result<ReportKind> parse_report_kind(const std::string& text);  // daily | weekly | monthly
 const char* report_kind_name(ReportKind kind);
-std::int64_t report_span_ms(ReportKind kind);  // 1, 7, 30 days
+std::int64_t report_span_ms(ReportKind kind);    // 1, 7, 30 days
 std::int64_t report_bucket_ms(ReportKind kind);  // 1 hour for daily, else 1 day
 
 struct ReportInput {
   ReportKind kind = ReportKind::kDaily;
-  std::int64_t end_ms = 0;                   // the period is [end - span, end)
+  std::int64_t end_ms = 0;                    // the period is [end - span, end)
   std::vector<DeploymentRecord> deployments;  // any; those started in the period count
   std::vector<TrackRollup> tracks;            // rows of the period
   std::vector<ReplicaRollup> replicas;
@@ -79,9 +79,9 @@ struct ReportTrend {
 
 struct ReportIncident {
   std::int64_t start_ms = 0;
-  std::int64_t end_ms = 0;  // end of its last unhealthy minute
-  bool ongoing = false;     // its last minute is the last one recorded
-  std::string severity;     // critical | warning
+  std::int64_t end_ms = 0;          // end of its last unhealthy minute
+  bool ongoing = false;             // its last minute is the last one recorded
+  std::string severity;             // critical | warning
   std::vector<std::string> causes;  // high_error_rate, high_latency, pod_crash
   std::vector<std::string> tracks;
   std::uint64_t requests = 0;

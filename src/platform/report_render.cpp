@@ -15,7 +15,7 @@ json::value opt(const std::optional<double>& v) {
 }
 
 json::object traffic_json(const TrafficFigures& t) {
-  return {{"requests", t.requests}, {"errors", t.errors},   {"error_rate", opt(t.error_rate)},
+  return {{"requests", t.requests},  {"errors", t.errors},      {"error_rate", opt(t.error_rate)},
           {"p50_ms", opt(t.p50_ms)}, {"p95_ms", opt(t.p95_ms)}, {"p99_ms", opt(t.p99_ms)},
           {"avg_rps", t.avg_rps},    {"peak_rps", t.peak_rps}};
 }
@@ -42,9 +42,7 @@ std::string fixed(std::optional<double> v, int digits, const char* unit = "") {
   std::snprintf(buf, sizeof buf, "%.*f%s", digits, *v, unit);
   return buf;
 }
-std::string pct(std::optional<double> v) {
-  return v ? fixed(*v * 100, 2, " %") : std::string("-");
-}
+std::string pct(std::optional<double> v) { return v ? fixed(*v * 100, 2, " %") : std::string("-"); }
 std::string mib(std::optional<double> v) {
   return v ? fixed(*v / 1048576.0, 1, " MiB") : std::string("-");
 }
@@ -100,8 +98,8 @@ Sections sections_of(const Report& r, bool md) {
                     std::to_string(r.promoted) + ", rolled back " + std::to_string(r.rolled_back) +
                     ", failed " + std::to_string(r.failed) + ", in progress " +
                     std::to_string(r.in_progress) + "; success rate " + pct(r.success_rate) +
-                    "; rollbacks per week " + fixed(r.rollbacks_per_week, 1) +
-                    "; mean duration " + duration(r.mean_deploy_s) + "\n";
+                    "; rollbacks per week " + fixed(r.rollbacks_per_week, 1) + "; mean duration " +
+                    duration(r.mean_deploy_s) + "\n";
   Table deps{{"id", "started", "strategy", "from", "to", "result", "duration", "reason"}};
   for (std::size_t i = 0; i < r.deployments.size() && i < 50; ++i) {
     const auto& d = r.deployments[i];
@@ -113,8 +111,8 @@ Sections sections_of(const Report& r, bool md) {
 
   std::string inc = std::to_string(r.incidents.size()) + " incidents; time to resolve: mean " +
                     duration(r.mean_resolve_s) + ", max " + duration(r.max_resolve_s) + "\n";
-  Table incs{{"start", "duration", "severity", "causes", "tracks", "requests", "errors",
-              "restarts"}};
+  Table incs{
+      {"start", "duration", "severity", "causes", "tracks", "requests", "errors", "restarts"}};
   for (const auto& i : r.incidents) {
     std::string causes, tracks;
     for (const auto& c : i.causes) causes += (causes.empty() ? "" : ",") + c;
@@ -129,8 +127,8 @@ Sections sections_of(const Report& r, bool md) {
   s.items.emplace_back("Incidents", inc);
 
   const auto& t = r.traffic;
-  Table traffic{{"track", "release", "requests", "error rate", "P50", "P95", "P99", "avg rps",
-                 "peak rps"}};
+  Table traffic{
+      {"track", "release", "requests", "error rate", "P50", "P95", "P99", "avg rps", "peak rps"}};
   traffic.push_back({"all", "", std::to_string(t.requests), pct(t.error_rate),
                      fixed(t.p50_ms, 1, " ms"), fixed(t.p95_ms, 1, " ms"),
                      fixed(t.p99_ms, 1, " ms"), fixed(t.avg_rps, 2), fixed(t.peak_rps, 2)});
@@ -151,16 +149,16 @@ Sections sections_of(const Report& r, bool md) {
           "replicas: avg " + fixed(res.avg_replicas, 2) + "; replica-hours " +
           fixed(res.replica_hours, 2) + " (" + fixed(r.replica_hours_per_million_requests, 2) +
           " per million requests); restarts " + std::to_string(res.restarts) + "\n");
-  s.items.emplace_back("Scaling", "scale-ups " + std::to_string(r.scale_ups) +
-                                      ", scale-downs " + std::to_string(r.scale_downs) +
-                                      "; autoscaled " + duration(r.autoscaled_s) +
-                                      "; accuracy " + pct(r.scaling_accuracy) + "\n");
+  s.items.emplace_back("Scaling", "scale-ups " + std::to_string(r.scale_ups) + ", scale-downs " +
+                                      std::to_string(r.scale_downs) + "; autoscaled " +
+                                      duration(r.autoscaled_s) + "; accuracy " +
+                                      pct(r.scaling_accuracy) + "\n");
 
   Table trends{{"metric", "first half", "second half", "trend"}};
   for (const auto& tr : r.trends) {
     const int digits = tr.metric == "error_rate" ? 4 : 2;
-    trends.push_back({tr.metric, fixed(tr.first_half, digits), fixed(tr.second_half, digits),
-                      tr.direction});
+    trends.push_back(
+        {tr.metric, fixed(tr.first_half, digits), fixed(tr.second_half, digits), tr.direction});
   }
   s.items.emplace_back("Trends", render_table(trends, md));
 
@@ -199,31 +197,42 @@ json::value to_json(const Report& r) {
     checks.push_back(json::object{{"name", c.name}, {"status", c.status}, {"detail", c.detail}});
   }
   for (const auto& d : r.deployments) {
-    deps.push_back(json::object{{"id", d.id}, {"strategy", d.strategy}, {"from", d.from},
-                                {"to", d.to}, {"result", d.result}, {"reason", d.reason},
+    deps.push_back(json::object{{"id", d.id},
+                                {"strategy", d.strategy},
+                                {"from", d.from},
+                                {"to", d.to},
+                                {"result", d.result},
+                                {"reason", d.reason},
                                 {"started", iso8601_utc(d.started_ms)},
                                 {"duration_s", opt(d.duration_s)}});
   }
   for (const auto& i : r.incidents) {
-    incs.push_back(json::object{{"start", iso8601_utc(i.start_ms)}, {"end", iso8601_utc(i.end_ms)},
+    incs.push_back(json::object{{"start", iso8601_utc(i.start_ms)},
+                                {"end", iso8601_utc(i.end_ms)},
                                 {"duration_s", static_cast<double>(i.end_ms - i.start_ms) / 1000},
-                                {"ongoing", i.ongoing}, {"severity", i.severity},
-                                {"causes", strings(i.causes)}, {"tracks", strings(i.tracks)},
-                                {"requests", i.requests}, {"errors", i.errors},
+                                {"ongoing", i.ongoing},
+                                {"severity", i.severity},
+                                {"causes", strings(i.causes)},
+                                {"tracks", strings(i.tracks)},
+                                {"requests", i.requests},
+                                {"errors", i.errors},
                                 {"restarts", i.restarts}});
   }
   for (const auto& t : r.tracks) {
-    tracks.push_back(json::object{{"track", t.track}, {"release", t.release},
-                                  {"traffic", traffic_json(t.traffic)}});
+    tracks.push_back(json::object{
+        {"track", t.track}, {"release", t.release}, {"traffic", traffic_json(t.traffic)}});
   }
   for (const auto& b : r.buckets) {
-    buckets.push_back(json::object{{"start", iso8601_utc(b.start_ms)}, {"recorded_s", b.recorded_s},
+    buckets.push_back(json::object{{"start", iso8601_utc(b.start_ms)},
+                                   {"recorded_s", b.recorded_s},
                                    {"traffic", traffic_json(b.traffic)},
                                    {"resources", resources_json(b.resources)},
-                                   {"scale_ups", b.scale_ups}, {"scale_downs", b.scale_downs}});
+                                   {"scale_ups", b.scale_ups},
+                                   {"scale_downs", b.scale_downs}});
   }
   for (const auto& t : r.trends) {
-    trends.push_back(json::object{{"metric", t.metric}, {"first_half", opt(t.first_half)},
+    trends.push_back(json::object{{"metric", t.metric},
+                                  {"first_half", opt(t.first_half)},
                                   {"second_half", opt(t.second_half)},
                                   {"direction", t.direction}});
   }
@@ -234,12 +243,15 @@ json::value to_json(const Report& r) {
       {"recorded_s", r.recorded_s},
       {"period_s", r.period_s},
       {"checks", checks},
-      {"deployments",
-       json::object{{"started", r.deployments.size()}, {"promoted", r.promoted},
-                    {"rolled_back", r.rolled_back}, {"failed", r.failed},
-                    {"in_progress", r.in_progress}, {"success_rate", opt(r.success_rate)},
-                    {"rollbacks_per_week", opt(r.rollbacks_per_week)},
-                    {"mean_duration_s", opt(r.mean_deploy_s)}, {"list", deps}}},
+      {"deployments", json::object{{"started", r.deployments.size()},
+                                   {"promoted", r.promoted},
+                                   {"rolled_back", r.rolled_back},
+                                   {"failed", r.failed},
+                                   {"in_progress", r.in_progress},
+                                   {"success_rate", opt(r.success_rate)},
+                                   {"rollbacks_per_week", opt(r.rollbacks_per_week)},
+                                   {"mean_duration_s", opt(r.mean_deploy_s)},
+                                   {"list", deps}}},
       {"incidents", json::object{{"count", r.incidents.size()},
                                  {"mean_resolve_s", opt(r.mean_resolve_s)},
                                  {"max_resolve_s", opt(r.max_resolve_s)},
@@ -247,7 +259,8 @@ json::value to_json(const Report& r) {
       {"traffic", traffic_json(r.traffic)},
       {"tracks", tracks},
       {"resources", resources_json(r.resources)},
-      {"scaling", json::object{{"scale_ups", r.scale_ups}, {"scale_downs", r.scale_downs},
+      {"scaling", json::object{{"scale_ups", r.scale_ups},
+                               {"scale_downs", r.scale_downs},
                                {"autoscaled_s", r.autoscaled_s},
                                {"accuracy", opt(r.scaling_accuracy)}}},
       {"replica_hours_per_million_requests", opt(r.replica_hours_per_million_requests)},

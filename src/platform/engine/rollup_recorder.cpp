@@ -95,11 +95,9 @@ RollupBatch RollupRecorder::close(std::int64_t start_ms) {
       r.release = t->second.release;
       r.desired = t->second.desired;
       r.ready = t->second.ready;
-      r.running = static_cast<int>(
-          std::count_if(t->second.replicas.begin(), t->second.replicas.end(),
-                        [](const ReplicaView& v) {
-                          return v.phase != "draining" && v.phase != "terminating";
-                        }));
+      r.running = static_cast<int>(std::count_if(
+          t->second.replicas.begin(), t->second.replicas.end(),
+          [](const ReplicaView& v) { return v.phase != "draining" && v.phase != "terminating"; }));
     }
     if (auto a = tracks_.find(track); a != tracks_.end()) {
       r.requests = a->second.traffic.requests;

@@ -77,9 +77,9 @@ Result<std::unique_ptr<RollupStore>> RollupStore::open(const fs::path& state_dir
   const fs::path file = state_dir / "state.db";
   // NORMAL: a rollup lost to a power cut costs one minute of a report, and the control plane
   // writes them while it holds no other lock.
-  auto db = sqlite::Database::open(file.string(), {.component = "rollups " + file.string(),
-                                                   .synchronous = "NORMAL",
-                                                   .create_mode = 0600});
+  auto db = sqlite::Database::open(
+      file.string(),
+      {.component = "rollups " + file.string(), .synchronous = "NORMAL", .create_mode = 0600});
   if (!db) return db.error();
   if (Status st = db->exec(kSchema, "creating the rollup tables"); !st) return st.error();
   return std::unique_ptr<RollupStore>(new RollupStore(std::move(*db), limits));
@@ -134,15 +134,15 @@ Status RollupStore::add(const std::vector<TrackRollup>& tracks,
 
 Status RollupStore::prune(std::int64_t now_ms) {
   const std::int64_t oldest = now_ms - limits_.retention.count();
-  for (const auto& [table, cap] : {std::pair<const char*, std::int64_t>{"track_rollups",
-                                                                       limits_.max_track_rows},
-                                   {"replica_rollups", limits_.max_replica_rows}}) {
+  for (const auto& [table, cap] :
+       {std::pair<const char*, std::int64_t>{"track_rollups", limits_.max_track_rows},
+        {"replica_rollups", limits_.max_replica_rows}}) {
     auto old = db_.prepare(std::string("DELETE FROM ") + table + " WHERE start_ms < ?");
     if (!old) return old.error();
     if (Status st = old->bind(oldest).run("pruning old rollups"); !st) return st;
     // Ids only grow (AUTOINCREMENT): the newest `cap` rows are those above max(id) - cap.
-    auto over = db_.prepare(std::string("DELETE FROM ") + table + " WHERE id <= (SELECT MAX(id) FROM " +
-                            table + ") - ?");
+    auto over = db_.prepare(std::string("DELETE FROM ") + table +
+                            " WHERE id <= (SELECT MAX(id) FROM " + table + ") - ?");
     if (!over) return over.error();
     if (Status st = over->bind(cap).run("capping the rollups"); !st) return st;
   }
@@ -182,8 +182,7 @@ Result<std::vector<TrackRollup>> RollupStore::tracks(std::int64_t from_ms, std::
   return out;
 }
 
-Result<std::vector<ReplicaRollup>> RollupStore::replicas(std::int64_t from_ms,
-                                                         std::int64_t to_ms) {
+Result<std::vector<ReplicaRollup>> RollupStore::replicas(std::int64_t from_ms, std::int64_t to_ms) {
   std::lock_guard lock(mu_);
   auto st = db_.prepare(
       "SELECT start_ms, period_ms, replica, track, release, cpu_seconds, memory_bytes, restarts, "

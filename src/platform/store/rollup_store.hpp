@@ -30,19 +30,19 @@ struct TrackRollup {
   std::int64_t start_ms = 0;  // Unix ms, a multiple of the period
   std::int64_t period_ms = 60'000;
   std::string track;
-  std::string release;          // what the track ran at the period's end
-  std::uint64_t requests = 0;   // through the gateway
-  std::uint64_t errors = 0;     // 5xx
+  std::string release;         // what the track ran at the period's end
+  std::uint64_t requests = 0;  // through the gateway
+  std::uint64_t errors = 0;    // 5xx
   // The gateway's latency histogram of these requests: counts has bounds.size() + 1 entries
   // (the last one above bounds.back()); empty when there were no requests.
   std::vector<double> latency_bounds;
   std::vector<std::uint64_t> latency_counts;
   int desired = 0;  // at the period's end
   int ready = 0;
-  int running = 0;  // replicas that exist and are not being stopped
-  bool autoscaled = false;                 // the autoscaler evaluated the track
-  std::optional<int> autoscaler_desired;   // what it wanted at the period's end
-  int scale_ups = 0;                       // autoscaler rescales in the period
+  int running = 0;                        // replicas that exist and are not being stopped
+  bool autoscaled = false;                // the autoscaler evaluated the track
+  std::optional<int> autoscaler_desired;  // what it wanted at the period's end
+  int scale_ups = 0;                      // autoscaler rescales in the period
   int scale_downs = 0;
 };
 
@@ -82,8 +82,7 @@ class RollupStore {
   Result<std::vector<ReplicaRollup>> replicas(std::int64_t from_ms, std::int64_t to_ms);
 
  private:
-  RollupStore(sqlite::Database db, RollupLimits limits)
-      : db_(std::move(db)), limits_(limits) {}
+  RollupStore(sqlite::Database db, RollupLimits limits) : db_(std::move(db)), limits_(limits) {}
   Status prune(std::int64_t now_ms);
 
   std::mutex mu_;

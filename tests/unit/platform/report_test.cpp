@@ -90,8 +90,8 @@ TEST(Report, AHealthyDayHasNoIncidentAndEveryCheckOk) {
 TEST(Report, ErrorMinutesOneHealthyMinuteApartAreOneIncidentAndTwoApartAreTwo) {
   ReportInput in = healthy_day();
   auto at = [&](int m) -> TrackRollup& { return in.tracks[static_cast<std::size_t>(m)]; };
-  at(10) = minute(kStart + 10 * kMinute, 600, 60);  // 10 %: critical
-  at(12) = minute(kStart + 12 * kMinute, 600, 60);  // one healthy minute between: same
+  at(10) = minute(kStart + 10 * kMinute, 600, 60);        // 10 %: critical
+  at(12) = minute(kStart + 12 * kMinute, 600, 60);        // one healthy minute between: same
   at(20) = minute(kStart + 20 * kMinute, 600, 12, true);  // 2 % and slow: warning
   at(21) = minute(kStart + 21 * kMinute, 600, 0, true);
   const Report r = build_report(in);
@@ -101,8 +101,7 @@ TEST(Report, ErrorMinutesOneHealthyMinuteApartAreOneIncidentAndTwoApartAreTwo) {
   EXPECT_EQ(r.incidents[0].severity, "critical");
   EXPECT_EQ(r.incidents[0].causes, (std::vector<std::string>{"high_error_rate"}));
   EXPECT_EQ(r.incidents[1].severity, "warning");
-  EXPECT_EQ(r.incidents[1].causes,
-            (std::vector<std::string>{"high_error_rate", "high_latency"}));
+  EXPECT_EQ(r.incidents[1].causes, (std::vector<std::string>{"high_error_rate", "high_latency"}));
   EXPECT_DOUBLE_EQ(*r.mean_resolve_s, 150);
   EXPECT_DOUBLE_EQ(*r.max_resolve_s, 180);
   EXPECT_FALSE(r.incidents[1].ongoing);
