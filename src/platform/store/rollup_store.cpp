@@ -2,9 +2,8 @@
 
 #include <boost/json.hpp>
 
-#include <system_error>
-
 #include "common/json_text.hpp"
+#include "platform/store/state_store.hpp"
 
 namespace sg::platform {
 namespace fs = std::filesystem;
@@ -68,20 +67,9 @@ std::int64_t to_i64(std::uint64_t v) {
 
 Result<std::unique_ptr<RollupStore>> RollupStore::open(const fs::path& state_dir,
                                                        RollupLimits limits) {
-  std::error_code ec;
-  fs::create_directories(state_dir, ec);
-  if (ec) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "state dir " + state_dir.string() + ": " + ec.message());
-  }
-  const fs::path file = state_dir / "state.db";
-  // NORMAL: a rollup lost to a power cut costs one minute of a report, and the control plane
-  // writes them while it holds no other lock.
-  auto db = sqlite::Database::open(
-      file.string(),
-      {.component = "rollups " + file.string(), .synchronous = "NORMAL", .create_mode = 0600});
+  // NORMAL: a rollup lost to a power cut costs one minute of a report.
+  auto db = open_state_db(state_dir, "rollups", "NORMAL", kSchema);
   if (!db) return db.error();
-  if (Status st = db->exec(kSchema, "creating the rollup tables"); !st) return st.error();
   return std::unique_ptr<RollupStore>(new RollupStore(std::move(*db), limits));
 }
 

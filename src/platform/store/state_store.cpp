@@ -173,7 +173,8 @@ std::string iso8601_utc(std::int64_t unix_ms) {
   return buf;
 }
 
-Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& state_dir) {
+Result<sqlite::Database> open_state_db(const fs::path& state_dir, const std::string& component,
+                                       const std::string& synchronous, const char* schema) {
   std::error_code ec;
   fs::create_directories(state_dir, ec);
   if (ec) {
@@ -181,12 +182,18 @@ Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& state_dir) 
                       "state dir " + state_dir.string() + ": " + ec.message());
   }
   const fs::path file = state_dir / "state.db";
-  auto db = sqlite::Database::open(file.string(), {.component = "state store " + file.string(),
-                                                   .synchronous = "FULL",
+  auto db = sqlite::Database::open(file.string(), {.component = component + " " + file.string(),
+                                                   .synchronous = synchronous,
                                                    .create_mode = 0600});
   if (!db) return db.error();
-  if (Status st = db->exec(kSchema, "creating the schema"); !st) return st.error();
-  return std::unique_ptr<StateStore>(new StateStore(std::move(*db), file));
+  if (Status st = db->exec(schema, "creating the schema"); !st) return st.error();
+  return db;
+}
+
+Result<std::unique_ptr<StateStore>> StateStore::open(const fs::path& state_dir) {
+  auto db = open_state_db(state_dir, "state store", "FULL", kSchema);
+  if (!db) return db.error();
+  return std::unique_ptr<StateStore>(new StateStore(std::move(*db), state_dir / "state.db"));
 }
 
 Status StateStore::put_release(const ReleaseSpec& r) {

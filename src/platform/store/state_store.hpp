@@ -71,6 +71,13 @@ Result<std::string> read_or_create_secret(const std::filesystem::path& file);
 // "2026-11-24T22:15:03.120Z"
 std::string iso8601_utc(std::int64_t unix_ms);
 
+// Opens STATE_DIR/state.db (creating the directory and the 0600 file as needed) as a
+// connection named `component` with `synchronous` (FULL | NORMAL), and runs `schema` (CREATE
+// ... IF NOT EXISTS) on it. StateStore and RollupStore each hold one.
+Result<sqlite::Database> open_state_db(const std::filesystem::path& state_dir,
+                                       const std::string& component,
+                                       const std::string& synchronous, const char* schema);
+
 class StateStore {
  public:
   // Opens (creating directories, file and schema as needed) DIR/state.db.
