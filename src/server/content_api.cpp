@@ -9,6 +9,7 @@
 #include "common/http/url.hpp"
 #include "common/json_text.hpp"
 #include "common/log.hpp"
+#include "common/random_hex.hpp"
 #include "server/content_json.hpp"
 #include "server/routes.hpp"
 
@@ -63,13 +64,7 @@ bool valid_id(std::string_view id) {
 }
 
 std::string new_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (int part = 0; part < 2; ++part) {
-    std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4) id += kHex[v & 0xF];
-  }
+  std::string id = random_hex(32);
   // Shape it as a UUID v4: 8-4-4-4-12 with version and variant nibbles.
   id[12] = '4';
   id[16] = "89ab"[static_cast<unsigned char>(id[16]) % 4];

@@ -6,25 +6,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 #include <set>
 
 #include "common/log.hpp"
+#include "common/random_hex.hpp"
 
 namespace sg::server {
 namespace {
 
-std::string random_suffix() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string s(16, '0');
-  std::uint64_t v = rng();
-  for (char& c : s) {
-    c = kHex[v & 0xF];
-    v >>= 4;
-  }
-  return s;
-}
+std::string random_suffix() { return random_hex(16); }
 
 Error io_error(const std::string& what, const std::filesystem::path& path) {
   return make_error(ErrorCode::kInternal,

@@ -1,9 +1,8 @@
 #include "common/http/http_types.hpp"
 
-#include <random>
-
 #include "common/json_text.hpp"
 #include "common/log.hpp"
+#include "common/random_hex.hpp"
 
 namespace sg::http {
 
@@ -74,15 +73,7 @@ std::string request_id_for(std::string_view incoming) {
          c == '_' || c == ':' || c == '-';
   }
   if (ok) return std::string(incoming);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  std::uint64_t v = rng();
-  for (char& c : id) {
-    c = kHex[v & 0xF];
-    v >>= 4;
-  }
-  return id;
+  return random_hex(16);
 }
 
 }  // namespace sg::http

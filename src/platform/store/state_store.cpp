@@ -7,9 +7,9 @@
 
 #include <ctime>
 #include <fstream>
-#include <random>
 
 #include "common/json_text.hpp"
+#include "common/random_hex.hpp"
 
 namespace sg::platform {
 namespace fs = std::filesystem;
@@ -138,11 +138,7 @@ Result<std::string> read_or_create_secret(const fs::path& file) {
   auto existing = read_secret_file(file);
   if (!existing) return existing.error();
   if (*existing && (*existing)->size() >= 16) return **existing;
-  std::string token;
-  std::random_device rd;  // /dev/urandom on Linux
-  static constexpr char kHex[] = "0123456789abcdef";
-  token.clear();
-  for (int i = 0; i < 48; ++i) token += kHex[rd() % 16];
+  const std::string token = secure_random_hex(48);
   // A fresh 0600 file renamed over the old one: never readable by others, even for a moment,
   // and no process-wide umask change.
   const fs::path tmp = file.string() + ".tmp";

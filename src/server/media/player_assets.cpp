@@ -1,7 +1,7 @@
 #include "server/media/player_assets.hpp"
+#include "common/random_hex.hpp"
 
 #include <cstddef>
-#include <random>
 
 // The files are included verbatim by the assembler (.incbin), with their paths from CMake.
 #define SG_STR2(x) #x
@@ -34,24 +34,13 @@ void replace_all(std::string& s, std::string_view from, std::string_view to) {
 }
 
 // 128 random bits as hex: a CSP nonce (the grammar allows base64 characters; hex is a subset).
-std::string fresh_nonce() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int part = 0; part < 2; ++part) {
-    std::uint64_t v = rng();
-    for (int i = 0; i < 16; ++i, v >>= 4) out += kHex[v & 0xF];
-  }
-  return out;
-}
-
 }  // namespace
 
 std::string_view hls_js() { return view(sg_hls_js_begin, sg_hls_js_end); }
 std::string_view hls_js_version() { return SG_HLS_JS_VERSION; }
 
 WatchPage watch_page(std::string_view content_id) {
-  const std::string nonce = fresh_nonce();
+  const std::string nonce = secure_random_hex(32);  // must not be guessable
   WatchPage page;
   page.html = std::string(view(sg_watch_html_begin, sg_watch_html_end));
   replace_all(page.html, "@HLS_JS_VERSION@", hls_js_version());
