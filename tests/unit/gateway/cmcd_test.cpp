@@ -59,8 +59,9 @@ void expect_all_keys(const CmcdReport& r) {
 }
 
 TEST(Cmcd, ReadsEveryKeyOfTheSpecExampleFromTheQuery) {
-  const CmcdQueryParam p = find_cmcd_query(std::string("/hls/x/seg.m4s?token=t.1.s.g&CMCD=") +
-                                           std::string(kAllKeysQuery));
+  const std::string target =
+      "/hls/x/seg.m4s?token=t.1.s.g&CMCD=" + std::string(kAllKeysQuery) + "&x=1";
+  const CmcdQueryParam p = find_cmcd_query(target);
   ASSERT_EQ(p.count, 1u);
   expect_all_keys(from_query(p.value));
 }
