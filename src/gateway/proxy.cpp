@@ -628,8 +628,7 @@ metrics::Histogram& Proxy::duration_histogram(const Track* track) {
   return *h;
 }
 
-metrics::Counter& Proxy::cmcd_counter(metrics::Family<metrics::Counter>& family,
-                                      const Track* track,
+metrics::Counter& Proxy::cmcd_counter(metrics::Family<metrics::Counter>& family, const Track* track,
                                       std::atomic<metrics::Counter*> TrackMetricCache::*cached) {
   auto lookup = [&] {
     return &family.with(

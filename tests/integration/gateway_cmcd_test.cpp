@@ -41,9 +41,11 @@ TEST_F(GatewayCmcdTest, CountsCmcdAndMalformedCmcdOnTheTrackThatAnswered) {
   const std::vector<Kind> kinds = {
       {"/health", {}, false, false},
       {"/health?CMCD=bl%3D21300%2Cbs%2Csid%3D%22viewer-1%22", {}, true, false},
-      {"/health", {{"CMCD-Request", "bl=100,su"}, {"CMCD-Session", "sid=\"viewer-2\""}}, true,
+      {"/health",
+       {{"CMCD-Request", "bl=100,su"}, {"CMCD-Session", "sid=\"viewer-2\""}},
+       true,
        false},
-      {"/health?CMCD=bl%3D%22unterminated", {}, true, true},  // a syntax error
+      {"/health?CMCD=bl%3D%22unterminated", {}, true, true},   // a syntax error
       {"/health", {{"CMCD-Status", "bs=maybe"}}, true, true},  // a token where a Boolean goes
       {"/health?cmcd=bl%3D1", {{"X-CMCD-Request", "bl=1"}}, false, false},  // not CMCD names
   };
@@ -63,9 +65,9 @@ TEST_F(GatewayCmcdTest, CountsCmcdAndMalformedCmcdOnTheTrackThatAnswered) {
   const std::string metrics = http_get(admin_port_, "/metrics").body;
   for (const std::string track : {"stable", "canary"}) {
     EXPECT_EQ(sample(metrics, "streamgate_gateway_cmcd_requests_total", track), cmcd[track])
-        << track << "\n" << metrics;
-    EXPECT_EQ(sample(metrics, "streamgate_gateway_cmcd_malformed_total", track),
-              malformed[track])
+        << track << "\n"
+        << metrics;
+    EXPECT_EQ(sample(metrics, "streamgate_gateway_cmcd_malformed_total", track), malformed[track])
         << track;
   }
   EXPECT_EQ(cmcd["stable"] + cmcd["canary"], 80);  // 4 of every 6 requests carried CMCD

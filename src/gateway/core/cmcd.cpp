@@ -63,8 +63,23 @@ bool is_key_char(int c) {
 bool is_token_char(int c) {
   if (is_alpha(c) || is_digit(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~': case ':': case '/':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+    case ':':
+    case '/':
       return true;
     default:
       return false;
@@ -85,7 +100,24 @@ struct Item {
 };
 
 enum class Key : std::uint8_t {
-  kBr, kBl, kBs, kCid, kD, kDl, kMtp, kNor, kNrr, kOt, kPr, kRtp, kSf, kSid, kSt, kSu, kTb, kV,
+  kBr,
+  kBl,
+  kBs,
+  kCid,
+  kD,
+  kDl,
+  kMtp,
+  kNor,
+  kNrr,
+  kOt,
+  kPr,
+  kRtp,
+  kSf,
+  kSid,
+  kSt,
+  kSu,
+  kTb,
+  kV,
   kUnknown,
 };
 
@@ -94,10 +126,24 @@ struct KeyName {
   Key key;
 };
 constexpr std::array<KeyName, 18> kKeys{{
-    {"bl", Key::kBl}, {"br", Key::kBr}, {"bs", Key::kBs}, {"cid", Key::kCid}, {"d", Key::kD},
-    {"dl", Key::kDl}, {"mtp", Key::kMtp}, {"nor", Key::kNor}, {"nrr", Key::kNrr},
-    {"ot", Key::kOt}, {"pr", Key::kPr}, {"rtp", Key::kRtp}, {"sf", Key::kSf},
-    {"sid", Key::kSid}, {"st", Key::kSt}, {"su", Key::kSu}, {"tb", Key::kTb}, {"v", Key::kV},
+    {"bl", Key::kBl},
+    {"br", Key::kBr},
+    {"bs", Key::kBs},
+    {"cid", Key::kCid},
+    {"d", Key::kD},
+    {"dl", Key::kDl},
+    {"mtp", Key::kMtp},
+    {"nor", Key::kNor},
+    {"nrr", Key::kNrr},
+    {"ot", Key::kOt},
+    {"pr", Key::kPr},
+    {"rtp", Key::kRtp},
+    {"sf", Key::kSf},
+    {"sid", Key::kSid},
+    {"st", Key::kSt},
+    {"su", Key::kSu},
+    {"tb", Key::kTb},
+    {"v", Key::kV},
 }};
 
 Key lookup_key(std::string_view name) {
@@ -199,8 +245,7 @@ class DictParser {
       ++length;
       in_.advance();
     }
-    const Key key =
-        length <= name.size() ? lookup_key({name.data(), length}) : Key::kUnknown;
+    const Key key = length <= name.size() ? lookup_key({name.data(), length}) : Key::kUnknown;
     Item item;  // a key alone is Boolean true
     if (in_.peek() == '=') {
       in_.advance();
@@ -327,8 +372,7 @@ class DictParser {
   std::size_t scratch_length_ = 0;
 };
 
-CmcdProblem set_integer(std::optional<std::int64_t>& slot, const Item& item,
-                        std::int64_t minimum) {
+CmcdProblem set_integer(std::optional<std::int64_t>& slot, const Item& item, std::int64_t minimum) {
   if (item.type != ItemType::kInteger) return CmcdProblem::kWrongType;
   if (item.integer < minimum) return CmcdProblem::kBadValue;
   slot = item.integer;
@@ -361,21 +405,30 @@ CmcdProblem set_token(std::optional<E>& slot, const Item& item, Parse parse) {
 
 CmcdProblem DictParser::apply(Key key, const Item& item, CmcdData& d) {
   switch (key) {
-    case Key::kBr: return set_integer(d.br, item, 0);
-    case Key::kBl: return set_integer(d.bl, item, 0);
-    case Key::kBs: return set_boolean(d.bs, item);
-    case Key::kCid: return set_text(d.cid, item);
-    case Key::kD: return set_integer(d.d, item, 0);
-    case Key::kDl: return set_integer(d.dl, item, 0);
-    case Key::kMtp: return set_integer(d.mtp, item, 0);
-    case Key::kNor: return set_text(d.nor, item);
+    case Key::kBr:
+      return set_integer(d.br, item, 0);
+    case Key::kBl:
+      return set_integer(d.bl, item, 0);
+    case Key::kBs:
+      return set_boolean(d.bs, item);
+    case Key::kCid:
+      return set_text(d.cid, item);
+    case Key::kD:
+      return set_integer(d.d, item, 0);
+    case Key::kDl:
+      return set_integer(d.dl, item, 0);
+    case Key::kMtp:
+      return set_integer(d.mtp, item, 0);
+    case Key::kNor:
+      return set_text(d.nor, item);
     case Key::kNrr: {
       if (item.type == ItemType::kString && !item.text_too_long && !is_range(item.text)) {
         return CmcdProblem::kBadValue;
       }
       return set_text(d.nrr, item);
     }
-    case Key::kOt: return set_token(d.ot, item, object_type);
+    case Key::kOt:
+      return set_token(d.ot, item, object_type);
     case Key::kPr: {
       // A Decimal; an Integer is the same rate written without a fraction (hls.js: pr=2).
       if (item.type != ItemType::kDecimal && item.type != ItemType::kInteger) {
@@ -387,21 +440,28 @@ CmcdProblem DictParser::apply(Key key, const Item& item, CmcdData& d) {
       d.pr = rate;
       return CmcdProblem::kNone;
     }
-    case Key::kRtp: return set_integer(d.rtp, item, 0);
-    case Key::kSf: return set_token(d.sf, item, streaming_format);
-    case Key::kSid: return set_text(d.sid, item);
-    case Key::kSt: return set_token(d.st, item, stream_type);
-    case Key::kSu: return set_boolean(d.su, item);
-    case Key::kTb: return set_integer(d.tb, item, 0);
-    case Key::kV: return set_integer(d.v, item, 1);
-    case Key::kUnknown: break;
+    case Key::kRtp:
+      return set_integer(d.rtp, item, 0);
+    case Key::kSf:
+      return set_token(d.sf, item, streaming_format);
+    case Key::kSid:
+      return set_text(d.sid, item);
+    case Key::kSt:
+      return set_token(d.st, item, stream_type);
+    case Key::kSu:
+      return set_boolean(d.su, item);
+    case Key::kTb:
+      return set_integer(d.tb, item, 0);
+    case Key::kV:
+      return set_integer(d.v, item, 1);
+    case Key::kUnknown:
+      break;
   }
   return CmcdProblem::kNone;
 }
 
 // Reads one source into `report`; on a syntax error restores what it held before.
-void read_source(std::string_view raw, bool url_encoded, CmcdReport& report,
-                 std::uint32_t& seen) {
+void read_source(std::string_view raw, bool url_encoded, CmcdReport& report, std::uint32_t& seen) {
   if (raw.size() > kCmcdMaxSourceBytes) {
     note(report, CmcdProblem::kSourceTooLong);
     return;
@@ -450,15 +510,24 @@ CmcdQueryParam find_cmcd_query(std::string_view target) {
 
 const char* cmcd_problem_name(CmcdProblem problem) {
   switch (problem) {
-    case CmcdProblem::kNone: return "none";
-    case CmcdProblem::kSourceTooLong: return "source_too_long";
-    case CmcdProblem::kBadPercentEncoding: return "bad_percent_encoding";
-    case CmcdProblem::kBadSyntax: return "bad_syntax";
-    case CmcdProblem::kWrongType: return "wrong_type";
-    case CmcdProblem::kBadValue: return "bad_value";
-    case CmcdProblem::kValueTooLong: return "value_too_long";
-    case CmcdProblem::kDuplicateKey: return "duplicate_key";
-    case CmcdProblem::kRepeatedSource: return "repeated_source";
+    case CmcdProblem::kNone:
+      return "none";
+    case CmcdProblem::kSourceTooLong:
+      return "source_too_long";
+    case CmcdProblem::kBadPercentEncoding:
+      return "bad_percent_encoding";
+    case CmcdProblem::kBadSyntax:
+      return "bad_syntax";
+    case CmcdProblem::kWrongType:
+      return "wrong_type";
+    case CmcdProblem::kBadValue:
+      return "bad_value";
+    case CmcdProblem::kValueTooLong:
+      return "value_too_long";
+    case CmcdProblem::kDuplicateKey:
+      return "duplicate_key";
+    case CmcdProblem::kRepeatedSource:
+      return "repeated_source";
   }
   return "unknown";
 }

@@ -92,9 +92,9 @@ struct CmcdData {
   std::optional<CmcdObjectType> ot;
   std::optional<std::int64_t> tb;  // top bitrate the client may play, kbps
   // CMCD-Request
-  std::optional<std::int64_t> bl;   // buffer length, ms
-  std::optional<std::int64_t> dl;   // deadline: ms until the buffer would run dry
-  std::optional<std::int64_t> mtp;  // measured throughput, kbps
+  std::optional<std::int64_t> bl;                 // buffer length, ms
+  std::optional<std::int64_t> dl;                 // deadline: ms until the buffer would run dry
+  std::optional<std::int64_t> mtp;                // measured throughput, kbps
   std::optional<CmcdText<kCmcdMaxNorChars>> nor;  // next object's URL, relative, as sent
   std::optional<CmcdText<kCmcdMaxNrrChars>> nrr;  // next range: "a-b", "a-" or "-n"
   std::optional<bool> su;                         // startup: needed urgently
@@ -123,9 +123,10 @@ enum class CmcdProblem : std::uint8_t {
 };
 const char* cmcd_problem_name(CmcdProblem problem);
 
-// What a request carried (views into the request; they must outlive the call). Sources absent from the request stay nullopt.
+// What a request carried (views into the request; they must outlive the call). Sources absent from
+// the request stay nullopt.
 struct CmcdSources {
-  std::optional<std::string_view> query;  // the CMCD parameter's raw value, URL-encoded
+  std::optional<std::string_view> query;    // the CMCD parameter's raw value, URL-encoded
   std::optional<std::string_view> request;  // CMCD-Request field value
   std::optional<std::string_view> object;   // CMCD-Object
   std::optional<std::string_view> status;   // CMCD-Status

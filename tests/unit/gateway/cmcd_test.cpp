@@ -176,11 +176,27 @@ TEST(Cmcd, ASyntaxErrorInOneHeaderKeepsTheOthers) {
 }
 
 TEST(Cmcd, BadSyntaxCases) {
-  for (const std::string_view bad :
-       {"bl=", "bl=1.", "bl=.5", "bl=1.2345", "bl=1234567890123.5", "bl=1234567890123456",
-        "bl=--1", ",bl=1", "bl=1,,br=2", "bl=1 br=2", "bl = 1", "bl=1;x=2", "br=(3200 1500)",
-        "Bl=:YWJj:", "1bl=2", "-x=1", R"(sid="a\nb")", "sid=\"\x01\"", "sid=\"\xc3\xa9\"",
-        "bl=1,", "bl=1\x7f"}) {
+  for (const std::string_view bad : {"bl=",
+                                     "bl=1.",
+                                     "bl=.5",
+                                     "bl=1.2345",
+                                     "bl=1234567890123.5",
+                                     "bl=1234567890123456",
+                                     "bl=--1",
+                                     ",bl=1",
+                                     "bl=1,,br=2",
+                                     "bl=1 br=2",
+                                     "bl = 1",
+                                     "bl=1;x=2",
+                                     "br=(3200 1500)",
+                                     "Bl=:YWJj:",
+                                     "1bl=2",
+                                     "-x=1",
+                                     R"(sid="a\nb")",
+                                     "sid=\"\x01\"",
+                                     "sid=\"\xc3\xa9\"",
+                                     "bl=1,",
+                                     "bl=1\x7f"}) {
     const CmcdReport r = from_header(bad);
     EXPECT_TRUE(r.malformed()) << bad;
     EXPECT_EQ(r.first_problem, CmcdProblem::kBadSyntax) << bad;
@@ -193,24 +209,17 @@ TEST(Cmcd, WrongTypesAndBadValuesDropOnlyThatKey) {
     std::string_view payload;
     CmcdProblem problem;
   };
-  for (const Case& c : {Case{"br=abc", CmcdProblem::kWrongType},
-                        Case{"br=1.5", CmcdProblem::kWrongType},
-                        Case{R"(br="3200")", CmcdProblem::kWrongType},
-                        Case{"br", CmcdProblem::kWrongType},
-                        Case{"br=-1", CmcdProblem::kBadValue},
-                        Case{"pr=-0.5", CmcdProblem::kBadValue},
-                        Case{"pr=fast", CmcdProblem::kWrongType},
-                        Case{"v=0", CmcdProblem::kBadValue},
-                        Case{"ot=x", CmcdProblem::kBadValue},
-                        Case{"ot=V", CmcdProblem::kBadValue},
-                        Case{R"(ot="v")", CmcdProblem::kWrongType},
-                        Case{"sf=hls", CmcdProblem::kBadValue},
-                        Case{"st=x", CmcdProblem::kBadValue},
-                        Case{"sid=abc", CmcdProblem::kWrongType},
-                        Case{R"(nrr="12-3")", CmcdProblem::kBadValue},
-                        Case{R"(nrr="-")", CmcdProblem::kBadValue},
-                        Case{R"(nrr="a-b")", CmcdProblem::kBadValue},
-                        Case{R"(nrr="1234567890123456-")", CmcdProblem::kBadValue}}) {
+  for (const Case& c :
+       {Case{"br=abc", CmcdProblem::kWrongType}, Case{"br=1.5", CmcdProblem::kWrongType},
+        Case{R"(br="3200")", CmcdProblem::kWrongType}, Case{"br", CmcdProblem::kWrongType},
+        Case{"br=-1", CmcdProblem::kBadValue}, Case{"pr=-0.5", CmcdProblem::kBadValue},
+        Case{"pr=fast", CmcdProblem::kWrongType}, Case{"v=0", CmcdProblem::kBadValue},
+        Case{"ot=x", CmcdProblem::kBadValue}, Case{"ot=V", CmcdProblem::kBadValue},
+        Case{R"(ot="v")", CmcdProblem::kWrongType}, Case{"sf=hls", CmcdProblem::kBadValue},
+        Case{"st=x", CmcdProblem::kBadValue}, Case{"sid=abc", CmcdProblem::kWrongType},
+        Case{R"(nrr="12-3")", CmcdProblem::kBadValue}, Case{R"(nrr="-")", CmcdProblem::kBadValue},
+        Case{R"(nrr="a-b")", CmcdProblem::kBadValue},
+        Case{R"(nrr="1234567890123456-")", CmcdProblem::kBadValue}}) {
     const CmcdReport r = from_header(std::string(c.payload) + ",tb=6000");
     EXPECT_EQ(r.problems, 1u) << c.payload;
     EXPECT_EQ(r.first_problem, c.problem)
@@ -283,9 +292,9 @@ TEST(Cmcd, BadPercentEncodingDropsTheQuery) {
 
 TEST(Cmcd, FindsTheQueryParameterExactlyOnceAndFlagsRepeats) {
   EXPECT_EQ(find_cmcd_query("/a/b.m3u8").count, 0u);
-  EXPECT_EQ(find_cmcd_query("/a?cmcd=bs").count, 0u);    // the name is case-sensitive
-  EXPECT_EQ(find_cmcd_query("/a?xCMCD=bs").count, 0u);   // whole names only
-  EXPECT_EQ(find_cmcd_query("/a?#CMCD=bs").count, 0u);   // not in the fragment
+  EXPECT_EQ(find_cmcd_query("/a?cmcd=bs").count, 0u);   // the name is case-sensitive
+  EXPECT_EQ(find_cmcd_query("/a?xCMCD=bs").count, 0u);  // whole names only
+  EXPECT_EQ(find_cmcd_query("/a?#CMCD=bs").count, 0u);  // not in the fragment
   const CmcdQueryParam one = find_cmcd_query("/a?token=x&CMCD=bs%2Csu&b=2");
   EXPECT_EQ(one.count, 1u);
   EXPECT_EQ(one.value, "bs%2Csu");
