@@ -70,7 +70,15 @@ GatewayMetrics::GatewayMetrics(metrics::Registry& r, const GatewayState& state)
                           {"track", "endpoint"})),
       errors(r.counter("streamgate_gateway_errors_total",
                        "Responses the gateway generated itself, by reason.",
-                       {"route", "track", "reason"})) {
+                       {"route", "track", "reason"})),
+      cmcd_requests(r.counter("streamgate_gateway_cmcd_requests_total",
+                              "Requests that carried CMCD data (query or CMCD-* headers), by the "
+                              "track that answered.",
+                              {"route", "track"})),
+      cmcd_malformed(r.counter("streamgate_gateway_cmcd_malformed_total",
+                               "Requests whose CMCD data was malformed in whole or in part (the "
+                               "bad part ignored), by the track that answered.",
+                               {"route", "track"})) {
   r.add_collector([&state](std::string& out) { render_state(out, state); });
 }
 

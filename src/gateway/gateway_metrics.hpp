@@ -36,6 +36,12 @@ struct GatewayMetrics {
   // (reason: connect_failed, upstream_reset, upstream_timeout, bad_upstream_response,
   // no_healthy_upstream, bad_request).
   metrics::Family<metrics::Counter>& errors;
+  // streamgate_gateway_cmcd_requests_total{route,track}: answered requests that carried CMCD
+  // data (the CMCD query parameter or a CMCD-* header), by the track that answered.
+  metrics::Family<metrics::Counter>& cmcd_requests;
+  // streamgate_gateway_cmcd_malformed_total{route,track}: those whose CMCD data was malformed
+  // in whole or in part (the bad part is ignored; the viewer's request is served as usual).
+  metrics::Family<metrics::Counter>& cmcd_malformed;
 };
 
 }  // namespace sg::gateway

@@ -39,6 +39,8 @@ struct TrackMetricCache {
   std::array<std::atomic<metrics::Counter*>, kCodes> requests{};
   std::atomic<metrics::Histogram*> duration{nullptr};
   std::atomic<metrics::Histogram*> upstream{nullptr};
+  std::atomic<metrics::Counter*> cmcd_requests{nullptr};
+  std::atomic<metrics::Counter*> cmcd_malformed{nullptr};
 };
 
 struct Track {

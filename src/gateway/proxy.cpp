@@ -14,6 +14,7 @@
 #include "common/http/parse_read.hpp"
 #include "common/log.hpp"
 #include "gateway/proxy_heads.hpp"
+#include "gateway/request_cmcd.hpp"
 #include "gateway/request_rules.hpp"
 
 namespace sg::gateway {
@@ -106,6 +107,9 @@ struct Proxy::Exchange {
   // then to its response head (or to the timeout that ended the wait for it).
   std::chrono::steady_clock::time_point upstream_sent{};
   std::optional<double> upstream_seconds;
+  // The request carried CMCD data; some of it was malformed (request_cmcd.hpp).
+  bool cmcd = false;
+  bool cmcd_malformed = false;
 };
 
 namespace {
@@ -436,6 +440,10 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
              head.method() == bhttp::verb::head};
   ex.head_only = ex.head.head_only;
   ex.client_keep_alive = parser.get().keep_alive();
+  if (const auto cmcd = read_request_cmcd(head)) {
+    ex.cmcd = true;
+    ex.cmcd_malformed = cmcd->malformed();
+  }
   ex.table = state_.table();
   const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
   if (auto bad = framing_error(head)) {
@@ -620,11 +628,33 @@ metrics::Histogram& Proxy::duration_histogram(const Track* track) {
   return *h;
 }
 
+metrics::Counter& Proxy::cmcd_counter(metrics::Family<metrics::Counter>& family, const Track* track,
+                                      std::atomic<metrics::Counter*> TrackMetricCache::*cached) {
+  auto lookup = [&] {
+    return &family.with(
+        {std::string_view(kRouteName), track ? std::string_view(track->name) : "none"});
+  };
+  if (!track) return *lookup();
+  auto& slot = (*track->metrics).*cached;
+  metrics::Counter* c = slot.load(std::memory_order_acquire);
+  if (!c) {
+    c = lookup();
+    slot.store(c, std::memory_order_release);
+  }
+  return *c;
+}
+
 void Proxy::record(Exchange& ex, unsigned status, double latency, bool gateway_generated) {
   const auto now = Endpoint::Clock::now();
   const std::string_view track = ex.track ? std::string_view(ex.track->name) : "none";
   request_counter(ex.track, status).inc();
   duration_histogram(ex.track).observe(latency);
+  if (ex.cmcd) {
+    cmcd_counter(metrics_.cmcd_requests, ex.track, &TrackMetricCache::cmcd_requests).inc();
+    if (ex.cmcd_malformed) {
+      cmcd_counter(metrics_.cmcd_malformed, ex.track, &TrackMetricCache::cmcd_malformed).inc();
+    }
+  }
   if (ex.track && ex.upstream_seconds) upstream_histogram(*ex.track).observe(*ex.upstream_seconds);
   if (ex.track) {
     ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated,

@@ -72,6 +72,9 @@ class Proxy final : public http::ConnectionHandler {
   metrics::Counter& request_counter(const Track* track, unsigned status);
   metrics::Histogram& duration_histogram(const Track* track);
   metrics::Histogram& upstream_histogram(const Track& track);
+  // A CMCD counter of `family` for the track (cached in its TrackMetricCache slot `cached`).
+  metrics::Counter& cmcd_counter(metrics::Family<metrics::Counter>& family, const Track* track,
+                                 std::atomic<metrics::Counter*> TrackMetricCache::*cached);
 
   GatewayState& state_;
   GatewayMetrics& metrics_;

@@ -32,6 +32,8 @@
 //   - pick_sticky is deterministic, in range, only picks eligible tracks of weight > 0, places
 //     the key on the cumulative weights when every track is eligible, and answers whenever
 //     some weighted track is eligible;
+//   - the CMCD sources found in one pass over the fields are the ones Beast's lookups find
+//     (first value read, a repeat reported);
 //   - no exception escapes the rules.
 //
 // SG_FUZZ_TRACE=1 prints each client head and the upstream text on stderr.
@@ -52,6 +54,7 @@
 #include "common/http/http_types.hpp"
 #include "gateway/core/track_schedule.hpp"
 #include "gateway/proxy_heads.hpp"
+#include "gateway/request_cmcd.hpp"
 #include "gateway/request_rules.hpp"
 
 namespace {
@@ -364,6 +367,30 @@ error_code feed(Parser& parser, Wire& wire, Done done) {
   return ec;
 }
 
+// The proxy's one-pass scan for CMCD sources agrees with Beast's own lookups: a CMCD-* field
+// is found when Beast finds it (any case), its first value is the one read, a second one is
+// reported, and so is a repeated CMCD query parameter.
+void check_cmcd(const sg::http::RequestHeader& head) {
+  const gw::CmcdSources s = no_throw("request_cmcd_sources",
+                                     [&] { return gw::request_cmcd_sources(head); });
+  bool repeated = gw::find_cmcd_query(head.target()).count > 1;
+  const std::pair<const char*, const std::optional<std::string_view>*> fields[] = {
+      {"CMCD-Request", &s.request},
+      {"CMCD-Object", &s.object},
+      {"CMCD-Status", &s.status},
+      {"CMCD-Session", &s.session}};
+  for (const auto& [name, slot] : fields) {
+    const auto n = head.count(name);
+    if ((n > 0) != slot->has_value()) violation("CMCD field found or missed", name);
+    if (n > 0 && **slot != head.find(name)->value()) violation("not the first CMCD value", name);
+    repeated = repeated || n > 1;
+  }
+  if (repeated != s.repeated) violation("a repeated CMCD source is not reported", "");
+  const auto report = no_throw("read_request_cmcd", [&] { return gw::read_request_cmcd(head); });
+  if (report.has_value() != s.any()) violation("CMCD read without a source or not read", "");
+  if (report && s.repeated && !report->malformed()) violation("a repeat is not malformed", "");
+}
+
 // One request; returns whether the client connection stays open.
 bool exchange(Wire& wire) {
   bhttp::request_parser<bhttp::empty_body> head_parser;
@@ -377,6 +404,7 @@ bool exchange(Wire& wire) {
                  std::string(head.target()).c_str());
   }
   const bool keep_alive = head_parser.get().keep_alive();
+  check_cmcd(head);
   if (no_throw("framing_error", [&] { return gw::framing_error(head); })) return false;
   (void)no_throw("retry_allowed", [&] { return gw::retry_allowed(head); });
 
