@@ -14,7 +14,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <pqxx/pqxx>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -22,6 +21,7 @@
 
 #include "integration/http_client.hpp"
 #include "integration/server_process.hpp"
+#include "support/pg_faults.hpp"
 
 namespace sg::test {
 namespace {
@@ -346,39 +346,16 @@ TEST(ServerDurability, AnInDoubtCommitKeepsBothFilesAndTheNextStartSweepsTheUnre
   const std::string id(json::parse(created.body).at("id").as_string());
   const std::string media = "/api/v1/content/" + id + "/media";
   ASSERT_EQ(http_call(server->port(), {verb::put, media, "version-one", auth}).status, 200);
-  pqxx::connection admin(*db);
-  {
-    pqxx::work w(admin);
-    w.exec(
-        "CREATE FUNCTION sg_slow_commit() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(5); "
-        "RETURN NULL; END $$ LANGUAGE plpgsql");
-    w.exec(
-        "CREATE CONSTRAINT TRIGGER sg_slow_commit AFTER UPDATE ON content DEFERRABLE INITIALLY "
-        "DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_slow_commit()");
-    w.commit();
-  }
+  slow_content_commits(*db);  // COMMIT of any change to content now takes 5 s
   auto second = std::async(std::launch::async, [&] {
     return http_call(server->port(), {verb::put, media, "version-two", auth, 30000ms});
   });
-  bool terminated = false;
-  for (int i = 0; i < 100 && !terminated; ++i) {
-    std::this_thread::sleep_for(50ms);
-    pqxx::nontransaction n(admin);
-    auto r = n.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND "
-        "query ILIKE 'commit%' AND pid <> pg_backend_pid()");
-    terminated = !r.empty() && r[0][0].as<bool>();
-  }
-  ASSERT_TRUE(terminated) << "no COMMIT was seen running";
+  ASSERT_TRUE(terminate_running_commit(*db)) << "no COMMIT was seen running";
   auto answer = second.get();
   EXPECT_EQ(answer.status, 503) << answer.body;
   EXPECT_EQ(media_files(dir.path() / "media").size(), 2u)
       << "a file the row may point to was deleted";
-  {
-    pqxx::work w(admin);
-    w.exec("DROP TRIGGER sg_slow_commit ON content");
-    w.commit();
-  }
+  normal_content_commits(*db);
   server->process().terminate();
   auto restarted = ServerProcess::start(setup, dir.path());
   ASSERT_TRUE(restarted) << restarted.error().message;

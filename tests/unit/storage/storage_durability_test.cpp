@@ -14,11 +14,11 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 
 #include "server/storage/storage.hpp"
+#include "support/pg_faults.hpp"
 #include "support/services.hpp"
 
 // libpqxx 6.4 leaks one PGresult when a statement hits a connection the server has closed
@@ -211,31 +211,11 @@ TEST_F(PostgresDurability, ACommitWhoseAnswerIsLostIsReportedAsOutcomeUnknown) {
   ASSERT_TRUE(storage) << storage.error().message;
   ASSERT_TRUE((*storage)->create(item("v")));
   ASSERT_TRUE((*storage)->set_media("v", media("v.old.media"), "t"));
-  pqxx::connection admin(*url);
-  {
-    pqxx::work w(admin);
-    // COMMIT of any change to content now runs a 5 s trigger first.
-    w.exec(
-        "CREATE FUNCTION sg_slow_commit() RETURNS trigger AS $$ BEGIN PERFORM pg_sleep(5); "
-        "RETURN NULL; END $$ LANGUAGE plpgsql");
-    w.exec(
-        "CREATE CONSTRAINT TRIGGER sg_slow_commit AFTER UPDATE ON content DEFERRABLE INITIALLY "
-        "DEFERRED FOR EACH ROW EXECUTE FUNCTION sg_slow_commit()");
-    w.commit();
-  }
+  test::slow_content_commits(*url);  // COMMIT of any change to content now takes 5 s
   auto changing = std::async(
       std::launch::async, [&] { return (*storage)->set_media("v", media("v.new.media"), "t2"); });
   // Wait for the COMMIT to be running, then end that backend: its answer is lost.
-  bool terminated = false;
-  for (int i = 0; i < 100 && !terminated; ++i) {
-    std::this_thread::sleep_for(50ms);
-    pqxx::nontransaction n(admin);
-    auto r = n.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE state = 'active' AND "
-        "query ILIKE 'commit%' AND pid <> pg_backend_pid()");
-    terminated = !r.empty() && r[0][0].as<bool>();
-  }
-  ASSERT_TRUE(terminated) << "no COMMIT was seen running";
+  ASSERT_TRUE(test::terminate_running_commit(*url)) << "no COMMIT was seen running";
   auto changed = changing.get();
   ASSERT_FALSE(changed) << "the commit was cut off";
   EXPECT_TRUE(changed.error().outcome_unknown) << changed.error().message;
