@@ -23,6 +23,7 @@
 #include "integration/gateway_fixture.hpp"
 #include "integration/http_client.hpp"
 #include "integration/server_process.hpp"
+#include "support/services.hpp"
 
 namespace sg::test {
 namespace {
@@ -36,20 +37,6 @@ std::vector<std::pair<std::string, std::string>> auth() {
   return {{"Authorization", std::string("Bearer ") + kToken}};
 }
 
-int connect_to(std::uint16_t port, int rcvbuf = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Reads one response with a Content-Length body from `fd`, at most `chunk` bytes per read and
 // `pause` between reads (a slow reader when both are small). Returns the status, 0 on error.
@@ -114,7 +101,7 @@ TEST_F(GatewayHardeningTest, SlowReadersOnTheCanaryDoNotMoveTheUpstreamP95) {
   std::vector<std::future<int>> slow;
   for (int i = 0; i < 10; ++i) {
     slow.push_back(std::async(std::launch::async, [&] {
-      const int fd = connect_to(port_, 16384);
+      const int fd = connect_loopback(port_, 16384);
       if (fd < 0) return 0;
       send_all(fd, "GET /api/v1/content/" + id + "/media HTTP/1.1\r\nHost: x\r\n\r\n");
       const int status = read_response(fd, 16384, 4ms);
@@ -336,7 +323,7 @@ TEST_F(GatewayHardeningTest, AtALowHardLimitSurplusConnectionsAreRefusedAndCount
   ASSERT_LT(max, 128);
   std::vector<int> held;
   for (int i = 0; i < static_cast<int>(max) + 20; ++i) {
-    const int fd = connect_to(port_);
+    const int fd = connect_loopback(port_);
     if (fd >= 0) held.push_back(fd);
   }
   std::this_thread::sleep_for(300ms);
@@ -370,7 +357,7 @@ TEST_F(GatewayHardeningTest, IdleKeepAliveClientsCostLittleAndAreServedWhenTheyC
   constexpr int kClients = 2000;
   std::vector<int> clients;
   for (int i = 0; i < kClients; ++i) {
-    const int fd = connect_to(port_);
+    const int fd = connect_loopback(port_);
     ASSERT_GE(fd, 0) << i;
     ASSERT_TRUE(send_all(fd, get));
     ASSERT_EQ(read_response(fd), 200) << i;

@@ -50,13 +50,8 @@ std::string pg_bindir() {
 }
 
 bool redis_answers_ping(std::uint16_t port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM, 0));
+  UniqueFd fd(connect_loopback(port));
   if (!fd.valid()) return false;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return false;
   timeval tv{1, 0};
   setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   constexpr std::string_view kPing = "PING\r\n";
@@ -344,6 +339,21 @@ void RedisInstance::stop() {
   if (!process_) return;
   process_->terminate();
   process_.reset();
+}
+
+int connect_loopback(std::uint16_t port, int rcvbuf) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 }  // namespace sg::test

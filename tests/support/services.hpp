@@ -39,6 +39,9 @@ class TempDir {
 
 // A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close).
 std::uint16_t free_port();
+// A TCP connection to 127.0.0.1:port (close-on-exec; SO_RCVBUF set when rcvbuf > 0): the
+// descriptor, which the caller closes, or -1.
+int connect_loopback(std::uint16_t port, int rcvbuf = 0);
 
 struct SpawnOptions {
   std::vector<std::string> argv;                         // argv[0] is searched in PATH

@@ -16,6 +16,7 @@
 #include "common/fd_limits.hpp"
 #include "common/http/blocking_client.hpp"
 #include "common/http/http_server.hpp"
+#include "support/services.hpp"
 
 namespace sg::http {
 namespace {
@@ -48,19 +49,6 @@ class FdLimitFor {
   rlimit saved_{};
 };
 
-int connect_to(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 TEST(HttpServerAccept, FailuresForWantOfDescriptorsBackOffAndAreCounted) {
 #if defined(__SANITIZE_ADDRESS__)
@@ -81,7 +69,7 @@ TEST(HttpServerAccept, FailuresForWantOfDescriptorsBackOffAndAreCounted) {
     // Connect until this process has no descriptor left: the server's accept then fails
     // while connections wait in its backlog.
     for (int i = 0; i < 20; ++i) {
-      const int fd = connect_to(server.port());
+      const int fd = test::connect_loopback(server.port());
       if (fd < 0) break;
       clients.push_back(fd);
     }
@@ -112,7 +100,7 @@ TEST(HttpServerAccept, ConnectionsBeyondTheMaximumAreClosedAndCounted) {
   HttpServer server(o, handler);
   ASSERT_TRUE(server.start().is_ok());
   std::vector<int> held;
-  for (int i = 0; i < 4; ++i) held.push_back(connect_to(server.port()));
+  for (int i = 0; i < 4; ++i) held.push_back(test::connect_loopback(server.port()));
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(server.connections(), 2);
   EXPECT_EQ(server.connections_rejected(), 2u);

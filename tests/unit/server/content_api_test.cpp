@@ -3,7 +3,6 @@
 #include "server/content_api.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <atomic>
 #include <boost/json.hpp>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "common/metrics.hpp"
+#include "support/services.hpp"
 
 namespace sg::server {
 namespace {
@@ -23,18 +23,10 @@ constexpr const char* kToken = "test-token-123";
 class ContentApiTest : public ::testing::Test {
  protected:
   void SetUp() override { build({}); }
-  void TearDown() override {
-    api_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { api_.reset(); }
 
   void build(ApiOptions opts) {
     api_.reset();
-    if (dir_.empty()) {
-      char tmpl[] = "/tmp/sg-api-test-XXXXXX";
-      ASSERT_NE(::mkdtemp(tmpl), nullptr);
-      dir_ = tmpl;
-    }
     if (!storage_) {
       auto s = open_storage("sqlite:" + (dir_ / "db.sqlite").string(), StorageOptions{});
       ASSERT_TRUE(s) << s.error().message;
@@ -70,7 +62,8 @@ class ContentApiTest : public ::testing::Test {
     return std::string(body_of(r).at("id").as_string());
   }
 
-  std::filesystem::path dir_;
+  test::TempDir tmp_{"sg-api-test"};  // outlives the storage below
+  const std::filesystem::path& dir_ = tmp_.path();
   std::unique_ptr<Storage> storage_;
   std::unique_ptr<Cache> cache_;
   std::unique_ptr<MediaStore> media_;

@@ -1,7 +1,6 @@
 // MediaStore::sweep: what crashed or failed uploads leave behind goes at start-up; what is
 // referenced, recent or not ours stays.
 #include <fcntl.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -10,6 +9,7 @@
 #include <fstream>
 
 #include "server/media_store.hpp"
+#include "support/services.hpp"
 
 namespace sg::server {
 namespace {
@@ -19,13 +19,6 @@ using namespace std::chrono_literals;
 
 class MediaSweepTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/sg-sweep-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   void write(const std::string& name, std::chrono::seconds age = 0s) {
     std::ofstream(dir_ / name) << "bytes";
     if (age.count() > 0) {
@@ -37,7 +30,8 @@ class MediaSweepTest : public ::testing::Test {
   }
   bool exists(const std::string& name) const { return fs::exists(dir_ / name); }
 
-  fs::path dir_;
+  test::TempDir tmp_{"sg-sweep-test"};
+  const fs::path& dir_ = tmp_.path();
 };
 
 TEST_F(MediaSweepTest, AbandonedUploadsGoOnceOlderThanTheAgeFreshOnesStay) {
