@@ -3,8 +3,10 @@
 // v1.33.0, the nearest release to 1.32 any package in our registries provides). Only API
 // versions that Kubernetes 1.32 serves as GA are accepted, so nothing newer than 1.32 is used
 // by apiVersion; fields added in 1.33 would still pass (see README, "Kubernetes manifests").
+// Unknown fields are rejected too (strict.cjs), as `kubectl --validate=strict` does.
 "use strict";
 const { id } = require("./render.cjs");
+const { strictProblems } = require("./strict.cjs");
 
 // apiVersion -> module directory inside kubernetes-models.
 const GA_IN_1_32 = {
@@ -48,6 +50,7 @@ function validateSchema(objects) {
       }
     }
   }
+  problems.push(...strictProblems(objects, (apiVersion) => GA_IN_1_32[apiVersion]));
   return problems;
 }
 

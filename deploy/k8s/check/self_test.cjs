@@ -11,6 +11,7 @@ const server = (objs) => get(objs, "Deployment", "streamgate-blue").spec.templat
 
 const CASES = [
   ["schema: a port given as text", (o) => { server(o).containers[0].ports[0].containerPort = "http"; }, "schema: /spec/template/spec/containers/0/ports/0/containerPort"],
+  ["a misspelt field", (o) => { server(o).containers[0].readinesProbe = server(o).containers[0].readinessProbe; delete server(o).containers[0].readinessProbe; }, "strict: spec.template.spec.containers[0].readinesProbe: unknown field"],
   ["no memory limit", (o) => { delete server(o).containers[0].resources.limits.memory; }, "resources: container streamgate-server has no limits.memory"],
   ["no startup probe", (o) => { delete server(o).containers[0].startupProbe; }, "probes: container streamgate-server has no startupProbe"],
   ["probe path the server does not serve", (o) => { server(o).containers[0].livenessProbe.httpGet.path = "/healthz"; }, "is not a route of streamgate-server"],
