@@ -33,10 +33,10 @@ function get(port, p) {
   });
 }
 
-async function until200(port, p, seconds) {
+async function until200(port, p, seconds, child) {
   const end = Date.now() + seconds * 1000;
   let code = 0;
-  while (Date.now() < end) {
+  while (Date.now() < end && !(child && child.exited)) {
     code = await get(port, p);
     if (code === 200) return 200;
     await new Promise((r) => setTimeout(r, 100));
@@ -68,11 +68,11 @@ function start(bin, args, env, log) {
   return child;
 }
 
-async function probe(targets, ports, tmp, log, problems, note = "") {
+async function probe(targets, ports, tmp, log, problems, note, child) {
   for (const [bin, portName, p] of targets) {
     const port = ports[bin] && ports[bin][portName];
     if (!port) { problems.push(`${bin}: probe port ${portName} is not one the binary listens on`); continue; }
-    const code = await until200(port, p, 15);
+    const code = await until200(port, p, 15, child);
     if (code === 200) { console.log(`live-probes: ${bin} ${note} ${portName} ${p} -> 200`); continue; }
     const tail = fs.readFileSync(`${tmp}/${log}`, "utf8").trim().split("\n").slice(-3).join(" | ");
     problems.push(`${bin} ${note}: GET ${p} on port ${portName} answered ${code || "nothing"} (log: ${tail})`);
@@ -101,7 +101,7 @@ async function main() {
     children.push(server);
     const ports = { "streamgate-server": { http: sp }, "streamgate-gateway": { http: gp, admin: ap } };
     const targets = probeTargets();
-    await probe(targets.filter((t) => t[0] === "streamgate-server"), ports, tmp, "server.log", problems);
+    await probe(targets.filter((t) => t[0] === "streamgate-server"), ports, tmp, "server.log", problems, "", server);
     // One gateway per distinct gateway.yaml (blue-green and canary differ), one after another.
     const configs = new Set(overlays.map((o) => o.find((x) => x.kind === "ConfigMap" && x.metadata.name === "streamgate-gateway-config"))
       .filter(Boolean).map((g) => g.data["gateway.yaml"]));
@@ -113,7 +113,7 @@ async function main() {
       fs.writeFileSync(`${tmp}/gateway.yaml`, YAML.stringify(cfg));
       const gateway = start("src/gateway/streamgate-gateway", ["--config", `${tmp}/gateway.yaml`], { STREAMGATE_ADMIN_TOKEN: "live-probe-admin-token" }, `${tmp}/gateway.log`);
       children.push(gateway);
-      await probe(targets.filter((t) => t[0] === "streamgate-gateway"), ports, tmp, "gateway.log", problems, `tracks ${Object.keys(cfg.tracks).join("+")}`);
+      await probe(targets.filter((t) => t[0] === "streamgate-gateway"), ports, tmp, "gateway.log", problems, `tracks ${Object.keys(cfg.tracks).join("+")}`, gateway);
       await stop(gateway);
     }
   } finally {

@@ -6,7 +6,8 @@
 //      binaries serve, drain timing, security, HPAs, PDBs, NetworkPolicies, Secrets, RBAC;
 //   4. checks the runbook's kubectl commands resolve (check/runbook.cjs), from
 //      $SG_RUNBOOK or ../shared/runbook.md beside the repository;
-//   5. checks the PrometheusRule matches deploy/prometheus/alerts.yml;
+//   5. checks the PrometheusRule matches deploy/prometheus/alerts.yml, and the in-cluster
+//      scrape config with promtool (service discovery aside);
 //   6. self-test: breaks rendered objects on purpose and requires each rule to fire.
 // Exit 1 with one line per problem ("OVERLAY: Kind/name: rule: message").
 "use strict";
@@ -42,6 +43,33 @@ function monitoringProblems() {
   return p;
 }
 
+// promtool check config on the in-cluster scrape config. Debian's promtool is built without
+// Kubernetes service discovery, so kubernetes_sd_configs is swapped for an empty
+// static_configs first: everything else (relabelling, rule_files, globals) is checked.
+function scrapeConfigProblems(objs) {
+  const { execFileSync } = require("node:child_process");
+  const os = require("node:os");
+  const cm = objs.find((o) => o.kind === "ConfigMap" && o.metadata.name === "streamgate-prometheus");
+  if (!cm) return ["ConfigMap/streamgate-prometheus: scrape: missing"];
+  const cfg = YAML.parse(cm.data["prometheus.yml"]);
+  for (const job of cfg.scrape_configs) {
+    if (!job.kubernetes_sd_configs) return [`ConfigMap/streamgate-prometheus: scrape: job ${job.job_name} does not discover pods`];
+    delete job.kubernetes_sd_configs;
+    job.static_configs = [];
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sg-promcfg-"));
+  try {
+    fs.writeFileSync(path.join(dir, "prometheus.yml"), YAML.stringify(cfg));
+    execFileSync("promtool", ["check", "config", path.join(dir, "prometheus.yml")], { stdio: ["ignore", "pipe", "pipe"] });
+    return [];
+  } catch (e) {
+    if (e.code === "ENOENT") { console.log("scrape config: promtool not installed, NOT checked"); return []; }
+    return [`ConfigMap/streamgate-prometheus: scrape: promtool: ${String(e.stderr || e.stdout).trim().split("\n").pop()}`];
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function main() {
   const started = Date.now();
   const ctx = { serverRoutes: serverRoutes(root), gatewayRoutes: gatewayAdminRoutes(root) };
@@ -61,6 +89,7 @@ function main() {
     console.log(`${name}: ${objs.length} objects, ${found.length} problems`);
   }
   problems.push(...monitoringProblems());
+  if (overlays.dev) problems.push(...scrapeConfigProblems(overlays.dev).map((x) => `dev: ${x}`));
 
   const runbookPath = process.env.SG_RUNBOOK || path.join(root, "..", "shared", "runbook.md");
   if (fs.existsSync(runbookPath)) {
