@@ -14,7 +14,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config ca-certificates nodejs npm \
       libboost1.81-dev libboost-json1.81-dev libpqxx-dev libpq-dev libhiredis-dev \
       libsqlite3-dev libssl-dev libspdlog-dev libfmt-dev libcli11-dev libyaml-cpp-dev \
-      libgtest-dev libgmock-dev libbenchmark-dev libgoogle-perftools-dev \
+      libgtest-dev libgmock-dev libgoogle-perftools-dev \
       libavformat-dev libavcodec-dev libavutil-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -24,7 +24,6 @@ RUN npm ci --ignore-scripts --no-audit --no-fund --omit=dev
 COPY CMakeLists.txt ./
 COPY src src
 COPY tests tests
-COPY bench bench
 RUN cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     && cmake --build build --target streamgate-server streamgate-gateway sgctl \
     && strip --strip-debug build/src/server/streamgate-server build/src/gateway/streamgate-gateway \
