@@ -113,8 +113,8 @@ stop_leftovers() {
 }
 # shellcheck disable=SC2317 # runs from the EXIT trap
 autoscale_cleanup() {
-  local rc=$? pid
-  for pid in "${pids[@]}"; do stop_pid "$pid"; done
+  local rc=$? i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done # the load first
   pids=()
   stop_leftovers
   rm -rf "$work"
