@@ -36,14 +36,14 @@
 #   SGCTL                    sgctl binary [build/src/cli/sgctl]
 #   STREAMGATE_SERVER        replica binary [build/src/server/streamgate-server]
 #   SG_GATEWAY_BIN           gateway binary [build/src/gateway/streamgate-gateway]
-#   BENCH_MIN, BENCH_MAX     sgctl autoscale --min / --max [2, 6]
+#   BENCH_MIN, BENCH_MAX     sgctl autoscale --min / --max [2, 10]
 #   BENCH_RPS                --rps target per replica [40]
 #   BENCH_IN_FLIGHT          --in-flight target per replica; empty = rps only [1.5]
 #   BENCH_SYNC               --sync-period seconds [2]
 #   BENCH_DOWN_WINDOW        --scale-down-window seconds [30]
 #   BENCH_LATENCY_MS         replicas' --chaos-latency-ms [20]
 #   BENCH_LIGHT_CONNECTIONS  wrk connections of the light load [1]
-#   BENCH_STEP_CONNECTIONS   wrk connections added by the step [3]
+#   BENCH_STEP_CONNECTIONS   wrk connections added by the step [7]
 #   BENCH_IDLE               seconds of light load before the step [20]
 #   BENCH_HOLD               seconds the step lasts [40]
 #   BENCH_AFTER_MAX          seconds past the window to wait for the scale-down [60]
@@ -61,14 +61,14 @@ source "$script_dir/../lib.sh"
 
 bench_settings
 min="$(whole_number BENCH_MIN "${BENCH_MIN:-2}")"
-max="$(whole_number BENCH_MAX "${BENCH_MAX:-6}")"
+max="$(whole_number BENCH_MAX "${BENCH_MAX:-10}")"
 rps="${BENCH_RPS:-40}"
 in_flight="${BENCH_IN_FLIGHT-1.5}"
 sync_s="$(whole_number BENCH_SYNC "${BENCH_SYNC:-2}")"
 window_s="$(whole_number BENCH_DOWN_WINDOW "${BENCH_DOWN_WINDOW:-30}")"
 latency_ms="$(whole_number BENCH_LATENCY_MS "${BENCH_LATENCY_MS:-20}")"
 light_conns="$(whole_number BENCH_LIGHT_CONNECTIONS "${BENCH_LIGHT_CONNECTIONS:-1}")"
-step_conns="$(whole_number BENCH_STEP_CONNECTIONS "${BENCH_STEP_CONNECTIONS:-3}")"
+step_conns="$(whole_number BENCH_STEP_CONNECTIONS "${BENCH_STEP_CONNECTIONS:-7}")"
 idle_s="$(seconds_of "${BENCH_IDLE:-20}")"
 hold_s="$(seconds_of "${BENCH_HOLD:-40}")"
 after_max_s="$(seconds_of "${BENCH_AFTER_MAX:-60}")"
@@ -104,7 +104,7 @@ stop_leftovers() {
   for p in /proc/[0-9]*; do
     p="${p#/proc/}"
     [[ "$p" == "$$" ]] && continue
-    cmd="$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null || true)"
+    cmd="$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null || true)"
     if [[ "$cmd" == *"$work/"* ]]; then
       log "leftover pid $p (${cmd:0:100}) stopped"
       stop_pid "$p"
