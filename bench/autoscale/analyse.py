@@ -153,6 +153,8 @@ def accuracy(records, views):
                         "metrics": {m["metric"]: m.get("current") for m in r["metrics"]}})
         if gaps:
             print(f"WARNING: evaluations of {track} were missed before seq {gaps}")
+        if min(r["seq"] for r in records) != 1:
+            print("WARNING: the first evaluations were not seen; the model starts without them")
     return out
 
 
