@@ -13,12 +13,17 @@
 //        "desired_replicas"  (the HPA's result),
 //        "ready_replicas",
 //        "metrics": [{"metric", "target", "current", "current_average", "proposal",
-//                     "ready", "unready", "missing", "ignored", "error"}],
+//                     "ready", "unready", "missing", "ignored", "error", "recomputed"}],
 //        "conditions": [{"type" (AbleToScale|ScalingActive|ScalingLimited), "status" (bool),
 //                        "reason", "message"}],
 //        "last_scale_time" (ISO 8601 | null), "last_evaluation" (ISO 8601 | null),
 //        "last_decision": null | {"at", "current_replicas", "desired_replicas",
-//                                 "metric_replicas", "stabilized", "rescale", "reason"}}}}
+//                                 "metric_replicas", "stabilized", "rescale", "reason"},
+//        "recent_evaluations": [  (the last kRecentEvaluations passes, oldest first)
+//           {"seq" (numbers every pass of the loop, all tracks: a gap is a pass that is no
+//                   longer kept), "at", "current_replicas", "min_replicas", "max_replicas",
+//            "metrics": [as above; "recomputed" (bool): the conservative recompute ran],
+//            "metric_replicas", "stabilized", "desired_replicas", "rescale", "reason"}]}}}
 //
 // Units: "target" and "current" are percent of the CPU request for cpu, requests per second
 // per replica for rps, requests in flight per replica for in_flight; "current_average" is
@@ -28,6 +33,8 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,6 +55,7 @@ struct HpaMetricView {
   int missing = 0;
   int ignored = 0;
   std::string error;
+  bool recomputed = false;  // the conservative recompute ran
 };
 
 struct HpaConditionView {
@@ -67,6 +75,25 @@ struct HpaDecisionView {
   std::string reason;
 };
 
+// One HPA pass as recorded: what it saw (current count, bounds, per-metric values and replica
+// counts) and what it decided, so a reader can recompute the decision on its own.
+struct HpaEvaluationView {
+  std::int64_t seq = 0;
+  std::string at;
+  int current_replicas = 0;
+  int min_replicas = 0;
+  int max_replicas = 0;
+  std::vector<HpaMetricView> metrics;
+  std::optional<int> metric_replicas;
+  std::optional<int> stabilized;
+  int desired_replicas = 0;
+  bool rescale = false;
+  std::string reason;
+};
+
+// How many passes each track keeps in "recent_evaluations".
+inline constexpr std::size_t kRecentEvaluations = 60;
+
 struct HpaTrackView {
   std::string release;
   int min_replicas = 0;
@@ -79,6 +106,7 @@ struct HpaTrackView {
   std::optional<std::string> last_scale_time;
   std::optional<std::string> last_evaluation;
   std::optional<HpaDecisionView> last_decision;
+  std::vector<HpaEvaluationView> recent_evaluations;
 };
 
 struct HpaTargetView {

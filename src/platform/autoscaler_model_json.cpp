@@ -29,16 +29,37 @@ json::value to_json(const HpaMetricView& m) {
                       {"unready", m.unready},
                       {"missing", m.missing},
                       {"ignored", m.ignored},
+                      {"recomputed", m.recomputed},
                       {"error", m.error}};
 }
 
+json::array to_json(const std::vector<HpaMetricView>& ms) {
+  json::array out;
+  for (const auto& m : ms) out.push_back(to_json(m));
+  return out;
+}
+
+json::value to_json(const HpaEvaluationView& e) {
+  return json::object{{"seq", e.seq},
+                      {"at", e.at},
+                      {"current_replicas", e.current_replicas},
+                      {"min_replicas", e.min_replicas},
+                      {"max_replicas", e.max_replicas},
+                      {"metrics", to_json(e.metrics)},
+                      {"metric_replicas", opt(e.metric_replicas)},
+                      {"stabilized", opt(e.stabilized)},
+                      {"desired_replicas", e.desired_replicas},
+                      {"rescale", e.rescale},
+                      {"reason", e.reason}};
+}
+
 json::value to_json(const HpaTrackView& t) {
-  json::array metrics, conditions;
-  for (const auto& m : t.metrics) metrics.push_back(to_json(m));
+  json::array conditions, recent;
   for (const auto& c : t.conditions) {
     conditions.push_back(json::object{
         {"type", c.type}, {"status", c.status}, {"reason", c.reason}, {"message", c.message}});
   }
+  for (const auto& e : t.recent_evaluations) recent.push_back(to_json(e));
   json::value decision = nullptr;
   if (t.last_decision) {
     const HpaDecisionView& d = *t.last_decision;
@@ -56,11 +77,12 @@ json::value to_json(const HpaTrackView& t) {
                       {"current_replicas", t.current_replicas},
                       {"desired_replicas", t.desired_replicas},
                       {"ready_replicas", t.ready_replicas},
-                      {"metrics", std::move(metrics)},
+                      {"metrics", to_json(t.metrics)},
                       {"conditions", std::move(conditions)},
                       {"last_scale_time", opt(t.last_scale_time)},
                       {"last_evaluation", opt(t.last_evaluation)},
-                      {"last_decision", std::move(decision)}};
+                      {"last_decision", std::move(decision)},
+                      {"recent_evaluations", std::move(recent)}};
 }
 
 Result<HpaMetricView> metric_from_json(const json::value& v) {
@@ -75,9 +97,41 @@ Result<HpaMetricView> metric_from_json(const json::value& v) {
   m.unready = opt_int(r, "unready").value_or(0);
   m.missing = opt_int(r, "missing").value_or(0);
   m.ignored = opt_int(r, "ignored").value_or(0);
+  if (r.field("recomputed", false) != nullptr) m.recomputed = r.boolean("recomputed");
   m.error = r.optional_text("error").value_or("");
   if (r.error()) return *r.error();
   return m;
+}
+
+Result<std::vector<HpaMetricView>> metrics_from_json(const json::value* ms) {
+  std::vector<HpaMetricView> out;
+  if (ms == nullptr || !ms->is_array()) return out;
+  for (const auto& x : ms->as_array()) {
+    auto m = metric_from_json(x);
+    if (!m) return m.error();
+    out.push_back(std::move(*m));
+  }
+  return out;
+}
+
+Result<HpaEvaluationView> evaluation_from_json(const json::value& v) {
+  JsonReader r(v, "autoscaler evaluation");
+  HpaEvaluationView e;
+  e.seq = r.integer("seq");
+  e.at = r.text("at");
+  e.current_replicas = static_cast<int>(r.integer("current_replicas"));
+  e.min_replicas = static_cast<int>(r.integer("min_replicas"));
+  e.max_replicas = static_cast<int>(r.integer("max_replicas"));
+  auto metrics = metrics_from_json(r.field("metrics", false));
+  if (!metrics) return metrics.error();
+  e.metrics = std::move(*metrics);
+  e.metric_replicas = opt_int(r, "metric_replicas");
+  e.stabilized = opt_int(r, "stabilized");
+  e.desired_replicas = static_cast<int>(r.integer("desired_replicas"));
+  e.rescale = r.boolean("rescale");
+  e.reason = r.optional_text("reason").value_or("");
+  if (r.error()) return *r.error();
+  return e;
 }
 
 Result<HpaTrackView> track_from_json(const json::value& v) {
@@ -89,13 +143,9 @@ Result<HpaTrackView> track_from_json(const json::value& v) {
   t.current_replicas = static_cast<int>(r.integer("current_replicas"));
   t.desired_replicas = static_cast<int>(r.integer("desired_replicas"));
   t.ready_replicas = static_cast<int>(r.integer("ready_replicas"));
-  if (const json::value* ms = r.field("metrics", false); ms != nullptr && ms->is_array()) {
-    for (const auto& x : ms->as_array()) {
-      auto m = metric_from_json(x);
-      if (!m) return m.error();
-      t.metrics.push_back(std::move(*m));
-    }
-  }
+  auto metrics = metrics_from_json(r.field("metrics", false));
+  if (!metrics) return metrics.error();
+  t.metrics = std::move(*metrics);
   if (const json::value* cs = r.field("conditions", false); cs != nullptr && cs->is_array()) {
     for (const auto& x : cs->as_array()) {
       JsonReader cr(x, "autoscaler condition");
@@ -119,6 +169,13 @@ Result<HpaTrackView> track_from_json(const json::value& v) {
     dv.reason = dr.optional_text("reason").value_or("");
     if (dr.error()) return *dr.error();
     t.last_decision = std::move(dv);
+  }
+  if (const json::value* es = r.field("recent_evaluations", false); es != nullptr && es->is_array()) {
+    for (const auto& x : es->as_array()) {
+      auto e = evaluation_from_json(x);
+      if (!e) return e.error();
+      t.recent_evaluations.push_back(std::move(*e));
+    }
   }
   if (r.error()) return *r.error();
   return t;

@@ -36,6 +36,41 @@ double shown(HpaMetric m, std::int64_t v) {
   return m == HpaMetric::kCpu ? static_cast<double>(v) : static_cast<double>(v) / 1000.0;
 }
 
+HpaMetricView metric_view(const control::HpaMetricStatus& m) {
+  HpaMetricView mv;
+  mv.metric = control::hpa_metric_name(m.metric);
+  mv.target = shown(m.metric, m.target);
+  if (m.current) mv.current = shown(m.metric, *m.current);
+  if (m.raw_average) {
+    mv.current_average = m.metric == HpaMetric::kCpu ? static_cast<double>(*m.raw_average)
+                                                     : shown(m.metric, *m.raw_average);
+  }
+  mv.proposal = m.proposal;
+  mv.ready = m.ready;
+  mv.unready = m.unready;
+  mv.missing = m.missing;
+  mv.ignored = m.ignored;
+  mv.recomputed = m.recomputed;
+  mv.error = m.error;
+  return mv;
+}
+
+HpaEvaluationView evaluation_view(std::int64_t seq, const control::HpaRecord& r) {
+  HpaEvaluationView e;
+  e.seq = seq;
+  e.at = iso(r.at);
+  e.current_replicas = r.current_replicas;
+  e.min_replicas = r.min_replicas;
+  e.max_replicas = r.max_replicas;
+  for (const auto& m : r.metrics) e.metrics.push_back(metric_view(m));
+  e.metric_replicas = r.metric_replicas;
+  e.stabilized = r.stabilized;
+  e.desired_replicas = r.desired_replicas;
+  e.rescale = r.rescale;
+  e.reason = r.reason;
+  return e;
+}
+
 std::string num(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.4g", v);
@@ -135,6 +170,8 @@ control::HpaRecord AutoscalerLoop::evaluate(const std::string& track, const std:
   }
   control::HpaRecord record = t.hpa.evaluate(spec, current, pods(track, release, now), now);
   t.last = record;
+  t.recent.emplace_back(++seq_, record);
+  while (t.recent.size() > kRecentEvaluations) t.recent.pop_front();
   return record;
 }
 
@@ -172,23 +209,7 @@ AutoscalerView AutoscalerLoop::view(const std::map<std::string, int>& ready) con
     tv.desired_replicas = r.desired_replicas;
     const auto rd = ready.find(name);
     tv.ready_replicas = rd == ready.end() ? 0 : rd->second;
-    for (const auto& m : r.metrics) {
-      HpaMetricView mv;
-      mv.metric = control::hpa_metric_name(m.metric);
-      mv.target = shown(m.metric, m.target);
-      if (m.current) mv.current = shown(m.metric, *m.current);
-      if (m.raw_average) {
-        mv.current_average = m.metric == HpaMetric::kCpu ? static_cast<double>(*m.raw_average)
-                                                         : shown(m.metric, *m.raw_average);
-      }
-      mv.proposal = m.proposal;
-      mv.ready = m.ready;
-      mv.unready = m.unready;
-      mv.missing = m.missing;
-      mv.ignored = m.ignored;
-      mv.error = m.error;
-      tv.metrics.push_back(std::move(mv));
-    }
+    for (const auto& m : r.metrics) tv.metrics.push_back(metric_view(m));
     for (const auto& c : t.hpa.conditions()) {
       tv.conditions.push_back({c.type, c.status, c.reason, c.message});
     }
@@ -197,6 +218,9 @@ AutoscalerView AutoscalerLoop::view(const std::map<std::string, int>& ready) con
     tv.last_decision = HpaDecisionView{iso(r.at),          r.current_replicas, r.desired_replicas,
                                        r.metric_replicas, r.stabilized,       r.rescale,
                                        r.reason};
+    for (const auto& [seq, record] : t.recent) {
+      tv.recent_evaluations.push_back(evaluation_view(seq, record));
+    }
     v.tracks[name] = std::move(tv);
   }
   return v;

@@ -16,6 +16,9 @@
 // replicas are pending; draining and terminating ones are being deleted. A replica's start
 // time is when this loop first saw it (after a restart of the control plane: the adoption).
 //
+// Each track keeps its last kRecentEvaluations records (autoscaler_model.hpp), numbered by
+// one sequence over all tracks, for `sgctl get hpa -o json` ("recent_evaluations").
+//
 // Thread: the engine's (under its mutex).
 #pragma once
 
@@ -85,12 +88,14 @@ class AutoscalerLoop {
     control::HorizontalAutoscaler hpa;
     std::string release;
     std::optional<control::HpaRecord> last;
+    std::deque<std::pair<std::int64_t, control::HpaRecord>> recent;  // (seq, record), oldest first
   };
 
   std::chrono::milliseconds window() const;
 
   control::HpaSpec spec_;
   Steady next_;
+  std::int64_t seq_ = 0;
   std::map<std::string, Series> series_;  // by replica name
   std::map<std::string, TrackState> tracks_;
 };

@@ -56,6 +56,67 @@ TEST_F(EngineAutoscaleTest, LoadScalesTheStableTrackUpAndTheWindowHoldsTheScaleD
   EXPECT_EQ(st.autoscaler->tracks.at("blue").conditions.at(0).reason, "SucceededRescale");
 }
 
+TEST_F(EngineAutoscaleTest, RecentEvaluationsKeepTheInputsAndResultOfTheLastPasses) {
+  ASSERT_NO_FATAL_FAILURE(start_serving_v1());
+  ASSERT_TRUE(engine_->autoscale(rps_spec(10, 2, 6, 60)));
+  backend_.organic_rps = 45;  // 22.5 per replica against 10: ceil(2 * 2.25) = 5
+  auto recent = [&] {
+    auto st = engine_->status();
+    return st.autoscaler && st.autoscaler->tracks.count("blue") != 0
+               ? st.autoscaler->tracks.at("blue").recent_evaluations
+               : std::vector<HpaEvaluationView>{};
+  };
+  ASSERT_TRUE(run_until([&] { return desired("blue") == 5; }, 30s));
+  std::vector<HpaEvaluationView> first = recent();
+  ASSERT_FALSE(first.empty());
+  const HpaEvaluationView& up = first.back();
+  EXPECT_EQ(up.current_replicas, 2);
+  EXPECT_EQ(up.min_replicas, 2);
+  EXPECT_EQ(up.max_replicas, 6);
+  ASSERT_EQ(up.metrics.size(), 1u);
+  EXPECT_EQ(up.metrics[0].metric, "rps");
+  EXPECT_DOUBLE_EQ(up.metrics[0].target, 10);
+  ASSERT_TRUE(up.metrics[0].current.has_value());
+  EXPECT_NEAR(*up.metrics[0].current, 22.5, 0.01);
+  EXPECT_EQ(up.metrics[0].ready, 2);
+  EXPECT_FALSE(up.metrics[0].recomputed);
+  EXPECT_EQ(up.metric_replicas, 5);
+  EXPECT_EQ(up.stabilized, 5);
+  EXPECT_EQ(up.desired_replicas, 5);
+  EXPECT_TRUE(up.rescale);
+
+  // Bounded: after more passes than it keeps, the oldest are gone and the numbering has no
+  // gaps; the newest is the last decision.
+  const std::int64_t seen = up.seq;
+  ASSERT_TRUE(run_until(
+      [&] {
+        auto r = recent();
+        return !r.empty() && r.back().seq >= seen + static_cast<std::int64_t>(kRecentEvaluations);
+      },
+      600s));
+  auto st = engine_->status();
+  const HpaTrackView& blue = st.autoscaler->tracks.at("blue");
+  ASSERT_EQ(blue.recent_evaluations.size(), kRecentEvaluations);
+  for (std::size_t i = 1; i < blue.recent_evaluations.size(); ++i) {
+    EXPECT_EQ(blue.recent_evaluations[i].seq, blue.recent_evaluations[i - 1].seq + 1);
+  }
+  EXPECT_GT(blue.recent_evaluations.front().seq, seen);
+  ASSERT_TRUE(blue.last_decision.has_value());
+  EXPECT_EQ(blue.recent_evaluations.back().at, blue.last_decision->at);
+  EXPECT_EQ(blue.recent_evaluations.back().desired_replicas, blue.last_decision->desired_replicas);
+
+  // What `sgctl get hpa -o json` prints reads back the same.
+  auto back = status_from_json(to_json(st));
+  ASSERT_TRUE(back) << back.error().message;
+  const auto& again = back->autoscaler->tracks.at("blue").recent_evaluations;
+  ASSERT_EQ(again.size(), kRecentEvaluations);
+  EXPECT_EQ(again.back().seq, blue.recent_evaluations.back().seq);
+  EXPECT_EQ(again.back().metrics.at(0).current, blue.recent_evaluations.back().metrics.at(0).current);
+  EXPECT_EQ(again.back().metrics.at(0).recomputed,
+            blue.recent_evaluations.back().metrics.at(0).recomputed);
+  EXPECT_EQ(again.back().reason, blue.recent_evaluations.back().reason);
+}
+
 TEST_F(EngineAutoscaleTest, LoadedCanaryScalesOnItsOwnCpuAndStableDoesNot) {
   backend_.releases["v1"].cpu_seconds_per_request = 0.001;  // cheap
   backend_.releases["v2"].cpu_seconds_per_request = 0.02;   // the new version is expensive
