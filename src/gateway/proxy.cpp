@@ -16,6 +16,7 @@
 #include "gateway/proxy_heads.hpp"
 #include "gateway/request_cmcd.hpp"
 #include "gateway/request_rules.hpp"
+#include "gateway/stream_recorder.hpp"
 
 namespace sg::gateway {
 namespace {
@@ -110,6 +111,8 @@ struct Proxy::Exchange {
   // The request carried CMCD data; some of it was malformed (request_cmcd.hpp).
   bool cmcd = false;
   bool cmcd_malformed = false;
+  // The HLS side of the request (kind kNone for anything else).
+  StreamRequest stream;
 };
 
 namespace {
@@ -357,8 +360,11 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   auto& rp = *parser;
   if (!ec || ec == beast::error::timeout) {
     // The upstream's own time, from the request sent to its head (or to giving up on it).
-    ex.upstream_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.upstream_sent).count();
+    const auto head_at = std::chrono::steady_clock::now();
+    ex.upstream_seconds = std::chrono::duration<double>(head_at - ex.upstream_sent).count();
+    if (!ec && ex.stream.kind != HlsKind::kNone) {
+      ex.stream.ttfb_seconds = std::chrono::duration<double>(head_at - ex.head.ctx.start).count();
+    }
   }
   if (ec) {
     const bool nothing_yet = !rp.got_some() && ubuf.size() == 0;
@@ -443,7 +449,11 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
   if (const auto cmcd = read_request_cmcd(head)) {
     ex.cmcd = true;
     ex.cmcd_malformed = cmcd->malformed();
+    ex.stream = stream_request(head, &cmcd->data);
+  } else {
+    ex.stream = stream_request(head, nullptr);
   }
+  ex.stream.arrived = start;
   ex.table = state_.table();
   const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
   if (auto bad = framing_error(head)) {
@@ -659,6 +669,9 @@ void Proxy::record(Exchange& ex, unsigned status, double latency, bool gateway_g
   if (ex.track) {
     ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated,
                             ex.upstream_seconds);
+  }
+  if (ex.track && ex.stream.kind != HlsKind::kNone) {
+    record_stream(state_, metrics_, *ex.track, ex.stream, status, now);
   }
   if (ex.endpoint) {
     ex.endpoint->stats().record(now, static_cast<int>(status), latency, gateway_generated,
