@@ -117,9 +117,48 @@ struct Proxy::Exchange {
 
 namespace {
 
-// The track for a request: sticky key when configured and present, else the schedule.
+// The track named `name` when it is configured and has an available endpoint; else null.
+const Track* available_track(const RouteTable& table, std::string_view name,
+                             Endpoint::Clock::time_point now) {
+  for (const auto& t : table.tracks) {
+    if (t.name != name) continue;
+    for (const auto& ep : t.endpoints) {
+      if (ep->available(now)) return &t;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
+const Track* choose_by_weights(GatewayState& state, const RouteTable& table,
+                               const http::RequestHeader& head, Endpoint::Clock::time_point now);
+
+// The track for a request: a viewing session's pinned track (whatever its weight now), else
+// the sticky key when configured and present, else the schedule. A new session is pinned
+// here, when it is routed, so its next request finds the pin even if it arrives before this
+// one's answer is recorded; a pinned track that is unavailable leaves the choice to the
+// weights (the pin stays).
 const Track* choose_track(GatewayState& state, const RouteTable& table,
-                          const http::RequestHeader& head, Endpoint::Clock::time_point now) {
+                          const http::RequestHeader& head, const std::string& session,
+                          Endpoint::Clock::time_point now) {
+  if (session.empty()) return choose_by_weights(state, table, head, now);
+  if (const auto name = state.sessions().pinned_track(session, now)) {
+    if (const Track* pinned = available_track(table, *name, now)) return pinned;
+    return choose_by_weights(state, table, head, now);
+  }
+  const Track* chosen = choose_by_weights(state, table, head, now);
+  if (!chosen) return nullptr;
+  const auto pinned = state.sessions().pin(session, chosen->name, now);
+  if (pinned && *pinned != chosen->name) {
+    // Another request of the session was routed first: go where it went.
+    if (const Track* first = available_track(table, *pinned, now)) return first;
+  }
+  return chosen;
+}
+
+// The track by the route: sticky key when configured and present, else the schedule.
+const Track* choose_by_weights(GatewayState& state, const RouteTable& table,
+                               const http::RequestHeader& head, Endpoint::Clock::time_point now) {
   thread_local std::vector<bool> eligible;
   eligible.assign(table.schedule.track_count(), false);
   for (std::size_t i = 0; i < eligible.size(); ++i) {
@@ -463,7 +502,7 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
                             coding ? bhttp::status::not_implemented : bhttp::status::bad_request,
                             coding ? "unsupported_transfer_coding" : "bad_request", *bad);
   }
-  ex.track = choose_track(state_, *ex.table, head, Endpoint::Clock::now());
+  ex.track = choose_track(state_, *ex.table, head, ex.stream.session, Endpoint::Clock::now());
   if (!ex.track) {
     ex.client_keep_alive = ex.client_keep_alive && !has_body;
     co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",

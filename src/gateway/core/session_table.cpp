@@ -20,13 +20,8 @@ void SessionTable::sweep(Shard& shard, Clock::time_point now) {
   size_.fetch_sub(before - shard.sessions.size(), std::memory_order_relaxed);
 }
 
-SessionTable::Outcome SessionTable::record(std::string_view key, HlsKind kind, bool delivered,
-                                           std::string_view track, Clock::time_point arrived,
-                                           Clock::time_point now) {
-  Outcome out;
-  if (key.empty() || key.size() > kMaxSessionKeyBytes || kind == HlsKind::kNone) return out;
-  Shard& shard = shard_for(key);
-  std::lock_guard lock(shard.mu);
+SessionTable::Session* SessionTable::find_or_create(Shard& shard, std::string_view key,
+                                                    std::string_view track, Clock::time_point now) {
   if (now - shard.last_sweep >= options_.idle / 4) sweep(shard, now);
   auto it = shard.sessions.find(std::string(key));
   if (it != shard.sessions.end() && now - it->second.last_seen >= options_.idle) {
@@ -38,15 +33,39 @@ SessionTable::Outcome SessionTable::record(std::string_view key, HlsKind kind, b
     if (shard.sessions.size() >= per_shard_) sweep(shard, now);
     if (shard.sessions.size() >= per_shard_) {
       untracked_.fetch_add(1, std::memory_order_relaxed);
-      return out;
+      return nullptr;
     }
     Session fresh;
     fresh.first_seen = now;
+    fresh.last_seen = now;
     fresh.track = std::string(track);
     it = shard.sessions.emplace(std::string(key), std::move(fresh)).first;
     size_.fetch_add(1, std::memory_order_relaxed);
   }
-  Session& s = it->second;
+  return &it->second;
+}
+
+std::optional<std::string> SessionTable::pin(std::string_view key, std::string_view track,
+                                             Clock::time_point now) {
+  if (key.empty() || key.size() > kMaxSessionKeyBytes) return std::nullopt;
+  Shard& shard = shard_for(key);
+  std::lock_guard lock(shard.mu);
+  Session* s = find_or_create(shard, key, track, now);
+  if (!s) return std::nullopt;
+  s->last_seen = std::max(s->last_seen, now);
+  return s->track;
+}
+
+SessionTable::Outcome SessionTable::record(std::string_view key, HlsKind kind, bool delivered,
+                                           std::string_view track, Clock::time_point arrived,
+                                           Clock::time_point now) {
+  Outcome out;
+  if (key.empty() || key.size() > kMaxSessionKeyBytes || kind == HlsKind::kNone) return out;
+  Shard& shard = shard_for(key);
+  std::lock_guard lock(shard.mu);
+  Session* found = find_or_create(shard, key, track, std::min(arrived, now));
+  if (!found) return out;
+  Session& s = *found;
   out.tracked = true;
   s.last_seen = std::max(s.last_seen, now);
   if (kind == HlsKind::kPlaylist && !s.first_playlist) s.first_playlist = std::min(arrived, now);

@@ -63,6 +63,14 @@ class SessionTable {
     return record(key, kind, delivered, track, now, now);
   }
 
+  // Pins session `key` to `track` when it is new (or was idle past the limit) and returns the
+  // track it is pinned to: `track`, or the one an earlier request pinned (two first requests
+  // racing on two workers agree on one). nullopt when the session cannot be tracked (empty or
+  // overlong key, shard full of live sessions). Called when a request is routed, so the
+  // session's next request, which may arrive before this one's answer is recorded, finds it.
+  std::optional<std::string> pin(std::string_view key, std::string_view track,
+                                 Clock::time_point now);
+
   // The track session `key` is pinned to, or nullopt (unknown, idle past the limit).
   std::optional<std::string> pinned_track(std::string_view key, Clock::time_point now);
 
@@ -88,6 +96,10 @@ class SessionTable {
   Shard& shard_for(std::string_view key);
   // Forgets the shard's sessions idle past the limit (caller holds its mutex).
   void sweep(Shard& shard, Clock::time_point now);
+  // The live session `key` of `shard`, created pinned to `track` when absent or idle past the
+  // limit; null when the shard is full of live sessions (caller holds its mutex).
+  Session* find_or_create(Shard& shard, std::string_view key, std::string_view track,
+                          Clock::time_point now);
 
   SessionTableOptions options_;
   std::size_t per_shard_;

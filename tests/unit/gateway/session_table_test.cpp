@@ -70,6 +70,29 @@ TEST(SessionTable, PinsTheTrackOfTheFirstAnswerForTheSessionsLife) {
   EXPECT_EQ(t.pinned_track("s", at(70'001)), "stable");
 }
 
+TEST(SessionTable, PinAtRoutingKeepsTheFirstTrackAndRecordKeepsThePin) {
+  SessionTable t;
+  EXPECT_EQ(t.pin("s", "canary", at(0)), "canary");
+  EXPECT_EQ(t.pin("s", "stable", at(1)), "canary") << "a racing first request agrees";
+  t.record("s", HlsKind::kPlaylist, true, "stable", at(0), at(5));
+  EXPECT_EQ(t.pinned_track("s", at(6)), "canary");
+  EXPECT_EQ(t.pin("", "a", at(0)), std::nullopt);
+  EXPECT_EQ(t.pin(std::string(kMaxSessionKeyBytes + 1, 'k'), "a", at(0)), std::nullopt);
+}
+
+TEST(SessionTable, ConcurrentFirstRequestsOfOneSessionAgreeOnItsTrack) {
+  for (int round = 0; round < 50; ++round) {
+    SessionTable t;
+    std::vector<std::string> got(4);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 4; ++w) {
+      threads.emplace_back([&, w] { got[w] = *t.pin("s", "track-" + std::to_string(w), at(0)); });
+    }
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) EXPECT_EQ(g, got[0]);
+  }
+}
+
 TEST(SessionTable, IsBoundedAndForgetsIdleSessions) {
   SessionTable t({.capacity = SessionTable::kShards * 4, .idle = seconds(10)});
   std::size_t tracked = 0;
