@@ -154,6 +154,11 @@ TEST_F(StreamingTest, PlaylistSegmentSessionRebufferAndThroughputFiguresPerTrack
   std::map<std::string, Seen> seen;
   for (int v = 0; v < 8; ++v) {
     // Half the viewers send a CMCD sid, half are known by their playback token only.
+    // Each viewer takes two turns of the exact 50/50 split (POST playback, then its first
+    // playlist); one more request every third viewer makes sessions start on both tracks.
+    if (v % 3 == 0) {
+      ASSERT_EQ(http_get(port_, "/api/v1/health").status, 200);
+    }
     ASSERT_NO_FATAL_FAILURE(watch(id, v % 2 ? "viewer-" + std::to_string(v) : "", 3, 2, seen));
   }
   // Requests that are not HLS count nowhere here.
@@ -199,7 +204,113 @@ TEST_F(StreamingTest, PlaylistSegmentSessionRebufferAndThroughputFiguresPerTrack
         w.at("segment_ttfb_p95_ms").to_number<double>());
   }
   EXPECT_EQ(started, 8) << "every viewer started once";
+  EXPECT_GT(seen["stable"].started, 0);
+  EXPECT_GT(seen["canary"].started, 0);
   EXPECT_NE(metrics.find("streamgate_gateway_sessions_tracked 8"), std::string::npos) << metrics;
+}
+
+// Session pinning: with a 50/50 split every request of one viewing session (by CMCD sid, or
+// by its playback token) goes to one track, and a new weight does not move a session that
+// has started; new sessions follow the new weights.
+TEST_F(StreamingTest, ASessionStaysOnItsTrackAcrossANewWeight) {
+  ASSERT_NO_FATAL_FAILURE(add_replica("stable"));
+  ASSERT_NO_FATAL_FAILURE(add_replica("canary"));
+  ASSERT_NO_FATAL_FAILURE(start_two_tracks());
+  const std::string id = upload();
+  std::map<std::string, Seen> seen;
+  std::vector<std::string> sids;
+  std::map<std::string, std::string> track_of;
+  for (int v = 0; v < 10; ++v) {
+    std::set<std::string> tracks;
+    const std::string sid = v % 2 ? "pin-" + std::to_string(v) : "";
+    if (v % 3 == 0) {
+      ASSERT_EQ(http_get(port_, "/api/v1/health").status, 200);
+    }  // see above
+    ASSERT_NO_FATAL_FAILURE(watch(id, sid, 3, 0, seen, &tracks));
+    ASSERT_EQ(tracks.size(), 1u) << "viewer " << v << " was served by two tracks";
+    if (!sid.empty()) track_of[sid] = *tracks.begin();
+  }
+  EXPECT_GT(seen["stable"].started, 0) << "the split still applies to new sessions";
+  EXPECT_GT(seen["canary"].started, 0);
+  // All weight to canary: the sessions pinned to stable stay there.
+  ASSERT_EQ(admin(verb::put, "/admin/v1/route", R"({"weights":{"stable":0,"canary":100}})").status,
+            200);
+  for (const auto& [sid, track] : track_of) {
+    const std::string target =
+        "/api/v1/content/" + id + "/hls/master.m3u8?CMCD=sid%3D%22" + sid + "%22";
+    for (int i = 0; i < 5; ++i) {
+      const auto r = http_get(port_, target);
+      EXPECT_EQ(r.header("X-StreamGate-Track"), track) << sid;
+    }
+  }
+  for (int i = 0; i < 10; ++i) {
+    const auto r = http_get(port_, "/api/v1/content/" + id + "/hls/master.m3u8?CMCD=sid%3D%22new-" +
+                                       std::to_string(i) + "%22");
+    EXPECT_EQ(r.header("X-StreamGate-Track"), "canary") << "a new session follows the weights";
+  }
+}
+
+// The drill flags: a replica started with --chaos-segment-delay-ms and
+// --chaos-segment-error-rate delays and fails only its segment responses (playlists and the
+// API stay fast and healthy), and the gateway's segment figures show it.
+TEST_F(StreamingTest, ChaosSegmentFlagsSlowAndFailOnlySegments) {
+  ASSERT_NO_FATAL_FAILURE(add_replica(
+      "canary", {"--chaos-segment-delay-ms", "250", "--chaos-segment-error-rate", "0.5"}));
+  ASSERT_NO_FATAL_FAILURE(start_gateway("tracks:\n  canary: { endpoints: [" + endpoints("canary") +
+                                        "] }\nroute: { weights: { canary: 100 } }\n"));
+  const std::string id = upload();
+  auto pb = http_call(port_, {verb::post, "/api/v1/content/" + id + "/playback"});
+  ASSERT_EQ(pb.status, 200) << pb.body;
+  const std::string master(json::parse(pb.body).at("master_url").as_string());
+  auto ms_since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  };
+  int errors = 0, ok = 0;
+  double slowest_playlist = 0, fastest_ok_segment = 1e9;
+  for (int i = 0; i < 24; ++i) {
+    auto t0 = std::chrono::steady_clock::now();
+    auto p = http_get(port_, master);
+    slowest_playlist = std::max(slowest_playlist, ms_since(t0));
+    ASSERT_EQ(p.status, 200) << "playlists are not failed: " << p.body;
+    auto media = http_get(port_, master.substr(0, master.find("master.m3u8")) + "media.m3u8" +
+                                     master.substr(master.find('?')));
+    ASSERT_EQ(media.status, 200);
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(media.body, m, std::regex("EXT-X-MAP:URI=\"([^\"]+)\"")));
+    const std::string file = master.substr(0, master.find("master.m3u8")) + m[1].str();
+    t0 = std::chrono::steady_clock::now();
+    auto s = http_get(port_, file, {{"Range", "bytes=0-999"}});
+    const double took = ms_since(t0);
+    if (s.status == 500) {
+      ++errors;
+      EXPECT_NE(s.body.find("injected_fault"), std::string::npos) << s.body;
+    } else {
+      ASSERT_EQ(s.status, 206) << s.body;
+      ++ok;
+      fastest_ok_segment = std::min(fastest_ok_segment, took);
+    }
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(http_get(port_, "/api/v1/health").status, 200);
+  const double health_ms = ms_since(t0);
+  // 24 draws at p = 0.5: outside 3..21 has probability < 0.03 %.
+  EXPECT_GE(errors, 3);
+  EXPECT_GE(ok, 3);
+  EXPECT_GE(fastest_ok_segment, 250.0) << "every segment answer was delayed";
+  EXPECT_LT(slowest_playlist, 200.0) << "playlists are not delayed";
+  EXPECT_LT(health_ms, 200.0);
+  const std::string metrics = http_get(admin_port_, "/metrics").body;
+  EXPECT_EQ(sample(metrics, "streamgate_gateway_segment_requests_total", "canary"), 24);
+  EXPECT_EQ(sample(metrics, "streamgate_gateway_segment_errors_total", "canary"), errors);
+  const json::value st = stats();
+  const auto& w = st.at("tracks").at("canary").at("streaming").at("60s").as_object();
+  // Every segment answer took >= 250 ms; the quantile is accurate to one bucket (x1.28).
+  EXPECT_GE(w.at("segment_ttfb_p50_ms").to_number<double>(), 250.0 / 1.29);
+  std::printf(
+      "[ measured ] chaos canary: %d/24 segments failed, fastest good segment %.0f ms, "
+      "slowest playlist %.1f ms, segment TTFB p50 %.0f ms p95 %.0f ms\n",
+      errors, fastest_ok_segment, slowest_playlist, w.at("segment_ttfb_p50_ms").to_number<double>(),
+      w.at("segment_ttfb_p95_ms").to_number<double>());
 }
 
 }  // namespace
