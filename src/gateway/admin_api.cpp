@@ -145,6 +145,37 @@ json::object windows_json(const WindowStats& stats, const std::vector<int>& wind
   return o;
 }
 
+json::object stream_window_json(const StreamSnapshot& s) {
+  auto ms = [](double seconds) { return seconds * 1000.0; };
+  json::object o;
+  o["playlist_requests"] = s.playlist_requests;
+  o["segment_requests"] = s.segment_requests;
+  o["segment_5xx"] = s.segment_5xx;
+  o["segment_error_rate"] = s.segment_error_rate();
+  o["segment_ttfb_count"] = s.segment_ttfb_count;
+  o["segment_ttfb_p50_ms"] = ms(s.segment_ttfb_quantile(0.50));
+  o["segment_ttfb_p95_ms"] = ms(s.segment_ttfb_quantile(0.95));
+  o["sessions_started"] = s.sessions_started;
+  o["startup_count"] = s.startup_count;
+  o["startup_p50_ms"] = ms(s.startup_quantile(0.50));
+  o["startup_p95_ms"] = ms(s.startup_quantile(0.95));
+  o["session_minutes"] = s.session_minutes;
+  o["rebuffer_reports"] = s.rebuffer_reports;
+  o["rebuffer_per_session_minute"] = s.rebuffer_per_session_minute();
+  o["throughput_reports"] = s.throughput_reports;
+  o["throughput_mean_kbps"] = s.mean_throughput_kbps();
+  return o;
+}
+
+json::object stream_windows_json(const StreamStats& stats, const std::vector<int>& windows,
+                                 Clock::time_point now) {
+  json::object o;
+  for (int w : windows) {
+    o[std::to_string(w) + "s"] = stream_window_json(stats.snapshot(now, std::chrono::seconds(w)));
+  }
+  return o;
+}
+
 json::object endpoint_state_json(const Endpoint& ep, Clock::time_point now) {
   json::object o;
   o["healthy"] = ep.healthy();
@@ -168,6 +199,7 @@ json::object stats_json(const RouteTable& table, const std::vector<int>& windows
     json::object t;
     t["weight"] = track.weight;
     t["windows"] = windows_json(*track.stats, windows, now);
+    t["streaming"] = stream_windows_json(*track.stream, windows, now);
     t["endpoints"] = std::move(endpoints);
     tracks[track.name] = std::move(t);
   }

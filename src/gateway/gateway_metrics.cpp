@@ -40,6 +40,14 @@ void render_state(std::string& out, const GatewayState& state) {
                               "Configuration generation; +1 per applied change.");
   metrics::append_sample(out, "streamgate_gateway_config_generation", {}, {},
                          static_cast<double>(table->generation));
+  metrics::append_family_head(out, "streamgate_gateway_sessions_tracked", "gauge",
+                              "Viewing sessions held in the session table.");
+  metrics::append_sample(out, "streamgate_gateway_sessions_tracked", {}, {},
+                         static_cast<double>(state.sessions().size()));
+  metrics::append_family_head(out, "streamgate_gateway_sessions_untracked_total", "counter",
+                              "New viewing sessions not tracked: the session table was full.");
+  metrics::append_sample(out, "streamgate_gateway_sessions_untracked_total", {}, {},
+                         static_cast<double>(state.sessions().untracked()));
 }
 
 }  // namespace
@@ -78,7 +86,38 @@ GatewayMetrics::GatewayMetrics(metrics::Registry& r, const GatewayState& state)
       cmcd_malformed(r.counter("streamgate_gateway_cmcd_malformed_total",
                                "Requests whose CMCD data was malformed in whole or in part (the "
                                "bad part ignored), by the track that answered.",
-                               {"route", "track"})) {
+                               {"route", "track"})),
+      playlist_requests(r.counter("streamgate_gateway_playlist_requests_total",
+                                  "HLS playlist requests answered, by track.", {"route", "track"})),
+      segment_requests(r.counter("streamgate_gateway_segment_requests_total",
+                                 "HLS segment (fMP4) requests answered, by track.",
+                                 {"route", "track"})),
+      segment_errors(r.counter("streamgate_gateway_segment_errors_total",
+                               "HLS segment requests answered with a 5xx, by track.",
+                               {"route", "track"})),
+      segment_ttfb(r.histogram("streamgate_gateway_segment_ttfb_seconds",
+                               "HLS segment requests: request head to the upstream's response "
+                               "head, by track.",
+                               {"route", "track"})),
+      sessions_started(r.counter("streamgate_gateway_sessions_started_total",
+                                 "Viewing sessions whose first segment was delivered, by track.",
+                                 {"route", "track"})),
+      session_startup(r.histogram("streamgate_gateway_session_startup_seconds",
+                                  "Viewing sessions: first playlist request to first segment "
+                                  "delivered, by track.",
+                                  {"route", "track"})),
+      session_minutes(r.counter("streamgate_gateway_session_minutes_total",
+                                "Minutes of viewing sessions with a request, by track.",
+                                {"route", "track"})),
+      rebuffer_reports(r.counter("streamgate_gateway_rebuffer_reports_total",
+                                 "HLS requests whose CMCD said the buffer starved (bs), by track.",
+                                 {"route", "track"})),
+      throughput_reports(r.counter("streamgate_gateway_throughput_reports_total",
+                                   "HLS requests carrying CMCD measured throughput (mtp).",
+                                   {"route", "track"})),
+      throughput_kbps(r.counter("streamgate_gateway_throughput_kbps_total",
+                                "Sum of the CMCD measured throughput (mtp, kbps) reported.",
+                                {"route", "track"})) {
   r.add_collector([&state](std::string& out) { render_state(out, state); });
 }
 

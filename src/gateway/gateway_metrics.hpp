@@ -42,6 +42,24 @@ struct GatewayMetrics {
   // streamgate_gateway_cmcd_malformed_total{route,track}: those whose CMCD data was malformed
   // in whole or in part (the bad part is ignored; the viewer's request is served as usual).
   metrics::Family<metrics::Counter>& cmcd_malformed;
+  // HLS streaming signals per track (stream_recorder.hpp), {route,track}:
+  // streamgate_gateway_playlist_requests_total, _segment_requests_total (fMP4 byte ranges,
+  // init sections included), _segment_errors_total (5xx), _segment_ttfb_seconds (request head
+  // to the upstream's response head), _sessions_started_total (first segment delivered),
+  // _session_startup_seconds (first playlist to first segment delivered),
+  // _session_minutes_total, _rebuffer_reports_total (CMCD bs), _throughput_reports_total and
+  // _throughput_kbps_total (CMCD mtp: their ratio is the mean). The collector adds
+  // streamgate_gateway_sessions_tracked and _sessions_untracked_total.
+  metrics::Family<metrics::Counter>& playlist_requests;
+  metrics::Family<metrics::Counter>& segment_requests;
+  metrics::Family<metrics::Counter>& segment_errors;
+  metrics::Family<metrics::Histogram>& segment_ttfb;
+  metrics::Family<metrics::Counter>& sessions_started;
+  metrics::Family<metrics::Histogram>& session_startup;
+  metrics::Family<metrics::Counter>& session_minutes;
+  metrics::Family<metrics::Counter>& rebuffer_reports;
+  metrics::Family<metrics::Counter>& throughput_reports;
+  metrics::Family<metrics::Counter>& throughput_kbps;
 };
 
 }  // namespace sg::gateway

@@ -96,6 +96,9 @@ Status GatewayState::apply(const GatewayConfig& config) {
     auto& stats = track_stats_[name];
     if (!stats) stats = std::make_shared<WindowStats>();
     track.stats = stats;
+    auto& stream = stream_stats_[name];
+    if (!stream) stream = std::make_shared<StreamStats>();
+    track.stream = stream;
     track.rr = std::make_shared<std::atomic<std::uint64_t>>(0);
     track.metrics = std::make_shared<TrackMetricCache>();
     next->tracks.push_back(std::move(track));

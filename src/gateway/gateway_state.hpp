@@ -21,7 +21,9 @@
 #include "common/metrics.hpp"
 #include "common/result.hpp"
 #include "gateway/core/gateway_config.hpp"
+#include "gateway/core/session_table.hpp"
 #include "gateway/core/sticky_key.hpp"
+#include "gateway/core/stream_stats.hpp"
 #include "gateway/core/track_schedule.hpp"
 #include "gateway/core/window_stats.hpp"
 #include "gateway/endpoint.hpp"
@@ -34,6 +36,20 @@ inline constexpr const char* kRouteName = "default";
 // The metric children a track's requests update, looked up once (Family::with() builds a key
 // and takes a mutex) and then read lock-free. Filled lazily by the proxy; the children never
 // go away, so a pointer stays valid.
+// The streaming metrics' children of a track (stream_recorder.hpp).
+struct StreamMetricCache {
+  std::atomic<metrics::Counter*> playlist{nullptr};
+  std::atomic<metrics::Counter*> segment{nullptr};
+  std::atomic<metrics::Counter*> segment_errors{nullptr};
+  std::atomic<metrics::Histogram*> segment_ttfb{nullptr};
+  std::atomic<metrics::Counter*> started{nullptr};
+  std::atomic<metrics::Histogram*> startup{nullptr};
+  std::atomic<metrics::Counter*> minutes{nullptr};
+  std::atomic<metrics::Counter*> rebuffer{nullptr};
+  std::atomic<metrics::Counter*> throughput_reports{nullptr};
+  std::atomic<metrics::Counter*> throughput_sum{nullptr};
+};
+
 struct TrackMetricCache {
   static constexpr std::size_t kCodes = 600;  // HTTP status codes 0..599
   std::array<std::atomic<metrics::Counter*>, kCodes> requests{};
@@ -41,6 +57,7 @@ struct TrackMetricCache {
   std::atomic<metrics::Histogram*> upstream{nullptr};
   std::atomic<metrics::Counter*> cmcd_requests{nullptr};
   std::atomic<metrics::Counter*> cmcd_malformed{nullptr};
+  StreamMetricCache stream;
 };
 
 struct Track {
@@ -49,6 +66,7 @@ struct Track {
   int weight = 0;
   std::vector<std::shared_ptr<Endpoint>> endpoints;
   std::shared_ptr<WindowStats> stats;              // survives config changes
+  std::shared_ptr<StreamStats> stream;             // HLS signals; survives config changes
   std::shared_ptr<std::atomic<std::uint64_t>> rr;  // round-robin cursor
   std::shared_ptr<TrackMetricCache> metrics;       // per table, filled on first use
 };
@@ -105,6 +123,10 @@ class GatewayState {
   // before its HttpServer is destroyed: pooled sockets belong to the workers' io_contexts.
   void close_idle_connections();
 
+  // The viewing sessions seen (stream_recorder.hpp), shared by all workers.
+  SessionTable& sessions() { return sessions_; }
+  const SessionTable& sessions() const { return sessions_; }
+
   // The endpoint with this address in the current table, if any.
   std::shared_ptr<Endpoint> find_endpoint(std::string_view address) const;
 
@@ -119,6 +141,8 @@ class GatewayState {
   std::atomic<std::uint64_t> table_version_{0};
   const std::uint64_t id_;  // unique per GatewayState of the process
   std::map<std::string, std::shared_ptr<WindowStats>, std::less<>> track_stats_;  // apply_mu_
+  std::map<std::string, std::shared_ptr<StreamStats>, std::less<>> stream_stats_;  // apply_mu_
+  SessionTable sessions_;
   // Every Endpoint ever created, so close_idle_connections() also reaches endpoints that
   // left the table but are still held by requests in flight (apply_mu_).
   std::vector<std::weak_ptr<Endpoint>> created_;

@@ -16,6 +16,8 @@
 #include "gateway/proxy_heads.hpp"
 #include "gateway/request_cmcd.hpp"
 #include "gateway/request_rules.hpp"
+#include "gateway/stream_recorder.hpp"
+#include "gateway/track_choice.hpp"
 
 namespace sg::gateway {
 namespace {
@@ -110,33 +112,11 @@ struct Proxy::Exchange {
   // The request carried CMCD data; some of it was malformed (request_cmcd.hpp).
   bool cmcd = false;
   bool cmcd_malformed = false;
+  // The HLS side of the request (kind kNone for anything else).
+  StreamRequest stream;
 };
 
 namespace {
-
-// The track for a request: sticky key when configured and present, else the schedule.
-const Track* choose_track(GatewayState& state, const RouteTable& table,
-                          const http::RequestHeader& head, Endpoint::Clock::time_point now) {
-  thread_local std::vector<bool> eligible;
-  eligible.assign(table.schedule.track_count(), false);
-  for (std::size_t i = 0; i < eligible.size(); ++i) {
-    for (const auto& ep : table.tracks[table.schedule_track[i]].endpoints) {
-      if (ep->available(now)) {
-        eligible[i] = true;
-        break;
-      }
-    }
-  }
-  std::optional<std::size_t> pick;
-  if (const auto& sticky = table.config.route.sticky) {
-    std::string key = sticky->source == StickyConfig::Source::kHeader
-                          ? std::string(head[sticky->name])
-                          : cookie_value(head[bhttp::field::cookie], sticky->name);
-    if (!key.empty()) pick = table.schedule.pick_sticky_hash(table.sticky_key->hash(key), eligible);
-  }
-  if (!pick) pick = table.schedule.pick(state.next_ticket(), eligible);
-  return pick ? &table.tracks[table.schedule_track[*pick]] : nullptr;
-}
 
 // Whether `peer` (an IP address as text) is one of the configured trusted proxies.
 bool from_trusted_proxy(const RouteTable& table, const std::string& peer) {
@@ -357,8 +337,11 @@ asio::awaitable<Proxy::Attempt> Proxy::relay_response(http::ServerConnection& co
   auto& rp = *parser;
   if (!ec || ec == beast::error::timeout) {
     // The upstream's own time, from the request sent to its head (or to giving up on it).
-    ex.upstream_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - ex.upstream_sent).count();
+    const auto head_at = std::chrono::steady_clock::now();
+    ex.upstream_seconds = std::chrono::duration<double>(head_at - ex.upstream_sent).count();
+    if (!ec && ex.stream.kind != HlsKind::kNone) {
+      ex.stream.ttfb_seconds = std::chrono::duration<double>(head_at - ex.head.ctx.start).count();
+    }
   }
   if (ec) {
     const bool nothing_yet = !rp.got_some() && ubuf.size() == 0;
@@ -443,7 +426,11 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
   if (const auto cmcd = read_request_cmcd(head)) {
     ex.cmcd = true;
     ex.cmcd_malformed = cmcd->malformed();
+    ex.stream = stream_request(head, &cmcd->data);
+  } else {
+    ex.stream = stream_request(head, nullptr);
   }
+  ex.stream.arrived = start;
   ex.table = state_.table();
   const bool has_body = parser.chunked() || parser.content_length().value_or(0) > 0;
   if (auto bad = framing_error(head)) {
@@ -453,7 +440,7 @@ asio::awaitable<bool> Proxy::serve(http::ServerConnection& conn, http::HeadParse
                             coding ? bhttp::status::not_implemented : bhttp::status::bad_request,
                             coding ? "unsupported_transfer_coding" : "bad_request", *bad);
   }
-  ex.track = choose_track(state_, *ex.table, head, Endpoint::Clock::now());
+  ex.track = choose_track(state_, *ex.table, head, ex.stream.session, Endpoint::Clock::now());
   if (!ex.track) {
     ex.client_keep_alive = ex.client_keep_alive && !has_body;
     co_return co_await fail(conn, ex, bhttp::status::service_unavailable, "no_healthy_upstream",
@@ -659,6 +646,9 @@ void Proxy::record(Exchange& ex, unsigned status, double latency, bool gateway_g
   if (ex.track) {
     ex.track->stats->record(now, static_cast<int>(status), latency, gateway_generated,
                             ex.upstream_seconds);
+  }
+  if (ex.track && ex.stream.kind != HlsKind::kNone) {
+    record_stream(state_, metrics_, *ex.track, ex.stream, status, now);
   }
   if (ex.endpoint) {
     ex.endpoint->stats().record(now, static_cast<int>(status), latency, gateway_generated,

@@ -112,6 +112,10 @@ std::string validate(ServerConfig& c) {
     return "--chaos-error-rate must be between 0 and 1";
   if (c.chaos_latency_ms < 0 || c.chaos_latency_ms > 60000)
     return "--chaos-latency-ms must be 0..60000";
+  if (!(c.chaos_segment_error_rate >= 0 && c.chaos_segment_error_rate <= 1))
+    return "--chaos-segment-error-rate must be between 0 and 1";
+  if (c.chaos_segment_delay_ms < 0 || c.chaos_segment_delay_ms > 60000)
+    return "--chaos-segment-delay-ms must be 0..60000";
   log::Level level;
   if (!log::parse_level(c.log_level, level))
     return "--log-level must be debug, info, warn or error";
@@ -210,6 +214,12 @@ ConfigOutcome parse_server_config(int argc, const char* const* argv) {
   app.add_option("--chaos-latency-ms", c.chaos_latency_ms,
                  "DRILL ONLY: delay added to every /api/ request")
       ->envname("STREAMGATE_CHAOS_LATENCY_MS");
+  app.add_option("--chaos-segment-error-rate", c.chaos_segment_error_rate,
+                 "DRILL ONLY: fraction (0..1) of HLS segment (fMP4) requests answered 500")
+      ->envname("STREAMGATE_CHAOS_SEGMENT_ERROR_RATE");
+  app.add_option("--chaos-segment-delay-ms", c.chaos_segment_delay_ms,
+                 "DRILL ONLY: delay added to every HLS segment (fMP4) response")
+      ->envname("STREAMGATE_CHAOS_SEGMENT_DELAY_MS");
   app.add_option("--threads", c.threads, "I/O threads (0 = one per CPU the process may use)")
       ->envname("STREAMGATE_THREADS");
   app.add_option("--max-connections", c.max_connections,

@@ -24,6 +24,8 @@ struct ServerConfig {
   double grace_period_seconds = 25;
   double chaos_error_rate = 0;
   int chaos_latency_ms = 0;
+  double chaos_segment_error_rate = 0;
+  int chaos_segment_delay_ms = 0;
   unsigned threads = 0;
   unsigned max_connections = 10000;  // clamped at start to what RLIMIT_NOFILE allows
   std::string log_level = "info";

@@ -209,7 +209,7 @@ std::string_view match_route(std::string_view path, std::string_view& id) {
 }
 
 std::unique_ptr<media::StreamSessions> own_sessions_if(media::StreamSessions* given,
-                                                      const media::SessionLimits& limits) {
+                                                       const media::SessionLimits& limits) {
   if (given != nullptr) return nullptr;
   return std::make_unique<media::MemorySessions>(limits);
 }
@@ -267,9 +267,9 @@ http::BodyPlan ContentApi::plan_body(const http::RequestHeader& head) {
     return {http::BodyPlan::Mode::kStream, opts_.max_media_bytes};
   }
   // Reads, deletes and POST .../playback carry no body: one announced is refused (413) unread.
-  const bool takes_body = route != kRoutePlayback && (method == bhttp::verb::post ||
-                                                      method == bhttp::verb::put ||
-                                                      method == bhttp::verb::patch);
+  const bool takes_body =
+      route != kRoutePlayback &&
+      (method == bhttp::verb::post || method == bhttp::verb::put || method == bhttp::verb::patch);
   return {http::BodyPlan::Mode::kBuffered, takes_body ? opts_.max_body_bytes : 0};
 }
 
@@ -307,6 +307,15 @@ Response ContentApi::handle(http::Request& req, const http::RequestContext& ctx)
     cors_.decorate(req, r);
     return r;
   }
+  if (route == kRouteHlsFile && opts_.chaos_segment_error_rate > 0 &&
+      std::uniform_real_distribution<double>(0, 1)(rng) < opts_.chaos_segment_error_rate) {
+    metrics_.hls_requests.with({"segment", "error"}).inc();
+    Response r = finish(http::json_error(bhttp::status::internal_server_error, "injected_fault",
+                                         "fault injected by --chaos-segment-error-rate (drill)"),
+                        target.path, route);
+    cors_.decorate(req, r);
+    return r;
+  }
   Response r = finish(dispatch(req, target.path, target.query, ctx), target.path, route);
   cors_.decorate(req, r);
   return r;
@@ -315,6 +324,7 @@ Response ContentApi::handle(http::Request& req, const http::RequestContext& ctx)
 Response ContentApi::finish(Response r, std::string_view path, std::string_view route) {
   r.route = route;
   if (path.starts_with("/api/")) r.delay = opts_.chaos_latency;
+  if (route == kRouteHlsFile) r.delay += opts_.chaos_segment_delay;
   return r;
 }
 
@@ -366,7 +376,8 @@ Response ContentApi::dispatch(http::Request& req, std::string_view path, std::st
     return read ? hls_get(req, match_route(path), query, ctx) : method_not_allowed("GET, HEAD");
   }
   if (route == kRouteWatch) return read ? watch_page(id, ctx) : method_not_allowed("GET, HEAD");
-  if (route == kRouteStatic) return read ? static_asset(match_route(path)) : method_not_allowed("GET, HEAD");
+  if (route == kRouteStatic)
+    return read ? static_asset(match_route(path)) : method_not_allowed("GET, HEAD");
   // kRouteMedia; PUT arrives through open_sink.
   if (read) return media_get(req, id, ctx);
   return method_not_allowed("GET, HEAD, PUT");

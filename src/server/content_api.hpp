@@ -57,8 +57,10 @@ struct ApiOptions {
   std::vector<std::string> api_tokens;
   double chaos_error_rate = 0;                 // fraction of /api/ requests answered 500
   std::chrono::milliseconds chaos_latency{0};  // added to every /api/ request
-  std::uint64_t max_body_bytes = 1024 * 1024;  // JSON request bodies
-  std::uint64_t max_media_bytes = 8ULL << 30;  // media uploads
+  double chaos_segment_error_rate = 0;         // fraction of HLS segment requests answered 500
+  std::chrono::milliseconds chaos_segment_delay{0};  // added to every HLS segment response
+  std::uint64_t max_body_bytes = 1024 * 1024;        // JSON request bodies
+  std::uint64_t max_media_bytes = 8ULL << 30;        // media uploads
   std::chrono::seconds cache_ttl{5};
   bool access_log = true;
   // Origins a browser page may read from (cors.hpp; "*" for any) and write from.

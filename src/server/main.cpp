@@ -114,6 +114,8 @@ ApiOptions api_options(const ServerConfig& cfg) {
   api_opts.api_tokens = cfg.api_tokens;
   api_opts.chaos_error_rate = cfg.chaos_error_rate;
   api_opts.chaos_latency = std::chrono::milliseconds(cfg.chaos_latency_ms);
+  api_opts.chaos_segment_error_rate = cfg.chaos_segment_error_rate;
+  api_opts.chaos_segment_delay = std::chrono::milliseconds(cfg.chaos_segment_delay_ms);
   api_opts.max_body_bytes = cfg.max_body_bytes;
   api_opts.max_media_bytes = cfg.max_media_bytes;
   api_opts.cache_ttl = std::chrono::seconds(cfg.cache_ttl_seconds);

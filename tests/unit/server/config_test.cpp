@@ -65,6 +65,8 @@ TEST_F(ServerConfigTest, TokensComeFromRepeatedFlagsOrCommaSeparatedEnv) {
 TEST_F(ServerConfigTest, InvalidValuesAreOneLineErrorsWithExitTwo) {
   for (auto args : std::vector<std::vector<const char*>>{{"--listen", "nonsense"},
                                                          {"--chaos-error-rate", "1.5"},
+                                                         {"--chaos-segment-error-rate", "-0.1"},
+                                                         {"--chaos-segment-delay-ms", "60001"},
                                                          {"--storage", "mysql://x"},
                                                          {"--cache", "memcached"},
                                                          {"--drain-delay", "abc"},
@@ -105,7 +107,9 @@ TEST_F(ServerConfigTest, HelpDocumentsEveryContractFlagWithItsEnvironmentVariabl
   EXPECT_EQ(o.exit_code, 0);
   for (const char* flag : {"--listen", "--version-label", "--storage", "--cache", "--media-dir",
                            "--api-token", "--drain-delay", "--grace-period", "--chaos-error-rate",
-                           "--chaos-latency-ms", "STREAMGATE_API_TOKENS"}) {
+                           "--chaos-latency-ms", "--chaos-segment-error-rate",
+                           "--chaos-segment-delay-ms", "STREAMGATE_CHAOS_SEGMENT_DELAY_MS",
+                           "STREAMGATE_API_TOKENS"}) {
     EXPECT_NE(o.message.find(flag), std::string::npos) << flag;
   }
 }

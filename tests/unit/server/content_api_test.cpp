@@ -227,6 +227,25 @@ TEST_F(ContentApiTest, ChaosErrorRateFailsApiRequestsButNotProbes) {
   EXPECT_EQ(call(bhttp::verb::get, "/health").delay.count(), 0);
 }
 
+TEST_F(ContentApiTest, ChaosSegmentFlagsFailAndDelayOnlyHlsSegments) {
+  ApiOptions o;
+  o.chaos_segment_error_rate = 1.0;
+  o.chaos_segment_delay = std::chrono::milliseconds(300);
+  build(o);
+  const std::string id = create("c");
+  auto seg = call(bhttp::verb::get, "/api/v1/content/" + id + "/hls/clip.hls.mp4");
+  EXPECT_EQ(seg.msg.result_int(), 500u);
+  EXPECT_EQ(body_of(seg).at("error").at("code").as_string(), "injected_fault");
+  EXPECT_EQ(seg.delay.count(), 300);
+  // Playlists and the rest of the API are neither failed nor delayed (this item has no HLS).
+  auto playlist = call(bhttp::verb::get, "/api/v1/content/" + id + "/hls/media.m3u8");
+  EXPECT_NE(playlist.msg.result_int(), 500u);
+  EXPECT_EQ(playlist.delay.count(), 0);
+  auto item = call(bhttp::verb::get, "/api/v1/content/" + id);
+  EXPECT_EQ(item.msg.result_int(), 200u);
+  EXPECT_EQ(item.delay.count(), 0);
+}
+
 TEST_F(ContentApiTest, DrainingMakesReadinessFailButLivenessAndApiHealthServe) {
   api_->set_draining(true);
   EXPECT_EQ(call(bhttp::verb::get, "/ready").msg.result_int(), 503u);
