@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -139,10 +140,10 @@ TEST_F(HlsTest, FfmpegDecodesEveryFrameThroughTheGatewayAndAMiddleSegmentAlone) 
   const std::string master = start_playback(id);
   ASSERT_NE(master.find("?token=ka."), std::string::npos);
 
-  const std::string probe = run_tool({"ffprobe", "-v", "error", "-show_entries",
-                                      "format=duration:stream=codec_name,width,height", "-of",
-                                      "compact", url(master)},
-                                     "ffprobe");
+  const std::string probe =
+      run_tool({"ffprobe", "-v", "error", "-show_entries",
+                "format=duration:stream=codec_name,width,height", "-of", "compact", url(master)},
+               "ffprobe");
   EXPECT_NE(probe.find("codec_name=h264|width=320|height=240"), std::string::npos) << probe;
   EXPECT_NE(probe.find("codec_name=aac"), std::string::npos) << probe;
   EXPECT_NE(probe.find("duration=12.0"), std::string::npos) << probe;
@@ -169,8 +170,8 @@ TEST_F(HlsTest, FfmpegDecodesEveryFrameThroughTheGatewayAndAMiddleSegmentAlone) 
 
   // A seek: the media playlist's middle segment (4-8 s) with the init section, fetched by
   // byte range through the gateway, decodes on its own to the original's frames 100-199.
-  const std::string media_url = master.substr(0, master.find("master.m3u8")) + "media.m3u8" +
-                                master.substr(master.find('?'));
+  const std::string media_url =
+      master.substr(0, master.find("master.m3u8")) + "media.m3u8" + master.substr(master.find('?'));
   auto playlist = http_call(port_, {verb::get, media_url});
   ASSERT_EQ(playlist.status, 200);
   EXPECT_EQ(playlist.header("Content-Type"), "application/vnd.apple.mpegurl");
@@ -185,7 +186,8 @@ TEST_F(HlsTest, FfmpegDecodesEveryFrameThroughTheGatewayAndAMiddleSegmentAlone) 
     ranges.emplace_back(std::stoll((*it)[1]), std::stoll((*it)[2]));
   }
   ASSERT_EQ(ranges.size(), 3u);
-  const std::string file_url = media_url.substr(0, media_url.rfind('/') + 1) + playlist_uri(text, 1);
+  const std::string file_url =
+      media_url.substr(0, media_url.rfind('/') + 1) + playlist_uri(text, 1);
   auto init = http_call(port_, {verb::get, file_url, {}, {{"Range", init_range}}});
   const std::string mid_range = "bytes=" + std::to_string(ranges[1].second) + "-" +
                                 std::to_string(ranges[1].second + ranges[1].first - 1);
@@ -209,9 +211,9 @@ TEST_F(HlsTest, FfmpegDecodesEveryFrameThroughTheGatewayAndAMiddleSegmentAlone) 
 TEST_F(HlsTest, BadTokensAreRefusedAndKeyRotationKeepsASessionPlaying) {
   ASSERT_NO_FATAL_FAILURE(add_replica("v-old", {"--playback-keys", kKeyA}));
   ASSERT_NO_FATAL_FAILURE(add_replica("v-new", {"--playback-keys", kKeyB + "," + kKeyA}));
-  ASSERT_NO_FATAL_FAILURE(start_gateway(
-      "tracks:\n  blue: { endpoints: [" + endpoints("v-old") + "] }\n  green: { endpoints: [" +
-      endpoints("v-new") + "] }\nroute: { weights: { blue: 100, green: 0 } }\n"));
+  ASSERT_NO_FATAL_FAILURE(start_gateway("tracks:\n  blue: { endpoints: [" + endpoints("v-old") +
+                                        "] }\n  green: { endpoints: [" + endpoints("v-new") +
+                                        "] }\nroute: { weights: { blue: 100, green: 0 } }\n"));
   const json::value item = upload(clip());
   const std::string id(item.at("id").as_string());
   const std::string master = start_playback(id);
@@ -244,10 +246,24 @@ TEST_F(HlsTest, BadTokensAreRefusedAndKeyRotationKeepsASessionPlaying) {
   // Rotation: switch all traffic to replicas whose first key is kb and that still list ka.
   auto switched = admin(verb::put, "/admin/v1/route", R"({"weights":{"blue":0,"green":100}})");
   ASSERT_EQ(switched.status, 200) << switched.body;
+  // The session in progress is pinned by its token to the track it started on, so it plays
+  // on there (issue 23: no viewer switches version mid-stream).
   for (int i = 0; i < 3; ++i) {
     const std::string seg = playlist_uri(media.body, i);
     auto r = http_call(port_, {verb::get, base + seg});
     EXPECT_EQ(r.status, 200) << "segment " << i << " of the session in progress: " << r.body;
+    EXPECT_EQ(r.header("X-StreamGate-Version"), "v-old");
+  }
+  // A session that starts now with a token signed before the rotation (key ka) goes to the
+  // new replicas, which still accept ka.
+  const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  const std::string old_key = "?token=" + signer.sign(id, now_s + 3600);
+  for (int i = 0; i < 3; ++i) {
+    const std::string seg = playlist_uri(media.body, i);
+    auto r = http_call(port_, {verb::get, base + seg.substr(0, seg.find('?')) + old_key});
+    EXPECT_EQ(r.status, 200) << "segment " << i << " with a ka token on kb replicas: " << r.body;
     EXPECT_EQ(r.header("X-StreamGate-Version"), "v-new");
   }
   EXPECT_NE(start_playback(id).find("?token=kb."), std::string::npos) << "new sessions use kb";
