@@ -4,8 +4,8 @@
 // (1 minute; RollupRecorder builds them from what the control plane observes).
 //
 // Bounded: rows older than `retention` (35 days) are deleted on every write, and each table
-// keeps at most its newest max_*_rows rows (about 40 MB at the defaults), whatever the clock
-// says.
+// keeps at most its newest max_*_rows rows, whatever the clock says (the bytes this allows
+// are not measured).
 //
 // Thread-safety: calls are serialised on the store's own connection; other processes
 // (`sgctl report`) open their own RollupStore on the same file.
