@@ -115,6 +115,13 @@ struct CommandLine {
     cmd->add_option("--timeout", deploy.timeout_s, "seconds for the new replicas to be ready");
     cmd->add_option("--max-error-rate", deploy.max_error_rate, "fail at or above this rate");
     cmd->add_option("--max-p95-ms", deploy.max_p95_ms, "fail when P95 reaches this");
+    cmd->add_option("--max-segment-error-rate", deploy.max_segment_error_rate,
+                    "viewers' HLS segments: fail at or above this 5xx rate (default 0.005)");
+    cmd->add_option("--max-segment-ttfb-ms", deploy.max_segment_ttfb_ms,
+                    "viewers' HLS segments: fail when P95 time to first byte reaches this "
+                    "(default 300)");
+    cmd->add_option("--min-segments", deploy.min_segments,
+                    "segments before the streaming checks apply (default 50)");
     cmd->add_option("--ready-stability", deploy.ready_stability_s,
                     "seconds all new replicas must stay ready before traffic");
     cmd->add_option("--min-requests", deploy.min_requests, "requests before any verdict");

@@ -9,13 +9,14 @@
 namespace sg::control {
 namespace {
 
-bool histogram_ok(const TrafficSample& s) {
-  return !s.bounds.empty() && s.counts.size() == s.bounds.size() + 1;
+using Bounds = std::vector<double>;
+using Counts = std::vector<std::uint64_t>;
+
+bool histogram_ok(const Bounds& bounds, const Counts& counts) {
+  return !bounds.empty() && counts.size() == bounds.size() + 1;
 }
 
-double bucket_lower(const TrafficSample& s, std::size_t i) {
-  return i == 0 ? 0.0 : s.bounds[i - 1];
-}
+double bucket_lower(const Bounds& bounds, std::size_t i) { return i == 0 ? 0.0 : bounds[i - 1]; }
 
 // Result of one binomial SPRT: the log-likelihood ratio and where it stands.
 struct Sprt {
@@ -133,17 +134,168 @@ void add_base_evidence(Verdict& v, const TrafficSample& canary, const JudgeConfi
   add(v, "sprt_pass_boundary", std::log(config.beta / (1 - config.alpha)));
 }
 
+// The streaming checks (judge.hpp): two SPRTs on the canary's segments and the comparison of
+// its rebuffering with stable's.
+struct Streaming {
+  bool applies = false;  // the canary served min_segments segments
+  std::uint64_t segments = 0;
+  std::uint64_t errors_pass_from = 0;  // segments from which the error SPRT must pass
+  std::uint64_t ttfb_pass_from = 0;    // and the TTFB SPRT
+  Sprt errors;
+  Sprt ttfb;
+  bool have_ttfb = false;
+  double error_rate = 0;
+  double slow_fraction = -1;
+  double p50 = -1;
+  double p95 = -1;
+  double rebuffer_rate = -1;  // reports per session-minute; -1 without session-minutes
+  bool compared = false;      // a stable sample with enough session-minutes
+  double stable_rebuffer_rate = -1;
+  double rebuffer_p_value = 1;
+  bool rebuffer_fail = false;
+  bool pass() const {
+    return !applies || ((segments < errors_pass_from || errors.pass) &&
+                        (segments < ttfb_pass_from || ttfb.pass));
+  }
+};
+
+double per_minute(std::uint64_t reports, std::uint64_t minutes) {
+  return minutes == 0 ? -1.0 : static_cast<double>(reports) / static_cast<double>(minutes);
+}
+
+Streaming check_streaming(const StreamingSample& c, const StreamingSample* stable,
+                          const JudgeConfig& config, double a, double b) {
+  Streaming out;
+  out.rebuffer_rate = per_minute(c.rebuffer_reports, c.session_minutes);
+  out.p50 = histogram_quantile(c.ttfb_bounds, c.ttfb_counts, 0.5);
+  out.p95 = histogram_quantile(c.ttfb_bounds, c.ttfb_counts, config.latency_quantile);
+  if (c.segments > 0) {
+    out.error_rate = static_cast<double>(c.segment_errors) / static_cast<double>(c.segments);
+  }
+  out.applies = c.segments >= config.min_segments && c.segments > 0;
+  out.segments = c.segments;
+  out.errors_pass_from = clean_trials_to_pass(config.max_segment_error_rate, config);
+  out.ttfb_pass_from = clean_trials_to_pass(1 - config.latency_quantile, config);
+  if (!out.applies) return out;
+  out.errors = binomial_sprt(static_cast<double>(c.segment_errors), static_cast<double>(c.segments),
+                             config.max_segment_error_rate, a, b);
+  const SlowCount slow = count_slow(c.ttfb_bounds, c.ttfb_counts, config.max_segment_ttfb_seconds);
+  out.have_ttfb = slow.total > 0;
+  if (out.have_ttfb) {
+    out.ttfb = binomial_sprt(slow.slow, slow.total, 1 - config.latency_quantile, a, b);
+    out.slow_fraction = slow.slow / slow.total;
+  }
+  if (stable != nullptr && static_cast<double>(stable->session_minutes) >= config.min_session_minutes &&
+      static_cast<double>(c.session_minutes) >= config.min_session_minutes) {
+    out.compared = true;
+    out.stable_rebuffer_rate = per_minute(stable->rebuffer_reports, stable->session_minutes);
+    const double mc = static_cast<double>(c.session_minutes);
+    const double ms = static_cast<double>(stable->session_minutes);
+    out.rebuffer_p_value = binomial_upper_tail(c.rebuffer_reports + stable->rebuffer_reports,
+                                               c.rebuffer_reports, mc / (mc + ms));
+    out.rebuffer_fail = out.rebuffer_rate > config.rebuffer_factor * out.stable_rebuffer_rate &&
+                        out.rebuffer_rate - out.stable_rebuffer_rate > config.rebuffer_min_excess &&
+                        out.rebuffer_p_value < config.comparison_alpha;
+  }
+  return out;
+}
+
+// One clause per failed streaming check, for failure_reasons' list.
+std::string streaming_failures(const StreamingSample& c, const JudgeConfig& config,
+                               const Streaming& st, double a) {
+  std::string failures;
+  auto append = [&failures](const std::string& s) { failures += failures.empty() ? s : "; " + s; };
+  if (st.errors.fail) {
+    append(format("segment error rate %.2f%% >= %.2f%% (SPRT LLR %.2f >= %.2f",
+                  st.error_rate * 100, config.max_segment_error_rate * 100, st.errors.llr, a) +
+           format(", %.0f segments)", static_cast<double>(c.segments)));
+  }
+  if (st.ttfb.fail) {
+    append(format("%.1f%% of segments slower than %.0f ms to first byte, P%.0f ~ %.0f ms",
+                  st.slow_fraction * 100, config.max_segment_ttfb_seconds * 1000,
+                  config.latency_quantile * 100, st.p95 * 1000) +
+           format(" (SPRT LLR %.2f >= %.2f)", st.ttfb.llr, a));
+  }
+  if (st.rebuffer_fail) {
+    append(format("rebuffering %.2f/session-minute vs stable %.2f (p %.2g < alpha)",
+                  st.rebuffer_rate, st.stable_rebuffer_rate, st.rebuffer_p_value));
+  }
+  return failures;
+}
+
+// "; segments: errors 0.00% (LLR -2.10), TTFB P95 120 ms (LLR -4.70), rebuffering 0.00/min
+// vs stable 0.00, over 900 segments" for a pass or inconclusive reason; empty without HLS.
+std::string streaming_summary(const StreamingSample& c, const JudgeConfig& config,
+                              const Streaming& st) {
+  if (c.segments == 0) return {};
+  if (!st.applies) {
+    return format("; segments: %.0f of %.0f needed for the streaming checks",
+                  static_cast<double>(c.segments), static_cast<double>(config.min_segments));
+  }
+  std::string out = format("; segments: errors %.2f%% (LLR %.2f), TTFB P%.0f", st.error_rate * 100,
+                           st.errors.llr, config.latency_quantile * 100) +
+                    format(" %.0f ms (LLR %.2f)", st.p95 * 1000, st.ttfb.llr);
+  if (st.rebuffer_rate >= 0) {
+    out += format(", rebuffering %.2f/min", st.rebuffer_rate);
+    if (st.compared) out += format(" vs stable %.2f", st.stable_rebuffer_rate);
+  }
+  out += format(", over %.0f segments", static_cast<double>(c.segments));
+  if (c.segments < st.errors_pass_from) {
+    out += format(" (the segment tests must pass from %.0f)", static_cast<double>(
+                                                                   c.segments < st.ttfb_pass_from
+                                                                       ? st.ttfb_pass_from
+                                                                       : st.errors_pass_from));
+  }
+  return out;
+}
+
+void add_streaming_evidence(Verdict& v, const StreamingSample& c, const JudgeConfig& config,
+                            const Streaming& st) {
+  if (c.segments == 0 && c.session_minutes == 0) return;
+  add(v, "segments", static_cast<double>(c.segments));
+  add(v, "segment_errors", static_cast<double>(c.segment_errors));
+  add(v, "segment_error_rate", st.error_rate);
+  add(v, "segment_ttfb_p50_ms", st.p50 < 0 ? -1 : st.p50 * 1000);
+  add(v, "segment_ttfb_p95_ms", st.p95 < 0 ? -1 : st.p95 * 1000);
+  add(v, "segment_slow_fraction", st.slow_fraction);
+  add(v, "llr_segment_errors", st.errors.llr);
+  add(v, "llr_segment_ttfb", st.ttfb.llr);
+  add(v, "threshold_segment_error_rate", config.max_segment_error_rate);
+  add(v, "threshold_segment_ttfb_ms", config.max_segment_ttfb_seconds * 1000);
+  add(v, "min_segments", static_cast<double>(config.min_segments));
+  add(v, "segment_errors_pass_from", static_cast<double>(st.errors_pass_from));
+  add(v, "segment_ttfb_pass_from", static_cast<double>(st.ttfb_pass_from));
+  add(v, "sessions_started", static_cast<double>(c.sessions_started));
+  add(v, "session_minutes", static_cast<double>(c.session_minutes));
+  add(v, "rebuffer_reports", static_cast<double>(c.rebuffer_reports));
+  add(v, "rebuffer_per_minute", st.rebuffer_rate);
+  add(v, "mean_throughput_kbps",
+      c.throughput_reports == 0
+          ? -1
+          : c.throughput_kbps_sum / static_cast<double>(c.throughput_reports));
+  if (st.compared) {
+    add(v, "stable_rebuffer_per_minute", st.stable_rebuffer_rate);
+    add(v, "rebuffer_p_value", st.rebuffer_p_value);
+  }
+}
+
 }  // namespace
 
-SlowCount count_slow(const TrafficSample& s, double threshold) {
+std::uint64_t clean_trials_to_pass(double p1, const JudgeConfig& config) {
+  const double b = std::log(config.beta / (1 - config.alpha));
+  const double step = std::log((1 - p1) / (1 - p1 / 2));
+  return static_cast<std::uint64_t>(std::ceil(b / step));
+}
+
+SlowCount count_slow(const Bounds& bounds, const Counts& counts, double threshold) {
   SlowCount out;
-  if (!histogram_ok(s)) return out;
-  for (std::size_t i = 0; i < s.counts.size(); ++i) {
-    const double count = static_cast<double>(s.counts[i]);
+  if (!histogram_ok(bounds, counts)) return out;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    const double count = static_cast<double>(counts[i]);
     out.total += count;
-    const double lo = bucket_lower(s, i);
-    const bool overflow = i == s.bounds.size();
-    const double hi = overflow ? std::numeric_limits<double>::infinity() : s.bounds[i];
+    const double lo = bucket_lower(bounds, i);
+    const bool overflow = i == bounds.size();
+    const double hi = overflow ? std::numeric_limits<double>::infinity() : bounds[i];
     if (lo >= threshold) {
       out.slow += count;
     } else if (hi > threshold && count > 0) {
@@ -156,22 +308,30 @@ SlowCount count_slow(const TrafficSample& s, double threshold) {
   return out;
 }
 
-double histogram_quantile(const TrafficSample& s, double q) {
-  if (!histogram_ok(s)) return -1;
+SlowCount count_slow(const TrafficSample& s, double threshold) {
+  return count_slow(s.bounds, s.counts, threshold);
+}
+
+double histogram_quantile(const Bounds& bounds, const Counts& counts, double q) {
+  if (!histogram_ok(bounds, counts)) return -1;
   double total = 0;
-  for (auto c : s.counts) total += static_cast<double>(c);
+  for (auto c : counts) total += static_cast<double>(c);
   if (total <= 0) return -1;
   const double rank = q * total;
   double seen = 0;
-  for (std::size_t i = 0; i < s.bounds.size(); ++i) {
-    const double count = static_cast<double>(s.counts[i]);
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    const double count = static_cast<double>(counts[i]);
     if (count > 0 && seen + count >= rank) {
-      const double lo = bucket_lower(s, i);
-      return lo + (s.bounds[i] - lo) * (rank - seen) / count;
+      const double lo = bucket_lower(bounds, i);
+      return lo + (bounds[i] - lo) * (rank - seen) / count;
     }
     seen += count;
   }
-  return s.bounds.back();
+  return bounds.back();
+}
+
+double histogram_quantile(const TrafficSample& s, double q) {
+  return histogram_quantile(s.bounds, s.counts, q);
 }
 
 Verdict judge(const TrafficSample& canary, const TrafficSample* stable, const JudgeConfig& config) {
@@ -211,10 +371,18 @@ Verdict judge(const TrafficSample& canary, const TrafficSample* stable, const Ju
     add(v, "comparison_p_value", cmp.p_value);
   }
 
+  const Streaming streaming =
+      check_streaming(canary.streaming, stable != nullptr ? &stable->streaming : nullptr, config,
+                      a, b);
+  add_streaming_evidence(v, canary.streaming, config, streaming);
+
   const std::string counts =
       format("%.0f requests, %.0f errors", n, static_cast<double>(canary.errors));
-  const std::string failures =
-      failure_reasons(canary, config, errors, latency, cmp, slow_fraction, p95);
+  std::string failures = failure_reasons(canary, config, errors, latency, cmp, slow_fraction, p95);
+  if (const std::string more = streaming_failures(canary.streaming, config, streaming, a);
+      !more.empty()) {
+    failures += failures.empty() ? more : "; " + more;
+  }
   if (!failures.empty()) {
     v.outcome = Verdict::Outcome::kFail;
     v.reason = failures + " over " + counts;
@@ -223,8 +391,9 @@ Verdict judge(const TrafficSample& canary, const TrafficSample* stable, const Ju
   const std::string summary =
       format("error rate %.2f%% (LLR %.2f), P%.0f %.0f ms", error_rate * 100, errors.llr,
              config.latency_quantile * 100, p95 * 1000) +
-      format(" (LLR %.2f), pass at LLR <= %.2f, over ", latency.llr, b) + counts;
-  if (errors.pass && latency.pass) {
+      format(" (LLR %.2f), pass at LLR <= %.2f, over ", latency.llr, b) + counts +
+      streaming_summary(canary.streaming, config, streaming);
+  if (errors.pass && latency.pass && streaming.pass()) {
     v.outcome = Verdict::Outcome::kPass;
     v.reason = "pass: " + summary;
   } else {

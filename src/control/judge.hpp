@@ -30,6 +30,30 @@
 //    is still reported. A canary much worse than stable fails even under the absolute
 //    threshold.
 //
+// Streaming signals (the sample's `streaming` part: HLS segments as viewers fetched them through
+// the gateway), checked once the canary has served min_segments segments, so a release nobody
+// watched is judged as before:
+//  * Segment errors: the same binomial SPRT on segment_errors of segments with
+//    p1 = max_segment_error_rate (0.5 %), p0 = p1 / 2.
+//  * Segment time to first byte: the same SPRT on the fraction of segments slower than
+//    max_segment_ttfb_seconds (300 ms) from the TTFB histogram, p1 = 1 - latency_quantile:
+//    "P95 segment TTFB < 300 ms".
+//  * Rebuffering relative to stable: CMCD buffer-starvation reports per session-minute. With a
+//    stable sample that has min_session_minutes, fail when the canary's rate is above
+//    rebuffer_factor x stable's AND above it by more than rebuffer_min_excess per minute AND
+//    the exact conditional test rejects equal rates at comparison_alpha (given k reports on
+//    both tracks, the canary's share is Binomial(k, canary minutes / all minutes) when the two
+//    rates are equal: reports as Poisson counts over session-minutes).
+// Any streaming check failing fails the verdict. For a pass, each streaming SPRT must be on its
+// pass side once the canary served enough segments for a clean canary to get there (1,832 for
+// segment errors at 0.5 %, 177 for TTFB at P95); with fewer segments the streaming checks can
+// only fail a release. So a release watched by few viewers is not held back for lack of
+// segments, at a price stated plainly: until those counts, a release whose segments fail too
+// rarely to reach the fail boundary is not shown healthy by them, only not shown broken.
+// The false-alarm bound below applies to each SPRT alike (four SPRTs: <= 4 alpha / (1 - beta)
+// in all). 5 % failed segments fail after about 140 segments; 400 ms TTFB on every segment
+// fails as soon as the checks apply (7 slow segments reach the boundary).
+//
 // Outcome. No verdict of any kind before the canary has min_requests requests (kInconclusive,
 // reason "N of M requests"). kFail when any check fails; kPass only when both SPRTs reached
 // their pass side and the comparison does not fail; otherwise kInconclusive.
@@ -53,6 +77,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "control/analysis_types.hpp"
 
@@ -68,19 +93,39 @@ struct JudgeConfig {
   double relative_error_factor = 3.0;  // comparison: canary rate > factor * stable rate ...
   double relative_min_excess = 0.005;  // ... and canary rate - stable rate > this
   double comparison_alpha = 0.001;     // ... and the exact test rejects equal rates at this level
+  // Streaming signals (see above).
+  double max_segment_error_rate = 0.005;   // segment 5xx: fail at or above
+  double max_segment_ttfb_seconds = 0.3;   // the segment TTFB quantile must stay under this
+  std::uint64_t min_segments = 50;         // streaming checks apply from this many segments
+  double rebuffer_factor = 2.0;            // rebuffering: canary rate > factor * stable's ...
+  double rebuffer_min_excess = 0.1;        // ... and above it by this many per session-minute
+  double min_session_minutes = 10;         // ... with this many session-minutes on each track
 };
 
 // Judges `canary` against `config`, and against `stable` when it is given (may be null).
 // The verdict's evidence holds: requests, errors, error_rate, p95_ms, slow_fraction,
 // slow_count_uncertainty, llr_errors, llr_latency, sprt_fail_boundary, sprt_pass_boundary,
 // threshold_error_rate, threshold_latency_ms, latency_quantile, min_requests and, with a
-// stable sample, stable_requests, stable_error_rate, comparison_z, comparison_p_value.
+// stable sample, stable_requests, stable_error_rate, comparison_z, comparison_p_value. With
+// streaming traffic also: segments, segment_errors, segment_error_rate, segment_ttfb_p50_ms,
+// segment_ttfb_p95_ms, segment_slow_fraction, llr_segment_errors, llr_segment_ttfb,
+// threshold_segment_error_rate, threshold_segment_ttfb_ms, sessions_started,
+// session_minutes, rebuffer_reports, rebuffer_per_minute, mean_throughput_kbps and, with a
+// stable sample, stable_rebuffer_per_minute, rebuffer_p_value.
 Verdict judge(const TrafficSample& canary, const TrafficSample* stable, const JudgeConfig& config);
+
+// Clean trials (no error, nothing slow) for one binomial SPRT with p1 (p0 = p1 / 2) to fall
+// from 0 to its pass boundary: each adds ln((1 - p1) / (1 - p0)) < 0 to the LLR. 913 at
+// p1 = 1 %, 1,832 at 0.5 %, 177 at 5 % (alpha = beta = 0.01).
+std::uint64_t clean_trials_to_pass(double p1, const JudgeConfig& config);
 
 // The latency quantile q (0..1) estimated from the sample's histogram by linear interpolation
 // inside the bucket holding it, in seconds; the last bound when it falls in the overflow
 // bucket (a lower bound then); -1 when the histogram is empty or malformed.
 double histogram_quantile(const TrafficSample& sample, double q);
+// The same for any histogram in that shape (counts.size() == bounds.size() + 1).
+double histogram_quantile(const std::vector<double>& bounds,
+                          const std::vector<std::uint64_t>& counts, double q);
 
 // The (fractional) number of requests slower than `threshold_seconds`, as described above,
 // the count of the bucket straddling the threshold (the error bound) and the histogram's
@@ -91,5 +136,7 @@ struct SlowCount {
   double total = 0;
 };
 SlowCount count_slow(const TrafficSample& sample, double threshold_seconds);
+SlowCount count_slow(const std::vector<double>& bounds, const std::vector<std::uint64_t>& counts,
+                     double threshold_seconds);
 
 }  // namespace sg::control

@@ -59,6 +59,13 @@ Status validate(const RolloutOptions& r) {
   if (r.max_p95_ms >= 0 && (r.max_p95_ms < 1 || r.max_p95_ms > 600000)) {
     return bad("--max-p95-ms must be 1..600000");
   }
+  if (!(r.max_segment_error_rate > 0 && r.max_segment_error_rate < 0.5)) {
+    return bad("--max-segment-error-rate must be in (0, 0.5), e.g. 0.005 for 0.5 %");
+  }
+  if (!(r.max_segment_ttfb_ms >= 1 && r.max_segment_ttfb_ms <= 600000)) {
+    return bad("--max-segment-ttfb-ms must be 1..600000");
+  }
+  if (!within(r.min_segments, 1, 1000000)) return bad("--min-segments must be 1..1000000");
   if (!(r.synthetic_rps >= 0 && r.synthetic_rps <= 1000)) {
     return bad("--synthetic-rps must be 0..1000 (0: no synthetic requests)");
   }
@@ -89,6 +96,9 @@ JudgeConfig judge_config(const RolloutOptions& r) {
   j.max_error_rate = r.error_rate_threshold();
   j.max_latency_seconds = r.p95_ms_threshold() / 1000.0;
   j.min_requests = static_cast<std::uint64_t>(r.min_requests);
+  j.max_segment_error_rate = r.max_segment_error_rate;
+  j.max_segment_ttfb_seconds = r.max_segment_ttfb_ms / 1000.0;
+  j.min_segments = static_cast<std::uint64_t>(r.min_segments);
   return j;
 }
 

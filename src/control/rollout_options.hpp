@@ -9,6 +9,9 @@
 // 10 s before traffic; no verdict before 50 requests; any restart of the new version's
 // replicas fails the rollout (budget 0), more than 3 readiness flaps too; with too little
 // organic traffic up to 50 synthetic GETs a second (at most 20,000 per rollout) verify it.
+// Streaming (viewers' HLS segments, both strategies, from 50 segments on): segment errors
+// < 0.5 %, P95 segment time to first byte < 300 ms, rebuffering not significantly above
+// stable's (judge.hpp).
 #pragma once
 
 #include <chrono>
@@ -38,6 +41,9 @@ struct RolloutDefaults {
   static constexpr int kMaxReadinessFlaps = 3;
   static constexpr double kSyntheticRps = 50;
   static constexpr int kSyntheticMaxRequests = 20000;
+  static constexpr double kMaxSegmentErrorRate = 0.005;
+  static constexpr double kMaxSegmentTtfbMs = 300;
+  static constexpr int kMinSegments = 50;
   static std::vector<int> steps() { return {5, 10, 25, 50, 100}; }
   static std::vector<std::string> synthetic_paths() {
     return {"/api/v1/health", "/api/v1/content?limit=20"};
@@ -65,6 +71,9 @@ struct RolloutOptions {
   double synthetic_rps = RolloutDefaults::kSyntheticRps;  // 0: no synthetic traffic
   int synthetic_max_requests = RolloutDefaults::kSyntheticMaxRequests;
   std::vector<std::string> synthetic_paths = RolloutDefaults::synthetic_paths();
+  double max_segment_error_rate = RolloutDefaults::kMaxSegmentErrorRate;
+  double max_segment_ttfb_ms = RolloutDefaults::kMaxSegmentTtfbMs;
+  int min_segments = RolloutDefaults::kMinSegments;
 
   double error_rate_threshold() const;  // max_error_rate or the strategy's default
   double p95_ms_threshold() const;

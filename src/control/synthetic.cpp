@@ -4,23 +4,9 @@
 #include <cmath>
 
 namespace sg::control {
-namespace {
-
-// Clean requests for one binomial SPRT (p1 vs p0 = p1 / 2) to fall to its pass boundary B:
-// each clean request adds ln((1 - p1) / (1 - p0)) < 0 to the LLR, which starts at 0.
-double clean_requests_to_pass(double p1, double b) {
-  const double step = std::log((1 - p1) / (1 - p1 / 2));
-  return std::ceil(b / step);
-}
-
-}  // namespace
-
 std::uint64_t requests_to_pass(const JudgeConfig& j) {
-  const double b = std::log(j.beta / (1 - j.alpha));
-  const double errors = clean_requests_to_pass(j.max_error_rate, b);
-  const double latency = clean_requests_to_pass(1 - j.latency_quantile, b);
-  return std::max<std::uint64_t>(j.min_requests,
-                                 static_cast<std::uint64_t>(std::max(errors, latency)));
+  return std::max({j.min_requests, clean_trials_to_pass(j.max_error_rate, j),
+                   clean_trials_to_pass(1 - j.latency_quantile, j)});
 }
 
 double synthetic_rps(const SyntheticConfig& c, const SyntheticInput& in) {
@@ -34,16 +20,36 @@ double synthetic_rps(const SyntheticConfig& c, const SyntheticInput& in) {
   return std::clamp(wanted * 1.1, 1.0, c.max_rps);
 }
 
+namespace {
+
+// Adds histogram b into a (taken as is when a is empty; ignored when the bounds differ).
+void add_histogram(std::vector<double>& a_bounds, std::vector<std::uint64_t>& a_counts,
+                   const std::vector<double>& b_bounds, const std::vector<std::uint64_t>& b_counts) {
+  if (a_bounds.empty() && a_counts.empty()) {
+    a_bounds = b_bounds;
+    a_counts = b_counts;
+  } else if (a_bounds == b_bounds && a_counts.size() == b_counts.size()) {
+    for (std::size_t i = 0; i < a_counts.size(); ++i) a_counts[i] += b_counts[i];
+  }
+}
+
+}  // namespace
+
 TrafficSample merge_samples(TrafficSample a, const TrafficSample& b) {
   a.requests += b.requests;
   a.errors += b.errors;
-  if (a.bounds.empty() && a.counts.empty()) {
-    a.bounds = b.bounds;
-    a.counts = b.counts;
-  } else if (a.bounds == b.bounds && a.counts.size() == b.counts.size()) {
-    for (std::size_t i = 0; i < a.counts.size(); ++i) a.counts[i] += b.counts[i];
-  }
+  add_histogram(a.bounds, a.counts, b.bounds, b.counts);
   a.window = std::max(a.window, b.window);
+  StreamingSample& sa = a.streaming;
+  const StreamingSample& sb = b.streaming;
+  sa.segments += sb.segments;
+  sa.segment_errors += sb.segment_errors;
+  add_histogram(sa.ttfb_bounds, sa.ttfb_counts, sb.ttfb_bounds, sb.ttfb_counts);
+  sa.sessions_started += sb.sessions_started;
+  sa.session_minutes += sb.session_minutes;
+  sa.rebuffer_reports += sb.rebuffer_reports;
+  sa.throughput_reports += sb.throughput_reports;
+  sa.throughput_kbps_sum += sb.throughput_kbps_sum;
   return a;
 }
 

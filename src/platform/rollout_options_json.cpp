@@ -88,7 +88,7 @@ const std::set<std::string>& known_keys() {
       "scale_down_delay_s", "step_interval_s", "steps",           "max_error_rate",
       "max_p95_ms",      "ready_stability_s", "min_requests",     "canary_replicas",
       "max_restarts",    "max_readiness_flaps", "synthetic_rps",  "synthetic_max_requests",
-      "synthetic_paths"};
+      "synthetic_paths", "max_segment_error_rate", "max_segment_ttfb_ms", "min_segments"};
   return keys;
 }
 
@@ -127,12 +127,15 @@ Result<control::RolloutOptions> rollout_options_from_json(const json::value& val
                             {"canary_replicas", &r.canary_replicas},
                             {"max_restarts", &r.max_restarts},
                             {"max_readiness_flaps", &r.max_readiness_flaps},
-                            {"synthetic_max_requests", &r.synthetic_max_requests}}) {
+                            {"synthetic_max_requests", &r.synthetic_max_requests},
+                            {"min_segments", &r.min_segments}}) {
     if (Status st = read_int(*o, key, *field); !st) return st.error();
   }
   for (auto [key, field] : {std::pair<const char*, double*>{"max_error_rate", &r.max_error_rate},
                             {"max_p95_ms", &r.max_p95_ms},
-                            {"synthetic_rps", &r.synthetic_rps}}) {
+                            {"synthetic_rps", &r.synthetic_rps},
+                            {"max_segment_error_rate", &r.max_segment_error_rate},
+                            {"max_segment_ttfb_ms", &r.max_segment_ttfb_ms}}) {
     if (Status st = read_number(*o, key, *field); !st) return st.error();
   }
   if (Status st = read_steps(*o, r.steps); !st) return st.error();
@@ -161,7 +164,10 @@ json::value to_json(const control::RolloutOptions& r) {
                       {"max_readiness_flaps", r.max_readiness_flaps},
                       {"synthetic_rps", r.synthetic_rps},
                       {"synthetic_max_requests", r.synthetic_max_requests},
-                      {"synthetic_paths", std::move(paths)}};
+                      {"synthetic_paths", std::move(paths)},
+                      {"max_segment_error_rate", r.max_segment_error_rate},
+                      {"max_segment_ttfb_ms", r.max_segment_ttfb_ms},
+                      {"min_segments", r.min_segments}};
 }
 
 }  // namespace sg::platform

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
+#include <utility>
 #include <vector>
 
 namespace sg::platform {
@@ -89,6 +91,32 @@ control::TrafficSample TrackTraffic::since(const TrackTraffic& baseline,
   for (std::size_t i = 0; i < now.counts.size(); ++i) {
     out.counts[i] = have_base ? minus(now.counts[i], b->second.counts[i]) : now.counts[i];
   }
+  // The streaming counters from the same gateway: a base only when it is theirs too.
+  const control::StreamingSample& sn = now.streaming;
+  const control::StreamingSample* sb = have_base ? &b->second.streaming : nullptr;
+  if (sb != nullptr && (sb->ttfb_bounds != sn.ttfb_bounds ||
+                        sb->ttfb_counts.size() != sn.ttfb_counts.size() ||
+                        sb->segments > sn.segments)) {
+    sb = nullptr;
+  }
+  control::StreamingSample& so = out.streaming;
+  auto delta = [sb](std::uint64_t control::StreamingSample::*field, const control::StreamingSample& n) {
+    return sb != nullptr ? minus(n.*field, sb->*field) : n.*field;
+  };
+  using S = control::StreamingSample;
+  for (auto field : {&S::segments, &S::segment_errors, &S::sessions_started, &S::session_minutes,
+                     &S::rebuffer_reports, &S::throughput_reports}) {
+    so.*field = delta(field, sn);
+  }
+  so.throughput_kbps_sum = sb != nullptr && sn.throughput_kbps_sum >= sb->throughput_kbps_sum
+                               ? sn.throughput_kbps_sum - sb->throughput_kbps_sum
+                               : sn.throughput_kbps_sum;
+  so.ttfb_bounds = sn.ttfb_bounds;
+  so.ttfb_counts.resize(sn.ttfb_counts.size());
+  for (std::size_t i = 0; i < sn.ttfb_counts.size(); ++i) {
+    so.ttfb_counts[i] = sb != nullptr ? minus(sn.ttfb_counts[i], sb->ttfb_counts[i])
+                                      : sn.ttfb_counts[i];
+  }
   return out;
 }
 
@@ -109,12 +137,42 @@ bool add_bucket(const MetricLine& m, const std::string& track, Buckets& buckets)
   return true;
 }
 
+// Cumulative `le` buckets to per-bucket counts; false without the +Inf bucket.
+bool to_histogram(const std::map<double, std::uint64_t>& les, std::vector<double>& bounds,
+                  std::vector<std::uint64_t>& counts) {
+  std::uint64_t previous = 0;
+  for (const auto& [bound, cumulative] : les) {
+    if (!std::isinf(bound)) bounds.push_back(bound);
+    counts.push_back(cumulative >= previous ? cumulative - previous : 0);
+    previous = cumulative;
+  }
+  return counts.size() == bounds.size() + 1;
+}
+
+// The StreamingSample counter a series name adds to, if it is one of them.
+std::optional<std::uint64_t control::StreamingSample::*> streaming_counter(std::string_view name) {
+  using S = control::StreamingSample;
+  static constexpr std::pair<std::string_view, std::uint64_t S::*> kCounters[] = {
+      {"streamgate_gateway_segment_requests_total", &S::segments},
+      {"streamgate_gateway_segment_errors_total", &S::segment_errors},
+      {"streamgate_gateway_sessions_started_total", &S::sessions_started},
+      {"streamgate_gateway_session_minutes_total", &S::session_minutes},
+      {"streamgate_gateway_rebuffer_reports_total", &S::rebuffer_reports},
+      {"streamgate_gateway_throughput_reports_total", &S::throughput_reports},
+  };
+  for (const auto& [series, field] : kCounters) {
+    if (name == series) return field;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<TrackTraffic> parse_track_traffic(std::string_view text) {
   TrackTraffic out;
   Buckets total_time;     // streamgate_gateway_request_duration_seconds
   Buckets upstream_time;  // streamgate_gateway_upstream_response_seconds, preferred
+  Buckets segment_ttfb;   // streamgate_gateway_segment_ttfb_seconds
   std::map<std::string, std::uint64_t> failed_attempts;
   MetricLine m;
   std::size_t pos = 0;
@@ -140,6 +198,13 @@ Result<TrackTraffic> parse_track_traffic(std::string_view text) {
       add_bucket(m, track->second, upstream_time);
     } else if (m.name == "streamgate_gateway_failed_attempts_total") {
       failed_attempts[track->second] += count;
+    } else if (m.name == "streamgate_gateway_segment_ttfb_seconds_bucket") {
+      add_bucket(m, track->second, segment_ttfb);
+    } else if (const auto field = streaming_counter(m.name)) {
+      out.tracks[track->second].streaming.*(*field) += count;
+    } else if (m.name == "streamgate_gateway_throughput_kbps_total" && m.value > 0 &&
+               std::isfinite(m.value)) {
+      out.tracks[track->second].streaming.throughput_kbps_sum += m.value;
     }
   }
   // A failed attempt that was retried elsewhere is a request and an error of the track it
@@ -154,15 +219,16 @@ Result<TrackTraffic> parse_track_traffic(std::string_view text) {
   Buckets& buckets = upstream_time.empty() ? total_time : upstream_time;
   for (auto& [track, les] : buckets) {
     auto& s = out.tracks[track];
-    std::uint64_t previous = 0;
-    for (const auto& [bound, cumulative] : les) {
-      if (!std::isinf(bound)) s.bounds.push_back(bound);
-      s.counts.push_back(cumulative >= previous ? cumulative - previous : 0);
-      previous = cumulative;
-    }
-    if (s.counts.size() != s.bounds.size() + 1) {
+    if (!to_histogram(les, s.bounds, s.counts)) {
       return make_error(ErrorCode::kInternal,
                         "gateway metrics: histogram of track '" + track + "' has no +Inf bucket");
+    }
+  }
+  for (auto& [track, les] : segment_ttfb) {
+    auto& s = out.tracks[track].streaming;
+    if (!to_histogram(les, s.ttfb_bounds, s.ttfb_counts)) {
+      return make_error(ErrorCode::kInternal, "gateway metrics: segment TTFB histogram of track '" +
+                                                  track + "' has no +Inf bucket");
     }
   }
   return out;

@@ -28,7 +28,10 @@ struct TrackTraffic {
 // retried elsewhere (streamgate_gateway_failed_attempts_total) as requests and errors of the
 // track they failed on; latency from streamgate_gateway_upstream_response_seconds (the
 // upstream's time to response head) when the gateway exports it, else from
-// streamgate_gateway_request_duration_seconds.
+// streamgate_gateway_request_duration_seconds. Each track's streaming part (HLS segments and
+// the viewers' CMCD signals) from streamgate_gateway_segment_requests_total, _segment_errors_total,
+// _segment_ttfb_seconds, _sessions_started_total, _session_minutes_total,
+// _rebuffer_reports_total, _throughput_reports_total and _throughput_kbps_total.
 Result<TrackTraffic> parse_track_traffic(std::string_view metrics_text);
 
 }  // namespace sg::platform

@@ -226,5 +226,60 @@ TEST(TrackTraffic, SinceOnParsedScrapesOfTheSameGateway) {
   EXPECT_EQ(s.counts, (Counts{0, 0, 0, 5})) << "five slow failures above 1 s";
 }
 
+TEST(TrackTraffic, StreamingFamiliesPerTrackAndSinceSubtractsThem) {
+  // The streaming families as src/gateway/gateway_metrics.cpp registers them.
+  metrics::Registry registry;
+  const std::vector<std::string> labels = {"route", "track"};
+  auto& segments = registry.counter("streamgate_gateway_segment_requests_total", "S.", labels);
+  auto& errors = registry.counter("streamgate_gateway_segment_errors_total", "E.", labels);
+  auto& ttfb = registry.histogram("streamgate_gateway_segment_ttfb_seconds", "T.", labels);
+  auto& started = registry.counter("streamgate_gateway_sessions_started_total", "St.", labels);
+  auto& minutes = registry.counter("streamgate_gateway_session_minutes_total", "M.", labels);
+  auto& rebuffer = registry.counter("streamgate_gateway_rebuffer_reports_total", "R.", labels);
+  auto& mtp_n = registry.counter("streamgate_gateway_throughput_reports_total", "N.", labels);
+  auto& mtp_sum = registry.counter("streamgate_gateway_throughput_kbps_total", "K.", labels);
+  auto& playlists = registry.counter("streamgate_gateway_playlist_requests_total", "P.", labels);
+  auto record = [&](int n_segments, int n_errors, double seconds) {
+    segments.with({"default", "canary"}).inc(n_segments);
+    errors.with({"default", "canary"}).inc(n_errors);
+    for (int i = 0; i < n_segments; ++i) ttfb.with({"default", "canary"}).observe(seconds);
+    started.with({"default", "canary"}).inc(2);
+    minutes.with({"default", "canary"}).inc(3);
+    rebuffer.with({"default", "canary"}).inc(1);
+    mtp_n.with({"default", "canary"}).inc(4);
+    mtp_sum.with({"default", "canary"}).inc(10000);
+    playlists.with({"default", "canary"}).inc(7);
+  };
+  record(40, 2, 0.004);
+  const TrackTraffic base = parse_ok(registry.render());
+  const auto& b = base.tracks.at("canary").streaming;
+  EXPECT_EQ(b.segments, 40u);
+  EXPECT_EQ(b.segment_errors, 2u);
+  EXPECT_EQ(b.sessions_started, 2u);
+  EXPECT_EQ(b.session_minutes, 3u);
+  EXPECT_EQ(b.rebuffer_reports, 1u);
+  EXPECT_EQ(b.throughput_reports, 4u);
+  EXPECT_EQ(b.throughput_kbps_sum, 10000);
+  const auto bounds = metrics::default_latency_buckets();
+  EXPECT_EQ(b.ttfb_bounds, Bounds(bounds.begin(), bounds.end()));
+  ASSERT_EQ(b.ttfb_counts.size(), bounds.size() + 1);
+  EXPECT_EQ(b.ttfb_counts[2], 40u) << "4 ms falls in (2.5 ms, 5 ms]";
+  EXPECT_EQ(base.tracks.at("canary").requests, 0u) << "no requests_total series here";
+
+  record(60, 1, 0.4);
+  const auto s = parse_ok(registry.render()).since(base, "canary").streaming;
+  EXPECT_EQ(s.segments, 60u);
+  EXPECT_EQ(s.segment_errors, 1u);
+  EXPECT_EQ(s.sessions_started, 2u);
+  EXPECT_EQ(s.session_minutes, 3u);
+  EXPECT_EQ(s.rebuffer_reports, 1u);
+  EXPECT_EQ(s.throughput_reports, 4u);
+  EXPECT_EQ(s.throughput_kbps_sum, 10000);
+  std::uint64_t total = 0;
+  for (auto c : s.ttfb_counts) total += c;
+  EXPECT_EQ(total, 60u);
+  EXPECT_EQ(s.ttfb_counts[2], 0u) << "the first 40 are in the baseline";
+}
+
 }  // namespace
 }  // namespace sg::platform
