@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <cstdio>
+#include <cstdlib>
 
 #include "integration/gateway_fixture.hpp"
 #include "support/media_clips.hpp"
@@ -52,6 +54,33 @@ TEST_F(BrowserTest, WatchPagePlaysPastFiveSecondsSeeksAndPlaysOn) {
   const auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_TRUE(st) << st.error().message << "\n" << tail_of(o.log_file, 6000);
   std::cout << "browser test took " << took << " s:\n" << tail_of(o.log_file, 2000) << std::endl;
+
+  // The real hls.js session shows in the gateway's per-track CMCD figures (issue 23): it sent
+  // well-formed CMCD with its requests, started a session on the track that served it, and
+  // reported its measured throughput.
+  const std::string metrics = http_get(admin_port_, "/metrics").body;
+  auto figure = [&](const std::string& name) {
+    const std::string prefix = name + "{route=\"default\",track=\"stable\"} ";
+    const auto at = metrics.find(prefix);
+    return at == std::string::npos ? -1.0 : std::strtod(metrics.c_str() + at + prefix.size(), nullptr);
+  };
+  const double cmcd = figure("streamgate_gateway_cmcd_requests_total");
+  const double malformed = figure("streamgate_gateway_cmcd_malformed_total");
+  const double segments = figure("streamgate_gateway_segment_requests_total");
+  const double started = figure("streamgate_gateway_sessions_started_total");
+  const double minutes = figure("streamgate_gateway_session_minutes_total");
+  const double mtp = figure("streamgate_gateway_throughput_reports_total");
+  std::printf(
+      "[ measured ] hls.js through the gateway, track stable: %.0f CMCD requests (%.0f "
+      "malformed), %.0f segment requests, %.0f sessions started, %.0f session-minutes, %.0f "
+      "throughput reports\n",
+      cmcd, malformed, segments, started, minutes, mtp);
+  EXPECT_GT(cmcd, 0);
+  EXPECT_EQ(malformed, 0);
+  EXPECT_GT(segments, 2);
+  EXPECT_GE(started, 1);
+  EXPECT_GE(minutes, 1);
+  EXPECT_GT(mtp, 0) << "hls.js reports mtp once it has measured a download";
 }
 
 }  // namespace
