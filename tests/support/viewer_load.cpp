@@ -441,8 +441,9 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
       std::lock_guard lock(mu_);
       ++totals_.playback_refused;
     }
-    record_error("POST " + base + "/playback: " +
-                 (pb.failed ? pb.error : std::to_string(pb.status) + " " + pb.body.substr(0, 200)));
+    record_error(pb.failed ? pb.error
+                           : "POST " + base + "/playback: " + std::to_string(pb.status) + " " +
+                                 pb.body.substr(0, 200));
     co_return SessionEnd::kFailed;
   }
   if (o_.load_delay_max.count() > 0) {
@@ -605,7 +606,10 @@ void ViewerLoad::Impl::record_session_end(const Session& s, SessionEnd end,
 
 void ViewerLoad::Impl::record_error(std::string what) {
   std::lock_guard lock(mu_);
-  if (totals_.errors.size() < kMaxErrors) totals_.errors.push_back(std::move(what));
+  auto& errors = totals_.errors;
+  if (errors.size() < kMaxErrors && std::find(errors.begin(), errors.end(), what) == errors.end()) {
+    errors.push_back(std::move(what));
+  }
 }
 
 TrackViewing ViewerLoadResults::total() const {

@@ -128,7 +128,7 @@ struct ViewerLoadResults {
   std::uint64_t cut_requests = 0;              // in flight when the run's bound or stop() hit
   std::uint64_t playback_refused = 0;          // POST .../playback not 200 (stream cap, 404)
   std::uint64_t sessions_on_several_tracks = 0;
-  std::vector<std::string> errors;  // the first few failures, described
+  std::vector<std::string> errors;  // the first few distinct failures, described
   double elapsed_seconds = 0;
   bool running = false;
   // Why the run ended: "duration", "max_requests", "sessions" (every viewer played its

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <boost/json.hpp>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
@@ -23,34 +24,44 @@ using sg::test::ViewerLoadResults;
 std::atomic<bool> g_interrupted{false};
 extern "C" void on_signal(int) { g_interrupted = true; }
 
+// Milliseconds and seconds to 0.001; whole numbers as integers ("1", not "1E0").
+json::value number(double v) {
+  const double r = std::round(v * 1000) / 1000;
+  if (r == std::floor(r) && std::fabs(r) < 1e15) return static_cast<std::int64_t>(r);
+  return r;
+}
+
 json::object summary_json(const SampleSummary& s) {
-  return {{"count", s.count}, {"p50_ms", s.p50_ms}, {"p95_ms", s.p95_ms}, {"max_ms", s.max_ms}};
+  return {{"count", s.count},
+          {"p50_ms", number(s.p50_ms)},
+          {"p95_ms", number(s.p95_ms)},
+          {"max_ms", number(s.max_ms)}};
 }
 
 json::object track_json(const TrackViewing& t, bool with_samples) {
   json::object by_status;
   for (const auto& [code, n] : t.by_status) by_status[std::to_string(code)] = n;
-  json::object o{
-      {"sessions", t.sessions},
-      {"sessions_playing", t.sessions_playing},
-      {"sessions_completed", t.sessions_completed},
-      {"sessions_failed", t.sessions_failed},
-      {"sessions_cut", t.sessions_cut},
-      {"playlist_requests", t.playlist_requests},
-      {"playlist_failed", t.playlist_failed},
-      {"init_requests", t.init_requests},
-      {"init_failed", t.init_failed},
-      {"segments_ok", t.segments_ok},
-      {"segments_failed", t.segments_failed},
-      {"segment_requests", t.segment_requests()},
-      {"stalls", t.stalls},
-      {"stall_seconds", t.stall_seconds},
-      {"rebuffer_reports", t.rebuffer_reports},
-      {"mean_throughput_kbps",
-       t.throughput_reports ? t.throughput_sum_kbps / static_cast<double>(t.throughput_reports)
-                            : 0.0},
-      {"bytes", t.bytes},
-      {"by_status", std::move(by_status)}};
+  json::object o{{"sessions", t.sessions},
+                 {"sessions_playing", t.sessions_playing},
+                 {"sessions_completed", t.sessions_completed},
+                 {"sessions_failed", t.sessions_failed},
+                 {"sessions_cut", t.sessions_cut},
+                 {"playlist_requests", t.playlist_requests},
+                 {"playlist_failed", t.playlist_failed},
+                 {"init_requests", t.init_requests},
+                 {"init_failed", t.init_failed},
+                 {"segments_ok", t.segments_ok},
+                 {"segments_failed", t.segments_failed},
+                 {"segment_requests", t.segment_requests()},
+                 {"stalls", t.stalls},
+                 {"stall_seconds", number(t.stall_seconds)},
+                 {"rebuffer_reports", t.rebuffer_reports},
+                 {"mean_throughput_kbps",
+                  number(t.throughput_reports
+                             ? t.throughput_sum_kbps / static_cast<double>(t.throughput_reports)
+                             : 0.0)},
+                 {"bytes", t.bytes},
+                 {"by_status", std::move(by_status)}};
   if (with_samples) {
     o["startup"] = summary_json(t.startup);
     o["segment_ttfb"] = summary_json(t.segment_ttfb);
@@ -65,9 +76,9 @@ json::object results_json(const ViewerLoadResults& r, const sg::test::ViewerLoad
   json::array errors;
   for (const auto& e : r.errors) errors.emplace_back(e);
   return {{"viewers", o.viewers},
-          {"speed", o.speed},
-          {"buffer_target_s", o.buffer_target_s},
-          {"elapsed_seconds", r.elapsed_seconds},
+          {"speed", number(o.speed)},
+          {"buffer_target_s", number(o.buffer_target_s)},
+          {"elapsed_seconds", number(r.elapsed_seconds)},
           {"ended_by", r.ended_by},
           {"requests", r.requests},
           {"connection_errors", r.connection_errors},
