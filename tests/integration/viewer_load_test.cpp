@@ -209,7 +209,7 @@ TEST_F(ViewerLoadTest, SlowSegmentsStallTheirViewersAndTheGatewayCountsTheirRepo
   EXPECT_EQ(healthy.stalls, 0u) << describe(r);
   EXPECT_GT(healthy.sessions_completed, 0u);
   EXPECT_GE(slow.startup.p50_ms, 3000.0) << "the init section and the first segment, delayed";
-  EXPECT_LT(healthy.startup.p95_ms, 1000.0);
+  EXPECT_LT(healthy.startup.p95_ms, 1500.0);
   const std::string m = metrics_matching(r);
   EXPECT_EQ(sample(m, "streamgate_gateway_rebuffer_reports_total", "canary"),
             slow.rebuffer_reports);

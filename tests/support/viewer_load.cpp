@@ -20,6 +20,7 @@
 
 #include "common/random_hex.hpp"
 #include "support/viewer_player.hpp"
+#include "support/viewing_tally.hpp"
 
 namespace sg::test {
 namespace {
@@ -31,27 +32,8 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-constexpr std::size_t kMaxSamples = 200000;  // per track and figure; later ones are not kept
-constexpr std::size_t kMaxErrors = 10;
-
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
-}
-
-SampleSummary summarize(std::vector<double> samples) {
-  SampleSummary s;
-  if (samples.empty()) return s;
-  std::sort(samples.begin(), samples.end());
-  auto rank = [&](double q) {  // nearest rank
-    const auto n = samples.size();
-    const auto i = static_cast<std::size_t>(std::ceil(q * static_cast<double>(n)));
-    return samples[std::min(n, std::max<std::size_t>(i, 1)) - 1];
-  };
-  s.count = samples.size();
-  s.p50_ms = rank(0.5);
-  s.p95_ms = rank(0.95);
-  s.max_ms = samples.back();
-  return s;
 }
 
 // What one exchange came back with.
@@ -67,8 +49,8 @@ struct Reply {
   bool ok() const { return status >= 200 && status < 300; }
 };
 
-enum class ObjectKind { kPlaylist, kInit, kSegment };
-enum class SessionEnd { kCompleted, kFailed, kCut };
+using ObjectKind = ViewingTally::Object;
+using SessionEnd = ViewingTally::SessionEnd;
 
 // One viewer's player state that outlives a session: its connection and its timer.
 struct Viewer {
@@ -85,9 +67,7 @@ struct Viewer {
 struct Session {
   explicit Session(double speed) : buffer(speed) {}
   std::string sid;
-  std::string track;  // the track that answered its first playlist
-  bool have_track = false;
-  bool several_tracks = false;
+  ViewingTally::SessionTrack track;
   PlayerBuffer buffer;
   std::uint64_t stalls_recorded = 0;
   double stall_seconds_recorded = 0;
@@ -115,11 +95,6 @@ class ViewerLoad::Impl {
   ViewerLoadResults wait();
 
  private:
-  struct TrackAccum {
-    TrackViewing v;
-    std::vector<double> startup_ms, ttfb_ms;
-  };
-
   asio::awaitable<void> run_viewer(Viewer& v);
   asio::awaitable<SessionEnd> run_session(Viewer& v, int number);
   asio::awaitable<SessionEnd> play_segments(Viewer& v, Session& s, const std::string& media_target,
@@ -133,11 +108,8 @@ class ViewerLoad::Impl {
   bool may_start_request();
   bool over() const { return stop_.load() || Clock::now() >= deadline_; }
 
-  void record_reply(Session& s, ObjectKind kind, const Reply& r, bool bs,
-                    std::optional<std::int64_t> mtp);
+  // Hands the session's stalls since the last call to the tally.
   void record_stalls(Session& s);
-  void record_session_end(const Session& s, SessionEnd end, const std::string& fallback_track);
-  void record_error(std::string what);
 
   const ViewerLoadOptions o_;
   tcp::endpoint endpoint_;
@@ -151,9 +123,8 @@ class ViewerLoad::Impl {
   std::atomic<int> running_viewers_{0};
   Clock::time_point t0_{}, deadline_{}, hard_deadline_{};
 
-  mutable std::mutex mu_;  // guards everything below
-  std::map<std::string, TrackAccum> tracks_;
-  ViewerLoadResults totals_;  // the fields that are not per track
+  ViewingTally tally_;
+  mutable std::mutex mu_;  // guards ended_at_
   std::optional<Clock::time_point> ended_at_;
 };
 
@@ -229,7 +200,7 @@ Status ViewerLoad::Impl::start() {
         try {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
-          record_error(std::string("viewer ended by an exception: ") + ex.what());
+          tally_.error(std::string("viewer ended by an exception: ") + ex.what());
         }
       }
       if (running_viewers_.fetch_sub(1) == 1) {
@@ -262,14 +233,8 @@ ViewerLoadResults ViewerLoad::Impl::wait() {
 }
 
 ViewerLoadResults ViewerLoad::Impl::results() const {
+  ViewerLoadResults r = tally_.snapshot();
   std::lock_guard lock(mu_);
-  ViewerLoadResults r = totals_;
-  for (const auto& [name, t] : tracks_) {
-    TrackViewing v = t.v;
-    v.startup = summarize(t.startup_ms);
-    v.segment_ttfb = summarize(t.ttfb_ms);
-    r.tracks[name] = v;
-  }
   const bool done = started_ && running_viewers_.load() == 0;
   r.running = started_ && !done;
   r.elapsed_seconds = started_ ? seconds_between(t0_, ended_at_.value_or(Clock::now())) : 0;
@@ -325,10 +290,7 @@ asio::awaitable<Reply> ViewerLoad::Impl::exchange(Viewer& v, bhttp::verb method,
     r.cut = true;
     co_return r;
   }
-  {
-    std::lock_guard lock(mu_);
-    ++totals_.requests;
-  }
+  tally_.request_started();
   for (int attempt = 0;; ++attempt) {
     const bool reused = v.stream.has_value();
     const auto limit = std::min(Clock::now() + o_.request_timeout, hard_deadline_);
@@ -372,8 +334,7 @@ asio::awaitable<Reply> ViewerLoad::Impl::exchange(Viewer& v, bhttp::verb method,
       r.failed = !r.cut;
       r.error = method == bhttp::verb::post ? "POST " : "GET ";
       r.error += target.substr(0, target.find('?')) + ": " + (ec ? ec.message() : "stopped");
-      std::lock_guard lock(mu_);
-      (r.cut ? totals_.cut_requests : totals_.connection_errors)++;
+      tally_.request_unanswered(r.cut);
       co_return r;
     }
     auto res = parser.release();
@@ -417,7 +378,9 @@ asio::awaitable<Reply> ViewerLoad::Impl::hls_request(Viewer& v, Session& s,
   std::string range_value;
   if (range) range_value = range->range_header();
   Reply r = co_await exchange(v, bhttp::verb::get, full, range_value);
-  record_reply(s, kind, r, bs, mtp);
+  if (r.status != 0) {
+    tally_.answer(s.track, {kind, r.status, r.track, r.body.size(), r.ttfb_s, bs, mtp});
+  }
   co_return r;
 }
 
@@ -437,11 +400,8 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
     if (url && url->is_string()) master_url = std::string(url->get_string());
   }
   if (master_url.empty() || !master_url.starts_with("/")) {
-    if (!pb.failed) {
-      std::lock_guard lock(mu_);
-      ++totals_.playback_refused;
-    }
-    record_error(pb.failed ? pb.error
+    if (!pb.failed) tally_.playback_refused();
+    tally_.error(pb.failed ? pb.error
                            : "POST " + base + "/playback: " + std::to_string(pb.status) + " " +
                                  pb.body.substr(0, 200));
     co_return SessionEnd::kFailed;
@@ -453,9 +413,9 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
   }
   s.first_playlist_sent = Clock::now();
   auto fail = [&](const Reply& r, const std::string& what) {
-    record_error(what + ": " +
+    tally_.error(what + ": " +
                  (r.failed ? r.error : std::to_string(r.status) + " " + r.body.substr(0, 200)));
-    record_session_end(s, SessionEnd::kFailed, r.track);
+    tally_.session_end(s.track, SessionEnd::kFailed, r.track);
     return SessionEnd::kFailed;
   };
   Reply m = co_await hls_request(v, s, master_url, ObjectKind::kPlaylist, nullptr, 0);
@@ -468,7 +428,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
   const std::string media_target = resolve_uri(master_url, master->media_uri);
   Reply p = co_await hls_request(v, s, media_target, ObjectKind::kPlaylist, nullptr, 0);
   if (p.cut) {
-    record_session_end(s, SessionEnd::kCut, p.track);
+    tally_.session_end(s.track, SessionEnd::kCut, p.track);
     co_return SessionEnd::kCut;
   }
   if (!p.ok()) co_return fail(p, "media playlist");
@@ -476,7 +436,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
   if (!media) co_return fail(p, media.error().message);
   const SessionEnd end = co_await play_segments(v, s, media_target, *media);
   record_stalls(s);
-  record_session_end(s, end, "");
+  tally_.session_end(s.track, end, "");
   if (end == SessionEnd::kCompleted) {
     // Play out what is buffered before the next session.
     s.buffer.advance(Clock::now(), false);
@@ -492,7 +452,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::play_segments(Viewer& v, Session& 
                                     ObjectKind::kInit, &media.init, 0);
   if (init.cut) co_return SessionEnd::kCut;
   if (!init.ok()) {
-    record_error("init section: " + (init.failed ? init.error : std::to_string(init.status)));
+    tally_.error("init section: " + (init.failed ? init.error : std::to_string(init.status)));
     co_return SessionEnd::kFailed;
   }
   for (const MediaSegment& seg : media.segments) {
@@ -511,7 +471,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::play_segments(Viewer& v, Session& 
     s.buffer.advance(now, true);  // a stall while the segment was on its way
     record_stalls(s);
     if (!r.ok()) {
-      record_error("segment " + seg.range.range_header() + ": " +
+      tally_.error("segment " + seg.range.range_header() + ": " +
                    (r.failed ? r.error : std::to_string(r.status) + " " + r.body.substr(0, 200)));
       co_return SessionEnd::kFailed;
     }
@@ -523,143 +483,19 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::play_segments(Viewer& v, Session& 
     s.buffer.add_segment(now, seg.duration_s);
     record_stalls(s);  // the stall's length is known now
     if (first) {
-      std::lock_guard lock(mu_);
-      auto& t = tracks_[s.track];
-      ++t.v.sessions_playing;
-      if (t.startup_ms.size() < kMaxSamples) {
-        t.startup_ms.push_back(seconds_between(s.first_playlist_sent, now) * 1000);
-      }
+      tally_.session_playing(s.track, seconds_between(s.first_playlist_sent, now) * 1000);
     }
   }
   co_return SessionEnd::kCompleted;
-}
-
-void ViewerLoad::Impl::record_reply(Session& s, ObjectKind kind, const Reply& r, bool bs,
-                                    std::optional<std::int64_t> mtp) {
-  if (r.status == 0) return;  // never answered: counted as a connection error or a cut
-  std::lock_guard lock(mu_);
-  if (!r.track.empty()) {
-    if (!s.have_track) {
-      s.have_track = true;
-      s.track = r.track;
-      if (r.ok()) ++tracks_[s.track].v.sessions;
-    } else if (r.track != s.track && !s.several_tracks) {
-      s.several_tracks = true;
-      ++totals_.sessions_on_several_tracks;
-    }
-  } else if (!s.have_track) {
-    s.have_track = true;  // no gateway: the track is ""
-    if (r.ok()) ++tracks_[""].v.sessions;
-  }
-  auto& t = tracks_[r.track];
-  ++t.v.by_status[r.status];
-  t.v.bytes += r.body.size();
-  if (bs) ++t.v.rebuffer_reports;
-  if (mtp) {
-    ++t.v.throughput_reports;
-    t.v.throughput_sum_kbps += static_cast<double>(*mtp);
-  }
-  switch (kind) {
-    case ObjectKind::kPlaylist:
-      ++t.v.playlist_requests;
-      t.v.playlist_failed += !r.ok();
-      break;
-    case ObjectKind::kInit:
-      ++t.v.init_requests;
-      t.v.init_failed += !r.ok();
-      break;
-    case ObjectKind::kSegment:
-      (r.ok() ? t.v.segments_ok : t.v.segments_failed)++;
-      if (t.ttfb_ms.size() < kMaxSamples) t.ttfb_ms.push_back(r.ttfb_s * 1000);
-      break;
-  }
 }
 
 void ViewerLoad::Impl::record_stalls(Session& s) {
   const std::uint64_t stalls = s.buffer.stalls();
   const double seconds = s.buffer.stall_seconds();
   if (stalls == s.stalls_recorded && seconds == s.stall_seconds_recorded) return;
-  std::lock_guard lock(mu_);
-  auto& t = tracks_[s.track].v;
-  t.stalls += stalls - s.stalls_recorded;
-  t.stall_seconds += seconds - s.stall_seconds_recorded;
+  tally_.stalls(s.track, stalls - s.stalls_recorded, seconds - s.stall_seconds_recorded);
   s.stalls_recorded = stalls;
   s.stall_seconds_recorded = seconds;
-}
-
-void ViewerLoad::Impl::record_session_end(const Session& s, SessionEnd end,
-                                          const std::string& fallback_track) {
-  std::lock_guard lock(mu_);
-  auto& t = tracks_[s.have_track ? s.track : fallback_track].v;
-  switch (end) {
-    case SessionEnd::kCompleted:
-      ++t.sessions_completed;
-      break;
-    case SessionEnd::kFailed:
-      ++t.sessions_failed;
-      break;
-    case SessionEnd::kCut:
-      ++t.sessions_cut;
-      break;
-  }
-}
-
-void ViewerLoad::Impl::record_error(std::string what) {
-  std::lock_guard lock(mu_);
-  auto& errors = totals_.errors;
-  if (errors.size() < kMaxErrors && std::find(errors.begin(), errors.end(), what) == errors.end()) {
-    errors.push_back(std::move(what));
-  }
-}
-
-TrackViewing ViewerLoadResults::total() const {
-  TrackViewing sum;
-  for (const auto& [name, t] : tracks) {
-    sum.sessions += t.sessions;
-    sum.sessions_playing += t.sessions_playing;
-    sum.sessions_completed += t.sessions_completed;
-    sum.sessions_failed += t.sessions_failed;
-    sum.sessions_cut += t.sessions_cut;
-    sum.playlist_requests += t.playlist_requests;
-    sum.playlist_failed += t.playlist_failed;
-    sum.init_requests += t.init_requests;
-    sum.init_failed += t.init_failed;
-    sum.segments_ok += t.segments_ok;
-    sum.segments_failed += t.segments_failed;
-    sum.stalls += t.stalls;
-    sum.stall_seconds += t.stall_seconds;
-    sum.rebuffer_reports += t.rebuffer_reports;
-    sum.throughput_reports += t.throughput_reports;
-    sum.throughput_sum_kbps += t.throughput_sum_kbps;
-    sum.bytes += t.bytes;
-    for (const auto& [code, n] : t.by_status) sum.by_status[code] += n;
-    sum.startup.count += t.startup.count;
-    sum.segment_ttfb.count += t.segment_ttfb.count;
-  }
-  return sum;
-}
-
-std::string describe(const ViewerLoadResults& r) {
-  const TrackViewing t = r.total();
-  char head[96];
-  std::snprintf(head, sizeof head, "%.1f s: ", r.elapsed_seconds);
-  std::string out = head;
-  out += std::to_string(t.sessions) + " sessions (" + std::to_string(t.sessions_completed) +
-         " completed, " + std::to_string(t.sessions_failed) + " failed, " +
-         std::to_string(t.sessions_cut) + " cut), " + std::to_string(t.segments_ok) +
-         " segments ok, " + std::to_string(t.segments_failed) + " failed, " +
-         std::to_string(t.stalls) + " stalls, " + std::to_string(r.requests) + " requests, " +
-         std::to_string(r.connection_errors) + " connection errors; tracks:";
-  for (const auto& [name, v] : r.tracks) {
-    out += " " + (name.empty() ? std::string("(none)") : name) + "=" +
-           std::to_string(v.segment_requests()) + "seg/" + std::to_string(v.stalls) + "stalls";
-  }
-  if (r.sessions_on_several_tracks > 0) {
-    out += "; " + std::to_string(r.sessions_on_several_tracks) + " sessions on several tracks";
-  }
-  if (!r.ended_by.empty()) out += "; ended by " + r.ended_by;
-  for (const auto& e : r.errors) out += "; " + e;
-  return out;
 }
 
 ViewerLoad::ViewerLoad(ViewerLoadOptions options)
