@@ -124,8 +124,9 @@ class ViewerLoad::Impl {
   Clock::time_point t0_{}, deadline_{}, hard_deadline_{};
 
   ViewingTally tally_;
-  mutable std::mutex mu_;  // guards ended_at_
-  std::optional<Clock::time_point> ended_at_;
+  mutable std::mutex mu_;                      // guards the two below
+  std::optional<Clock::time_point> ended_at_;  // when the last viewer ended
+  std::string ended_by_;
 };
 
 Status validate(const ViewerLoadOptions& o) {
@@ -182,9 +183,10 @@ Status validate(const ViewerLoadOptions& o) {
 }
 
 Status ViewerLoad::Impl::start() {
-  if (started_.exchange(true))
-    return make_error(ErrorCode::kConflict, "the viewers already started");
   if (Status st = validate(o_); !st) return st;
+  if (started_.exchange(true)) {
+    return make_error(ErrorCode::kConflict, "the viewers already started");
+  }
   endpoint_ = tcp::endpoint(asio::ip::make_address(o_.host), o_.port);
   t0_ = Clock::now();
   deadline_ = t0_ + o_.duration;
@@ -206,6 +208,10 @@ Status ViewerLoad::Impl::start() {
       if (running_viewers_.fetch_sub(1) == 1) {
         std::lock_guard lock(mu_);
         ended_at_ = Clock::now();
+        ended_by_ = stop_                     ? "stop"
+                    : budget_spent_           ? "max_requests"
+                    : *ended_at_ >= deadline_ ? "duration"
+                                              : "sessions";
       }
     });
   }
@@ -238,12 +244,7 @@ ViewerLoadResults ViewerLoad::Impl::results() const {
   const bool done = started_ && running_viewers_.load() == 0;
   r.running = started_ && !done;
   r.elapsed_seconds = started_ ? seconds_between(t0_, ended_at_.value_or(Clock::now())) : 0;
-  if (done) {
-    r.ended_by = stop_                                  ? "stop"
-                 : budget_spent_                        ? "max_requests"
-                 : ended_at_ && *ended_at_ >= deadline_ ? "duration"
-                                                        : "sessions";
-  }
+  r.ended_by = ended_by_;
   return r;
 }
 

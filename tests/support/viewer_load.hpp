@@ -40,9 +40,9 @@
 // sessions_on_several_tracks (with session pinning it must stay 0).
 //
 // Threads: `threads` I/O threads, each with its own io_context; a viewer lives on one of them
-// (one keep-alive connection per viewer, reconnecting when closed). start(), stop(),
-// results(), finished() and wait() may be called from any thread; results() is a consistent
-// copy taken under one lock.
+// (one keep-alive connection per viewer, reconnecting when closed). Once start() has
+// returned, stop(), results(), finished() and wait() may be called from any thread;
+// results() is a consistent copy of the figures taken under one lock.
 #pragma once
 
 #include <chrono>
