@@ -6,7 +6,10 @@
 // and report it (CMCD bs) to the gateway. Plus the player model alone, on a simulated clock.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
 #include <boost/json.hpp>
+
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <thread>
@@ -216,6 +219,60 @@ TEST_F(ViewerLoadTest, SlowSegmentsStallTheirViewersAndTheGatewayCountsTheirRepo
   EXPECT_EQ(sample(m, "streamgate_gateway_rebuffer_reports_total", "stable"), 0);
   EXPECT_EQ(sample(m, "streamgate_gateway_segment_requests_total", "canary"),
             slow.segment_requests());
+}
+
+// The drill CLI, streamgate-viewers: a bad flag is one line on stderr and exit 2; a short run
+// prints one JSON summary whose per-track segment count equals the gateway's.
+TEST_F(ViewerLoadTest, DrillCliPrintsOneJsonSummaryAndRefusesBadFlagsInOneLine) {
+  int runs = 0;
+  auto cli = [&](std::vector<std::string> args) -> std::pair<int, std::string> {
+    SpawnOptions o;
+    o.argv = {SG_VIEWERS_BIN};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.log_file = dir_.path() / ("viewers-" + std::to_string(++runs) + ".log");
+    auto child = ChildProcess::spawn(o);
+    if (!child) return {-1, child.error().message};
+    const auto status = child->wait_exit(std::chrono::seconds(30));
+    const int code = status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+    return {code, tail_of(o.log_file, 100000)};
+  };
+  const std::vector<std::pair<std::vector<std::string>, std::string>> bad = {
+      {{"--gateway", "127.0.0.1:1"}, "--content is required"},
+      {{"--gateway", "10.1.2.3:80", "--content", "x"}, "not on loopback"},
+      {{"--gateway", "localhost:80", "--content", "x"}, "must name an IP address"},
+      {{"--gateway", "127.0.0.1:80", "--content", "x", "--speed", "0"}, "speed must be in (0, 64]"},
+      {{"--gateway", "127.0.0.1:80", "--content", "x", "--viewers", "many"}, "--viewers"},
+      {{"--gateway", "127.0.0.1:80", "--content", "x", "--header", "nocolon"}, "--header"},
+  };
+  for (const auto& [args, message] : bad) {
+    const auto [code, out] = cli(args);
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find(message), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << "one line: " << out;
+  }
+  ASSERT_NO_FATAL_FAILURE(add_replica("stable"));
+  ASSERT_NO_FATAL_FAILURE(start_gateway("tracks:\n  stable: { endpoints: [" + endpoints("stable") +
+                                        "] }\nroute: { weights: { stable: 100 } }\n"));
+  const std::string id = upload();
+  const auto [code, out] =
+      cli({"--gateway", "127.0.0.1:" + std::to_string(port_), "--content", id, "--viewers", "4",
+           "--speed", "4", "--buffer", "8", "--duration", "3", "--progress", "0"});
+  ASSERT_EQ(code, 0) << out;
+  boost::system::error_code ec;
+  const json::value summary = json::parse(out, ec);
+  ASSERT_FALSE(ec) << "one JSON object, nothing else: " << out;
+  std::printf("[ measured ] CLI: %s\n", out.c_str());
+  EXPECT_EQ(summary.at("ended_by").as_string(), "duration");
+  EXPECT_EQ(summary.at("sessions_on_several_tracks").to_number<int>(), 0);
+  const auto& stable = summary.at("tracks").at("stable");
+  EXPECT_GE(stable.at("sessions_completed").to_number<int>(), 4);
+  EXPECT_EQ(stable.at("stalls").to_number<int>(), 0);
+  ViewerLoadResults expected;
+  expected.tracks["stable"].init_requests =
+      stable.at("segment_requests").to_number<std::uint64_t>();
+  const std::string m = metrics_matching(expected);
+  EXPECT_EQ(sample(m, "streamgate_gateway_segment_requests_total", "stable"),
+            stable.at("segment_requests").to_number<double>());
 }
 
 // The player model alone: playback starts with the first segment, a buffer that runs dry
