@@ -77,6 +77,16 @@ struct Session {
   Clock::time_point first_playlist_sent{};
 };
 
+// The start of a response body for an error message, on one line.
+std::string excerpt(const std::string& body) {
+  std::string out = body.substr(0, 200);
+  for (char& c : out) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 bool stale_connection(const beast::error_code& ec) {
   return ec == bhttp::error::end_of_stream || ec == asio::error::eof ||
          ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
@@ -404,7 +414,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
     if (!pb.failed) tally_.playback_refused();
     tally_.error(pb.failed ? pb.error
                            : "POST " + base + "/playback: " + std::to_string(pb.status) + " " +
-                                 pb.body.substr(0, 200));
+                                 excerpt(pb.body));
     co_return SessionEnd::kFailed;
   }
   if (o_.load_delay_max.count() > 0) {
@@ -415,7 +425,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::run_session(Viewer& v, int number)
   s.first_playlist_sent = Clock::now();
   auto fail = [&](const Reply& r, const std::string& what) {
     tally_.error(what + ": " +
-                 (r.failed ? r.error : std::to_string(r.status) + " " + r.body.substr(0, 200)));
+                 (r.failed ? r.error : std::to_string(r.status) + " " + excerpt(r.body)));
     tally_.session_end(s.track, SessionEnd::kFailed, r.track);
     return SessionEnd::kFailed;
   };
@@ -473,7 +483,7 @@ asio::awaitable<SessionEnd> ViewerLoad::Impl::play_segments(Viewer& v, Session& 
     record_stalls(s);
     if (!r.ok()) {
       tally_.error("segment " + seg.range.range_header() + ": " +
-                   (r.failed ? r.error : std::to_string(r.status) + " " + r.body.substr(0, 200)));
+                   (r.failed ? r.error : std::to_string(r.status) + " " + excerpt(r.body)));
       co_return SessionEnd::kFailed;
     }
     if (r.total_s > 0) {
