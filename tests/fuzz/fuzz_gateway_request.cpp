@@ -388,8 +388,8 @@ error_code feed(Parser& parser, Wire& wire, Done done) {
 // is found when Beast finds it (any case), its first value is the one read, a second one is
 // reported, and so is a repeated CMCD query parameter.
 void check_cmcd(const sg::http::RequestHeader& head) {
-  const gw::CmcdSources s = no_throw("request_cmcd_sources",
-                                     [&] { return gw::request_cmcd_sources(head); });
+  const gw::CmcdSources s =
+      no_throw("request_cmcd_sources", [&] { return gw::request_cmcd_sources(head); });
   bool repeated = gw::find_cmcd_query(head.target()).count > 1;
   const std::pair<const char*, const std::optional<std::string_view>*> fields[] = {
       {"CMCD-Request", &s.request},
@@ -529,7 +529,8 @@ void check_query_param(std::string_view target, const TargetParts& t, std::strin
 // Classification and query scanning on `target`, and the same on rewritten targets.
 void check_hls_target(bool get_or_head, std::string_view target,
                       std::optional<gw::CmcdObjectType> ot) {
-  const auto kind = no_throw("classify_hls", [&] { return gw::classify_hls(get_or_head, target, ot); });
+  const auto kind =
+      no_throw("classify_hls", [&] { return gw::classify_hls(get_or_head, target, ot); });
   const std::string t_text = "target '" + std::string(target) + "'";
   if (kind != reference_kind(get_or_head, target, ot)) {
     violation(std::string("classify_hls gives ") + gw::hls_kind_name(kind) + ", the reference " +
@@ -562,8 +563,7 @@ void check_hls_target(bool get_or_head, std::string_view target,
   }
   for (const std::string& r : rewritten) {
     if (gw::classify_hls(get_or_head, r, ot) != kind)
-      violation("classification depends on the query or fragment",
-                t_text + " vs '" + r + "'");
+      violation("classification depends on the query or fragment", t_text + " vs '" + r + "'");
   }
 
   // Names only: an empty name is no parameter (query_param does not see a trailing empty
@@ -598,8 +598,7 @@ void check_session(const sg::http::RequestHeader& head, gw::SessionTable& sessio
   const gw::StreamRequest req =
       no_throw("stream_request", [&] { return gw::stream_request(head, data); });
   const std::string_view target = head.target();
-  const bool get_or_head =
-      head.method() == bhttp::verb::get || head.method() == bhttp::verb::head;
+  const bool get_or_head = head.method() == bhttp::verb::get || head.method() == bhttp::verb::head;
   const auto ot = data ? data->ot : std::nullopt;
   check_hls_target(get_or_head, target, ot);
   const std::string t_text = "target '" + std::string(target) + "', key '" + req.session + "'";
@@ -616,7 +615,8 @@ void check_session(const sg::http::RequestHeader& head, gw::SessionTable& sessio
   } else if (const auto token = gw::query_param(target, "token")) {
     want = std::string(*token);
   }
-  if (req.session != want) violation("the session key is not sid, else token", t_text + ", want '" + want + "'");
+  if (req.session != want)
+    violation("the session key is not sid, else token", t_text + ", want '" + want + "'");
   if (req.starved != (data && data->bs.value_or(false)) ||
       req.throughput_kbps != (data ? data->mtp : std::nullopt))
     violation("bs or mtp not the CMCD data's", t_text);
