@@ -11,6 +11,19 @@
 #             track split, so both are exact over every window, not random; HAProxy caps
 #             server weights at 256, hence 19/19/2 and not 475/475/50)
 #   direct    wrk straight to s1: the baseline, the most a proxy could approach
+# Scenarios (BENCH_SCENARIO):
+#   plain     every request is `GET /` (the gateway only splits and proxies);
+#   hls       every request is an HLS segment GET as hls.js sends it, from one of
+#             BENCH_HLS_SESSIONS viewers in turn: `GET /api/v1/content/bench-item/hls/media.mp4
+#             ?token=tk-N&CMCD=bl%3D..,mtp%3D..,ot%3Dv,sid%3D%22viewer-N%22` with a Range
+#             header, one request in 97 with `bs` (a wrk Lua script). The gateway classifies
+#             it, reads the CMCD data, pins the session to a track in its session table and
+#             records the per-track streaming signals; HAProxy keeps each session on one server
+#             too (`balance url_param token`, the same 19/19/2 weights) and proxies. The backends
+#             still answer 6 bytes, so the figures are the per-request cost of the streaming
+#             hot path, not of moving segment bytes (bench/server measures that). The gateway's
+#             own counts (segment requests, CMCD requests and malformed ones, sessions tracked)
+#             go into the JSON to show the work was done.
 # Idle workload: BENCH_IDLE_CLIENTS keep-alive clients each make one GET through a freshly
 # started 1-thread proxy and stay connected; the proxy's resident memory grown per client is
 # its cost of an idle viewer (median over BENCH_IDLE_ROUNDS, order alternating; goal <= 1.0x
@@ -34,6 +47,8 @@
 #   SG_GATEWAY_BIN           gateway binary [<repo>/build/src/gateway/streamgate-gateway]
 #   HAPROXY                  peer binary [haproxy on PATH]
 #   NGINX                    backend binary [nginx on PATH]
+#   BENCH_SCENARIO           plain | hls (see above) [plain]
+#   BENCH_HLS_SESSIONS       distinct viewer sessions of the hls scenario [20000]
 #   BENCH_DURATION           seconds per measured wrk run, e.g. 10 or 10s [10s]
 #   BENCH_WARMUP             seconds of unmeasured load per target before round 1 [2s]
 #   BENCH_CONNECTIONS        wrk connections [64]
@@ -42,7 +57,8 @@
 #   BENCH_PROXY_THREADS      proxy thread counts to run, space-separated [1 2]
 #   BENCH_DIRECT             1 = also measure wrk straight to one backend [1]
 #   BENCH_PIN                1 = pin both proxies' threads one per CPU at 2+ threads [1]
-#   BENCH_IDLE_CLIENTS       idle keep-alive clients of the idle workload; 0 skips it [4000]
+#   BENCH_IDLE_CLIENTS       idle keep-alive clients of the idle workload; 0 skips it [4000;
+#                            0 in the hls scenario]
 #   BENCH_IDLE_ROUNDS        idle rounds, each on freshly started 1-thread proxies [3]
 #   BENCH_IDLE_SETTLE        seconds between the last client's answer and the reading [2]
 #   BENCH_OUT_DIR            where the JSON goes [<repo>/bench/out]
@@ -57,6 +73,11 @@ bench_name=gateway
 # shellcheck source=bench/lib.sh
 source "$script_dir/../lib.sh"
 
+scenario="${BENCH_SCENARIO:-plain}"
+[[ "$scenario" == plain || "$scenario" == hls ]] || {
+  echo "run.sh: BENCH_SCENARIO must be plain or hls, got '$scenario'" >&2; exit 2; }
+[[ "$scenario" == hls ]] && bench_name=gateway-hls
+hls_sessions="$(whole_number BENCH_HLS_SESSIONS "${BENCH_HLS_SESSIONS:-20000}")"
 bench_settings
 conns="$(whole_number BENCH_CONNECTIONS "${BENCH_CONNECTIONS:-64}")"
 wrk_threads="$(whole_number BENCH_THREADS "${BENCH_THREADS:-1}")"
@@ -65,7 +86,9 @@ proxy_threads_list="${BENCH_PROXY_THREADS:-1 2}"
 for t in $proxy_threads_list; do whole_number BENCH_PROXY_THREADS "$t" >/dev/null; done
 [[ -n "${proxy_threads_list// /}" ]] || { echo "run.sh: BENCH_PROXY_THREADS is empty" >&2; exit 2; }
 direct="${BENCH_DIRECT:-1}"
-idle_clients="${BENCH_IDLE_CLIENTS:-4000}"
+idle_default=4000
+[[ "$scenario" == hls ]] && idle_default=0
+idle_clients="${BENCH_IDLE_CLIENTS:-$idle_default}"
 [[ "$idle_clients" =~ ^[0-9]+$ ]] || { echo "run.sh: BENCH_IDLE_CLIENTS must be a whole number" >&2; exit 2; }
 idle_rounds="$(whole_number BENCH_IDLE_ROUNDS "${BENCH_IDLE_ROUNDS:-3}")"
 idle_settle="$(whole_number BENCH_IDLE_SETTLE "${BENCH_IDLE_SETTLE:-2}")"
@@ -157,6 +180,10 @@ EOF
   gw_admin="http://127.0.0.1:$admin_port"
 }
 
+# The plain scenario spreads requests; the hls one keeps each session on one server, as the
+# gateway pins it to one track (url_param hashes the token over the weights).
+ha_balance=roundrobin
+[[ "$scenario" == hls ]] && ha_balance="url_param token"
 start_haproxy() { # threads
   local threads="$1"
   mapfile -t ports < <(free_ports 1)
@@ -190,7 +217,7 @@ frontend fe
   bind 127.0.0.1:$ha_port
   default_backend be
 backend be
-  balance roundrobin
+  balance ${ha_balance}
   option httpchk GET /ready
   default-server check inter 1s rise 2 fall 2
   server s1 127.0.0.1:${be_port[s1]} weight 19
@@ -229,6 +256,35 @@ EOF
 
 # --- load ---------------------------------------------------------------------------------
 write_report_lua
+wrk_script="$work/report.lua"
+if [[ "$scenario" == hls ]]; then
+  # Each wrk thread walks the sessions with a stride from its own start; the report's done()
+  # is appended, so one script does both.
+  cat >"$work/hls.lua" <<EOF
+local sessions = $hls_sessions
+local threads = 0
+setup = function(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+local n = 0
+init = function(args)
+  n = (tid or 0) * 7919
+end
+request = function()
+  n = n + 1
+  local v = (n * 104729) % sessions
+  local bs = (n % 97 == 0) and "%2Cbs" or ""
+  local path = "/api/v1/content/bench-item/hls/media.mp4?token=tk-" .. v ..
+    "&CMCD=bl%3D" .. (n % 30) * 1000 .. bs .. "%2Cmtp%3D" .. 2000 + (n % 40) * 100 ..
+    "%2Cot%3Dv%2Csid%3D%22viewer-" .. v .. "%22"
+  local from = (n % 8) * 4096
+  return wrk.format("GET", path, {["Range"] = "bytes=" .. from .. "-" .. from + 4095})
+end
+EOF
+  cat "$work/report.lua" >>"$work/hls.lua"
+  wrk_script="$work/hls.lua"
+fi
 
 results="$work/results.tsv"
 splits="$work/splits.tsv"
@@ -242,7 +298,7 @@ run_wrk() { # target threads round url pid
   c0="$(cpu_ticks "$pid")"
   b0="$(cpu_ticks "${be_pid[@]}")"
   read -r h0 st0 <<<"$(host_ticks)"
-  wrk_bounded "$url" "$conns" "$secs" "$out"
+  wrk_bounded "$url" "$conns" "$secs" "$out" "$wrk_script"
   c1="$(cpu_ticks "$pid")"
   b1="$(cpu_ticks "${be_pid[@]}")"
   read -r h1 st1 <<<"$(host_ticks)"
@@ -291,6 +347,10 @@ for threads in $proxy_threads_list; do
   # The gateway's own count of what it proxied, per track (sanity: ~95/5 of all loads).
   curl -s --max-time 5 "$gw_admin/metrics" | grep '^streamgate_gateway_requests_total' \
     >"$work/gateway-metrics-$threads.txt" || true
+  # The streaming work it did (hls scenario): what it counted and the sessions it holds.
+  curl -s --max-time 5 "$gw_admin/metrics" |
+    grep -E '^streamgate_gateway_(segment_requests_total|cmcd_requests_total|cmcd_malformed_total|sessions_tracked|sessions_untracked_total|rebuffer_reports_total|throughput_reports_total)' \
+    >"$work/gateway-stream-$threads.txt" || true
   stop_proxies
 done
 
@@ -338,6 +398,23 @@ for t in threads:
             labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(1)))
             key = f"{labels.get('track', '?')}/{labels.get('code', '?')}"
             per[key] = per.get(key, 0) + int(float(m.group(2)))
+    out[t] = per
+print(json.dumps(out))
+EOF
+)"
+# shellcheck disable=SC2086 # one argument per thread count
+gw_stream_json="$(python3 - "$work" $proxy_threads_list <<'EOF'
+import json, re, sys, os
+work, threads = sys.argv[1], sys.argv[2:]
+out = {}
+for t in threads:
+    p = os.path.join(work, f"gateway-stream-{t}.txt")
+    per = {}
+    if os.path.exists(p):
+        for line in open(p):
+            m = re.match(r'streamgate_gateway_(\w+?)(?:\{.*\})?\s+(\S+)', line)
+            if m:
+                per[m.group(1)] = per.get(m.group(1), 0) + int(float(m.group(2)))
     out[t] = per
 print(json.dumps(out))
 EOF
@@ -445,6 +522,13 @@ for t in ratios:
               "p99": pr is not None and pr["p99_median"] is not None and pr["p99_median"] <= 1.0}
 
 print()
+if "$scenario" == "hls":
+    print(f"scenario hls: HLS segment GETs with CMCD (sid, bl, mtp, ot, bs in 1/97) over {$hls_sessions} "
+          f"sessions; haproxy: balance url_param token")
+    for t, c in json.loads('''$gw_stream_json''').items():
+        print(f"threads {t}: the gateway counted {c.get('segment_requests_total', 0)} segment requests, "
+              f"{c.get('cmcd_requests_total', 0)} with CMCD ({c.get('cmcd_malformed_total', 0)} malformed), "
+              f"{c.get('sessions_tracked', 0)} sessions held, {c.get('sessions_untracked_total', 0)} untracked")
 hdr = (f"{'target':<8} {'threads':>7} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
        f"{'CPU%':>6} {'CPU us/req':>11} {'errors':>7}  split s1/s2/c1 of 200")
 print(hdr)
@@ -505,12 +589,14 @@ doc = {
     "host": host_doc("wrk, the proxy and three nginx backends share the same cores"),
     "versions": {"haproxy": """$("$haproxy_bin" -v 2>&1 | head -1)""", **tool_versions,
                  "gateway_binary": "$gateway_bin"},
-    "config": {"wrk_threads": $wrk_threads, "connections": $conns,
+    "config": {"scenario": "$scenario", "hls_sessions": $hls_sessions if "$scenario" == "hls" else None,
+               "haproxy_balance": "$ha_balance",
+               "wrk_threads": $wrk_threads, "connections": $conns,
                "duration_s": $duration_s, "warmup_s": $warmup_s, "rounds": $rounds,
                "proxy_threads": thread_counts,
                "pinning": "BENCH_PIN=$pin: at 2+ threads both proxies pin thread i to usable CPU i "
                           "(gateway cpu_affinity: auto, haproxy cpu-map 1/i)",
-               "split": "stable 95 (s1,s2) / canary 5 (c1); haproxy: balance roundrobin, weights 19/19/2",
+               "split": "stable 95 (s1,s2) / canary 5 (c1); haproxy: balance $ha_balance, weights 19/19/2",
                "backend_body": "ok <name>\\\\n (6 bytes), nginx worker_processes 1 each",
                "selection": "table: best round by req/s per target and thread count; goals: median "
                             "over rounds of the paired gateway/haproxy ratio (runs back to back, "
@@ -521,6 +607,7 @@ doc = {
     "goals": {"req_per_s": ">= 1.0", "p99": "<= 1.0"}, "goals_met": met,
     "split_check": splits,
     "gateway_requests_total": json.loads('''$gw_metrics_json'''),
+    "gateway_streaming_counts": json.loads('''$gw_stream_json'''),
     "idle_clients": {"clients": $idle_clients, "settle_s": $idle_settle, **(idle or {})},
     "runs": runs,
 }

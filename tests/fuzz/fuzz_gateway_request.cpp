@@ -34,6 +34,19 @@
 //     some weighted track is eligible;
 //   - the CMCD sources found in one pass over the fields are the ones Beast's lookups find
 //     (first value read, a repeat reported);
+//   - HLS classification (classify_hls, what the streaming signals count) equals a reference
+//     that splits the path at '/' (RFC 3986: the path ends at the first '?' or '#'); it reads
+//     the path only, so the same target with its query removed, reversed or extended, or its
+//     fragment removed, is classified the same; only GET and HEAD are classified, and the
+//     CMCD object type turns a segment into an init section and nothing else;
+//   - query_param equals a reference split of the query at '&' for every non-empty name: the
+//     first pair's raw value, a view into the target's query (no '&' or '#' in it), and the same
+//     value whatever the order of the pairs when the name occurs once; for `CMCD` it agrees
+//     with find_cmcd_query (the CMCD reader's own scan);
+//   - the session key (stream_request, as the proxy calls it with the request's CMCD data) is
+//     empty for a request that is not HLS, else the CMCD sid when there is one, else the raw
+//     `token` parameter, else empty; SessionTable::pin tracks a key exactly when it is not
+//     empty and at most kMaxSessionKeyBytes long, and a pinned session keeps its first track;
 //   - no exception escapes the rules.
 //
 // SG_FUZZ_TRACE=1 prints each client head and the upstream text on stderr.
@@ -41,6 +54,7 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -52,10 +66,13 @@
 #include <vector>
 
 #include "common/http/http_types.hpp"
+#include "gateway/core/hls_request.hpp"
+#include "gateway/core/session_table.hpp"
 #include "gateway/core/track_schedule.hpp"
 #include "gateway/proxy_heads.hpp"
 #include "gateway/request_cmcd.hpp"
 #include "gateway/request_rules.hpp"
+#include "gateway/stream_recorder.hpp"
 
 namespace {
 
@@ -371,8 +388,8 @@ error_code feed(Parser& parser, Wire& wire, Done done) {
 // is found when Beast finds it (any case), its first value is the one read, a second one is
 // reported, and so is a repeated CMCD query parameter.
 void check_cmcd(const sg::http::RequestHeader& head) {
-  const gw::CmcdSources s = no_throw("request_cmcd_sources",
-                                     [&] { return gw::request_cmcd_sources(head); });
+  const gw::CmcdSources s =
+      no_throw("request_cmcd_sources", [&] { return gw::request_cmcd_sources(head); });
   bool repeated = gw::find_cmcd_query(head.target()).count > 1;
   const std::pair<const char*, const std::optional<std::string_view>*> fields[] = {
       {"CMCD-Request", &s.request},
@@ -391,8 +408,234 @@ void check_cmcd(const sg::http::RequestHeader& head) {
   if (report && s.repeated && !report->malformed()) violation("a repeat is not malformed", "");
 }
 
+// ---- HLS classification, query parameters, the session key ---------------------------------
+
+// The parts of a request target as RFC 3986 reads them: the path ends at the first '?' or
+// '#'; a query only when a '?' comes first, ending at the next '#'.
+struct TargetParts {
+  std::string_view path;
+  std::optional<std::string_view> query;
+  std::optional<std::string_view> fragment;  // with its '#'
+};
+
+TargetParts split_target(std::string_view target) {
+  TargetParts t;
+  const std::size_t end = target.find_first_of("?#");
+  t.path = target.substr(0, end);
+  if (end == std::string_view::npos) return t;
+  std::string_view rest = target.substr(end);
+  if (rest.front() == '?') {
+    const std::size_t hash = rest.find('#');
+    t.query = rest.substr(1, hash == std::string_view::npos ? std::string_view::npos : hash - 1);
+    if (hash == std::string_view::npos) return t;
+    rest.remove_prefix(hash);
+  }
+  t.fragment = rest;
+  return t;
+}
+
+// The reference classification: /api/v1/content/{id}/hls/{name}, each part one non-empty
+// path segment ({id} and {name} with no '/'), read by splitting at '/'.
+gw::HlsKind reference_kind(bool get_or_head, std::string_view target,
+                           std::optional<gw::CmcdObjectType> ot) {
+  if (!get_or_head) return gw::HlsKind::kNone;
+  std::vector<std::string_view> segs;
+  std::string_view path = split_target(target).path;
+  if (path.empty() || path.front() != '/') return gw::HlsKind::kNone;
+  path.remove_prefix(1);
+  while (true) {
+    const std::size_t slash = path.find('/');
+    segs.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  if (segs.size() != 6 || segs[0] != "api" || segs[1] != "v1" || segs[2] != "content" ||
+      segs[3].empty() || segs[4] != "hls" || segs[5].empty()) {
+    return gw::HlsKind::kNone;
+  }
+  if (segs[5].ends_with(".m3u8")) return gw::HlsKind::kPlaylist;
+  return ot == gw::CmcdObjectType::kInit ? gw::HlsKind::kInit : gw::HlsKind::kSegment;
+}
+
+struct QueryPair {
+  std::string_view name;
+  std::string_view value;  // empty when the pair has no '='
+};
+
+std::vector<QueryPair> query_pairs(std::string_view query) {
+  std::vector<QueryPair> out;
+  while (true) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    out.push_back({pair.substr(0, eq),
+                   eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1)});
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::string show(std::optional<std::string_view> v) {
+  return v ? "'" + std::string(*v) + "'" : std::string("none");
+}
+
+// The same target with the pairs of its query `query` in reverse order (fragment kept),
+// rebuilt from the raw pair texts so a pair without '=' stays one.
+std::string reversed_query(const TargetParts& t, std::string_view query) {
+  std::vector<std::string_view> raw;
+  while (true) {
+    const std::size_t amp = query.find('&');
+    raw.push_back(query.substr(0, amp));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  std::string out(t.path);
+  out += '?';
+  for (std::size_t i = raw.size(); i-- > 0;) {
+    out += raw[i];
+    if (i > 0) out += '&';
+  }
+  if (t.fragment) out += *t.fragment;
+  return out;
+}
+
+void check_query_param(std::string_view target, const TargetParts& t, std::string_view name) {
+  const auto got = no_throw("query_param", [&] { return gw::query_param(target, name); });
+  std::optional<std::string_view> want;
+  if (t.query) {
+    for (const QueryPair& p : query_pairs(*t.query)) {
+      if (p.name == name) {
+        want = p.value;
+        break;
+      }
+    }
+  }
+  const std::string detail = "target '" + std::string(target) + "', name '" + std::string(name) +
+                             "': got " + show(got) + ", want " + show(want);
+  if (got.has_value() != want.has_value() || (got && *got != *want)) {
+    violation("query_param differs from the split of the query", detail);
+  }
+  if (got && !got->empty()) {
+    // A view into the query itself, not a copy and not the path or the fragment.
+    const char* q0 = t.query->data();
+    if (got->data() < q0 || got->data() + got->size() > q0 + t.query->size())
+      violation("query_param's value is not inside the query", detail);
+    if (got->find_first_of("&#") != std::string_view::npos)
+      violation("query_param's value crosses a '&' or '#'", detail);
+  }
+}
+
+// Classification and query scanning on `target`, and the same on rewritten targets.
+void check_hls_target(bool get_or_head, std::string_view target,
+                      std::optional<gw::CmcdObjectType> ot) {
+  const auto kind =
+      no_throw("classify_hls", [&] { return gw::classify_hls(get_or_head, target, ot); });
+  const std::string t_text = "target '" + std::string(target) + "'";
+  if (kind != reference_kind(get_or_head, target, ot)) {
+    violation(std::string("classify_hls gives ") + gw::hls_kind_name(kind) + ", the reference " +
+                  gw::hls_kind_name(reference_kind(get_or_head, target, ot)),
+              t_text);
+  }
+  if (gw::classify_hls(get_or_head, target, ot) != kind)
+    violation("classify_hls is not deterministic", t_text);
+  if (gw::classify_hls(false, target, ot) != gw::HlsKind::kNone)
+    violation("a request other than GET/HEAD is classified", t_text);
+  // The object type only tells an init section from a segment.
+  const auto plain = gw::classify_hls(get_or_head, target, std::nullopt);
+  const bool init_ot = ot == gw::CmcdObjectType::kInit;
+  const auto expect_plain = kind == gw::HlsKind::kInit ? gw::HlsKind::kSegment : kind;
+  if (plain != expect_plain || (kind == gw::HlsKind::kInit && !init_ot))
+    violation("the CMCD object type changes more than init vs segment", t_text);
+
+  // The path alone decides: the query and the fragment do not count, nor their order.
+  const TargetParts parts = split_target(target);
+  std::vector<std::string> rewritten = {std::string(parts.path),
+                                        std::string(parts.path) + "?x=1&token=t&CMCD=ot%3Dv",
+                                        std::string(target) + (parts.query ? "&" : "?") + "a=b"};
+  if (parts.query) rewritten.push_back(std::string(parts.path) + "?" + std::string(*parts.query));
+  std::vector<QueryPair> pairs;
+  std::string reversed;
+  if (parts.query) {
+    pairs = query_pairs(*parts.query);
+    reversed = reversed_query(parts, *parts.query);
+    rewritten.push_back(reversed);
+  }
+  for (const std::string& r : rewritten) {
+    if (gw::classify_hls(get_or_head, r, ot) != kind)
+      violation("classification depends on the query or fragment", t_text + " vs '" + r + "'");
+  }
+
+  // Names only: an empty name is no parameter (query_param does not see a trailing empty
+  // pair, which no caller could ask for).
+  for (std::string_view name : {"token", "CMCD", "sid"}) check_query_param(target, parts, name);
+  std::size_t checked = 0;
+  for (const QueryPair& p : pairs) {
+    if (p.name.empty()) continue;
+    if (++checked > 16) break;  // bounded work per target
+    check_query_param(target, parts, p.name);
+    int occurrences = 0;
+    for (const QueryPair& q : pairs) occurrences += q.name == p.name;
+    if (occurrences == 1 && gw::query_param(reversed, p.name) != gw::query_param(target, p.name)) {
+      violation("query_param depends on the order of the pairs",
+                t_text + " vs '" + reversed + "', name '" + std::string(p.name) + "'");
+    }
+  }
+
+  // The CMCD reader's own scan finds the same first CMCD parameter.
+  const gw::CmcdQueryParam c = gw::find_cmcd_query(target);
+  const auto q = gw::query_param(target, "CMCD");
+  if ((c.count > 0) != q.has_value() || (q && c.value != *q))
+    violation("find_cmcd_query and query_param disagree on CMCD",
+              t_text + ": find_cmcd_query count " + std::to_string(c.count) + " value '" +
+                  std::string(c.value) + "', query_param " + show(q));
+}
+
+// The session key as the proxy derives it, and what the session table does with it.
+void check_session(const sg::http::RequestHeader& head, gw::SessionTable& sessions) {
+  const auto report = no_throw("read_request_cmcd", [&] { return gw::read_request_cmcd(head); });
+  const gw::CmcdData* data = report ? &report->data : nullptr;
+  const gw::StreamRequest req =
+      no_throw("stream_request", [&] { return gw::stream_request(head, data); });
+  const std::string_view target = head.target();
+  const bool get_or_head = head.method() == bhttp::verb::get || head.method() == bhttp::verb::head;
+  const auto ot = data ? data->ot : std::nullopt;
+  check_hls_target(get_or_head, target, ot);
+  const std::string t_text = "target '" + std::string(target) + "', key '" + req.session + "'";
+  if (req.kind != gw::classify_hls(get_or_head, target, ot))
+    violation("stream_request's kind is not classify_hls's", t_text);
+  if (req.kind == gw::HlsKind::kNone) {
+    if (!req.session.empty() || req.starved || req.throughput_kbps)
+      violation("a request that is not HLS has streaming data", t_text);
+    return;
+  }
+  std::string want;
+  if (data && data->sid) {
+    want = std::string(data->sid->view());
+  } else if (const auto token = gw::query_param(target, "token")) {
+    want = std::string(*token);
+  }
+  if (req.session != want)
+    violation("the session key is not sid, else token", t_text + ", want '" + want + "'");
+  if (req.starved != (data && data->bs.value_or(false)) ||
+      req.throughput_kbps != (data ? data->mtp : std::nullopt))
+    violation("bs or mtp not the CMCD data's", t_text);
+
+  // Pinning: a key is tracked when it is not empty and not too long; a session keeps the
+  // track it was first pinned to.
+  const auto now = gw::SessionTable::Clock::time_point{} + std::chrono::hours(1);
+  const auto pinned = no_throw("pin", [&] { return sessions.pin(req.session, "stable", now); });
+  const bool trackable = !req.session.empty() && req.session.size() <= gw::kMaxSessionKeyBytes;
+  if (pinned.has_value() != trackable) violation("pin tracks the wrong keys", t_text);
+  if (!pinned) return;
+  const auto again = sessions.pin(req.session, "canary", now);
+  if (again != pinned) violation("a pinned session changed track", t_text + ": " + show(again));
+  if (sessions.pinned_track(req.session, now) != pinned)
+    violation("pinned_track does not answer the pin", t_text);
+}
+
 // One request; returns whether the client connection stays open.
-bool exchange(Wire& wire) {
+bool exchange(Wire& wire, gw::SessionTable& sessions) {
   bhttp::request_parser<bhttp::empty_body> head_parser;
   head_parser.header_limit(kHeaderLimit);
   head_parser.body_limit(boost::none);
@@ -405,6 +648,7 @@ bool exchange(Wire& wire) {
   }
   const bool keep_alive = head_parser.get().keep_alive();
   check_cmcd(head);
+  check_session(head, sessions);
   if (no_throw("framing_error", [&] { return gw::framing_error(head); })) return false;
   (void)no_throw("retry_allowed", [&] { return gw::retry_allowed(head); });
 
@@ -436,8 +680,10 @@ bool exchange(Wire& wire) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   Wire wire{std::string_view(reinterpret_cast<const char*>(data), size)};
+  // One table per input, so each input is reproducible alone; a few entries at most.
+  gw::SessionTable sessions(gw::SessionTableOptions{4096, std::chrono::seconds(300)});
   for (int i = 0; i < kMaxRequests && !wire.bytes.empty(); ++i) {
-    if (!exchange(wire)) break;
+    if (!exchange(wire, sessions)) break;
   }
   return 0;
 }

@@ -6,22 +6,29 @@
 //   * fires StreamGateCanaryFailing for a canary that fails 30 % of its requests (deployed
 //     with a judge that waits for a million requests, so the canary stays in);
 //   * answers every query of deploy/grafana/streamgate.json without error, each panel's
-//     first query with data.
+//     first query with data: the streaming row's too, after simulated viewers (a real clip,
+//     playback sessions with CMCD: sid, buffer starvation, measured throughput, one malformed
+//     report each) watched through the gateway, with the mean throughput and the malformed
+//     share checked against what they reported.
 // The state dir sits at DIR/.streamgate beside a copy of deploy/prometheus/, so the config's
 // relative paths are the ones a developer uses from the repository root.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
-#include <sstream>
+#include <regex>
 #include <thread>
+#include <vector>
 
 #include "integration/http_client.hpp"
 #include "integration/paced_load.hpp"
 #include "integration/sgctl_fixture.hpp"
+#include "support/media_clips.hpp"
 
 namespace sg::test {
 namespace {
@@ -30,6 +37,8 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
+using boost::beast::http::verb;
+using Headers = std::vector<std::pair<std::string, std::string>>;
 
 std::string url_encode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
@@ -44,13 +53,6 @@ std::string url_encode(const std::string& s) {
     }
   }
   return out;
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream f(p);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 class MonitoringTest : public SgctlFixture {
@@ -113,6 +115,74 @@ class MonitoringTest : public SgctlFixture {
     return v;
   }
 
+  // Uploads a 12 s clip (3 segments) through the gateway; its content id.
+  std::string upload_clip() {
+    const fs::path clip = dir_.path() / "clip.mp4";
+    Status st = make_test_clip(clip);
+    EXPECT_TRUE(st) << st.error().message;
+    std::string token;
+    std::ifstream(state_ / "api-token") >> token;
+    const Headers auth = {{"Authorization", "Bearer " + token}};
+    auto created = http_call(port_, {verb::post, "/api/v1/content", R"({"title":"clip"})", auth});
+    EXPECT_EQ(created.status, 201) << created.body << created.error;
+    if (created.status != 201) return {};
+    const std::string id(json::parse(created.body).at("id").as_string());
+    Headers h = auth;
+    h.emplace_back("Content-Type", "video/mp4");
+    auto put =
+        http_call(port_, {verb::put, "/api/v1/content/" + id + "/media", read_file(clip), h});
+    EXPECT_EQ(put.status, 200) << put.body << put.error;
+    return id;
+  }
+
+  // One viewer as hls.js reports (CMCD in the query, session `sid`): POST playback, the media
+  // playlist, the init section, each segment with mtp 1000/2000/3000 and bs on the second,
+  // then the media playlist again with a malformed CMCD value. Answers are not checked (the
+  // canary fails some on purpose); returns the requests that carried a CMCD mtp.
+  int watch(const std::string& id, const std::string& sid) {
+    auto pb = http_call(port_, {verb::post, "/api/v1/content/" + id + "/playback"});
+    if (pb.status != 200) return 0;
+    const std::string media(json::parse(pb.body).at("media_url").as_string());
+    const std::string base = "/api/v1/content/" + id + "/hls/";
+    auto get = [&](const std::string& target, const std::string& cmcd, const Headers& h = {}) {
+      const char sep = target.find('?') == std::string::npos ? '?' : '&';
+      return http_get(port_, target + sep + "CMCD=" + cmcd, h);
+    };
+    const std::string session = "%2Csid%3D%22" + sid + "%22";
+    auto playlist = get(media, "ot%3Dm" + session);
+    if (playlist.status != 200) return 0;
+    std::vector<std::pair<std::string, std::string>> ranges;  // uri, Range header value
+    const std::regex byterange("#EXT-X-BYTERANGE:(\\d+)@(\\d+)\n([^\n]+)");
+    for (auto it = std::sregex_iterator(playlist.body.begin(), playlist.body.end(), byterange);
+         it != std::sregex_iterator(); ++it) {
+      const long long len = std::stoll((*it)[1]), off = std::stoll((*it)[2]);
+      ranges.emplace_back((*it)[3],
+                          "bytes=" + std::to_string(off) + "-" + std::to_string(off + len - 1));
+    }
+    if (ranges.empty()) return 0;
+    (void)get(base + ranges[0].first, "ot%3Di" + session, {{"Range", "bytes=0-99"}});
+    int reports = 0;
+    for (std::size_t i = 0; i < ranges.size() && i < 3; ++i) {
+      const std::string mtp = std::to_string(1000 * (i + 1));
+      (void)get(base + ranges[i].first,
+                "mtp%3D" + mtp + "%2Cot%3Dv" + (i == 1 ? "%2Cbs" : "") + session,
+                {{"Range", ranges[i].second}});
+      ++reports;
+    }
+    (void)get(media, "ot%3Dm%2Cbl%3D-5" + session);  // bl must not be negative: malformed
+    return reports;
+  }
+
+  // The values of an instant vector answer (empty when it is not one).
+  static std::vector<double> values(const json::value& v) {
+    std::vector<double> out;
+    if (!v.is_object() || v.at("status") != "success") return out;
+    for (const auto& r : v.at("data").at("result").as_array()) {
+      out.push_back(std::stod(std::string(r.at("value").as_array()[1].as_string())));
+    }
+    return out;
+  }
+
   fs::path config_;
   std::uint16_t prom_port_ = 0;
   std::optional<ChildProcess> prometheus_;
@@ -124,6 +194,8 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
   ASSERT_NO_FATAL_FAILURE(start_up("v1"));
   ASSERT_NO_FATAL_FAILURE(start_prometheus());
   const auto t0 = Clock::now();
+  const std::string clip_id = upload_clip();  // before the failing canary takes any of it
+  ASSERT_FALSE(clip_id.empty());
 
   // The control plane's series, through file discovery and honor_labels.
   auto spec = wait_for_result(
@@ -188,11 +260,43 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
   auto phase = query(R"(streamgate_rollout_phase{namespace="streamgate",strategy="canary"})");
   EXPECT_FALSE(phase.at("data").at("result").as_array().empty()) << json::serialize(phase);
 
-  // Every dashboard query parses and runs; each panel's first query has data.
+  // Viewers for the streaming row: 12 sessions, one a second (so the 1-minute rates have
+  // data), bounded in time; then until Prometheus has seen them.
+  int mtp_reports = 0;
+  const auto viewing_end = Clock::now() + 40s;
+  for (int v = 0; v < 12 && Clock::now() < viewing_end; ++v) {
+    mtp_reports += watch(clip_id, "monitoring-viewer-" + std::to_string(v));
+    std::this_thread::sleep_for(1s);
+  }
+  ASSERT_GT(mtp_reports, 0) << "no viewer got a playlist";
+  for (const char* m : {"sessions_started_total", "rebuffer_reports_total",
+                        "throughput_reports_total", "cmcd_malformed_total"}) {
+    const std::string q =
+        std::string("sum(rate(streamgate_gateway_") + m + R"({namespace="streamgate"}[1m])) > 0)";
+    auto v = wait_for_result(q, 30s);
+    EXPECT_FALSE(v.at("data").at("result").as_array().empty()) << q << "\n" << json::serialize(v);
+  }
+
+  // Every dashboard query parses and runs; each panel's first query has data. Rows hold no
+  // query; a collapsed row keeps its panels inside it.
   const json::value dash =
       json::parse(read_file(fs::path(SG_SOURCE_DIR) / "deploy/grafana/streamgate.json"));
-  int panels = 0;
+  std::vector<const json::value*> query_panels;
+  int rows = 0;
   for (const auto& p : dash.at("panels").as_array()) {
+    if (p.at("type") != "row") {
+      query_panels.push_back(&p);
+      continue;
+    }
+    ++rows;
+    if (const auto* inner = p.as_object().if_contains("panels")) {
+      for (const auto& q : inner->as_array()) query_panels.push_back(&q);
+    }
+  }
+  int panels = 0;
+  std::map<std::string, std::vector<double>> first_values;  // by panel title
+  for (const json::value* panel : query_panels) {
+    const json::value& p = *panel;
     ++panels;
     const auto& targets = p.at("targets").as_array();
     for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -203,6 +307,7 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
       if (i == 0) {
         EXPECT_FALSE(v.at("data").at("result").as_array().empty())
             << p.at("title").as_string() << ": no data for " << expr;
+        first_values[std::string(p.at("title").as_string())] = values(v);
       }
     }
   }
@@ -210,7 +315,29 @@ TEST_F(MonitoringTest, PrometheusScrapesThePlatformFiresTheCanaryAlertAndServesT
     auto v = query(std::string(a.at("expr").as_string()));
     EXPECT_EQ(v.at("status"), "success") << json::serialize(a);
   }
-  EXPECT_GE(panels, 10);
+  EXPECT_GE(panels, 20);
+  EXPECT_GE(rows, 1);
+  // The streaming figures are the viewers' own: mtp 1000/2000/3000 (a mean within them),
+  // one malformed report in six CMCD requests of a viewer (a share strictly between 0 and 1),
+  // one starved segment per viewer.
+  for (double mean : first_values["Measured throughput (CMCD mtp) per track"]) {
+    EXPECT_GE(mean, 1000);
+    EXPECT_LE(mean, 3000);
+  }
+  const auto& malformed = first_values["CMCD malformed share per track"];
+  EXPECT_TRUE(std::any_of(malformed.begin(), malformed.end(), [](double x) { return x > 0; }));
+  for (double share : malformed) EXPECT_LT(share, 1);
+  const auto& rebuffer = first_values["Rebuffering: reports per session-minute per track"];
+  EXPECT_TRUE(std::any_of(rebuffer.begin(), rebuffer.end(), [](double x) { return x > 0; }));
+  for (const char* title :
+       {"Segment error rate (5xx) per track",
+        "Segment time to first byte P50/P95 per track and version", "Sessions started per track",
+        "Startup time P50/P95 per track", "Rebuffering: reports per session-minute per track",
+        "Measured throughput (CMCD mtp) per track", "CMCD malformed share per track"}) {
+    std::string shown;
+    for (double x : first_values[title]) shown += " " + std::to_string(x);
+    std::printf("dashboard: %s:%s\n", title, shown.c_str());
+  }
 
   const std::uint64_t sent = load->sent();
   load.reset();

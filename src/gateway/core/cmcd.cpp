@@ -491,8 +491,9 @@ CmcdReport parse_cmcd(const CmcdSources& sources) {
 
 CmcdQueryParam find_cmcd_query(std::string_view target) {
   CmcdQueryParam found;
-  const auto question = target.find('?');
-  if (question == std::string_view::npos) return found;
+  // A '?' after a '#' is part of the fragment (RFC 3986 3.5), not a query.
+  const auto question = target.find_first_of("?#");
+  if (question == std::string_view::npos || target[question] == '#') return found;
   std::string_view query = target.substr(question + 1);
   query = query.substr(0, query.find('#'));
   while (!query.empty()) {

@@ -35,8 +35,9 @@ HlsKind classify_hls(bool get_or_head, std::string_view target, std::optional<Cm
 }
 
 std::optional<std::string_view> query_param(std::string_view target, std::string_view name) {
-  const std::size_t q = target.find('?');
-  if (q == std::string_view::npos) return std::nullopt;
+  // A '?' after a '#' is part of the fragment (RFC 3986 3.5), as classify_hls reads it.
+  const std::size_t q = target.find_first_of("?#");
+  if (q == std::string_view::npos || target[q] == '#') return std::nullopt;
   std::string_view query = target.substr(q + 1);
   query = query.substr(0, query.find('#'));
   while (!query.empty()) {

@@ -295,6 +295,7 @@ TEST(Cmcd, FindsTheQueryParameterExactlyOnceAndFlagsRepeats) {
   EXPECT_EQ(find_cmcd_query("/a?cmcd=bs").count, 0u);   // the name is case-sensitive
   EXPECT_EQ(find_cmcd_query("/a?xCMCD=bs").count, 0u);  // whole names only
   EXPECT_EQ(find_cmcd_query("/a?#CMCD=bs").count, 0u);  // not in the fragment
+  EXPECT_EQ(find_cmcd_query("/a#f?CMCD=bs").count, 0u);  // a '?' in the fragment: no query
   const CmcdQueryParam one = find_cmcd_query("/a?token=x&CMCD=bs%2Csu&b=2");
   EXPECT_EQ(one.count, 1u);
   EXPECT_EQ(one.value, "bs%2Csu");
