@@ -63,7 +63,16 @@ function sendError(rsp, e) {
   process.stderr.write(`fake-apiserver: internal error: ${e.stack}\n`);
   return send(rsp, 500, status(500, "InternalError", `Internal error occurred: ${e.message}`));
 }
+// kubectl's typed clients (e.g. `kubectl create deployment`) send protobuf; the fixture speaks JSON only.
+function bodyType(req) {
+  const type = (req.headers["content-type"] || "").split(";")[0].trim();
+  if (type === "application/vnd.kubernetes.protobuf" || type === "application/cbor") {
+    throw new ApiError(415, "UnsupportedMediaType", `the fixture reads JSON request bodies only, not ${type} (use kubectl create -f / apply -f)`);
+  }
+  return type;
+}
 function readBody(req) {
+  bodyType(req);
   return new Promise((resolve, reject) => {
     const chunks = [];
     let n = 0;
@@ -227,7 +236,7 @@ class FakeApiServer {
       return send(rsp, 200, s.update(r, ns, name, obj, sub === "status" ? "status" : "main"));
     }
     if (req.method === "PATCH") {
-      const type = (req.headers["content-type"] || "").split(";")[0].trim();
+      const type = bodyType(req);
       const patch = JSON.parse(await readBody(req));
       const cur = s.mustGet(r, ns, name);
       const next = this.applyPatch(r, cur, type, patch);
@@ -321,7 +330,7 @@ class FakeApiServer {
     let next;
     if (req.method === "PUT") next = JSON.parse(await readBody(req));
     else if (req.method === "PATCH") {
-      const type = (req.headers["content-type"] || "").split(";")[0].trim();
+      const type = bodyType(req);
       const patch = JSON.parse(await readBody(req));
       next = this.applyPatch(r, toScale(cur), type, patch);
       if (!(patch.metadata && patch.metadata.resourceVersion)) next.metadata.resourceVersion = cur.metadata.resourceVersion;
@@ -345,6 +354,7 @@ class FakeApiServer {
     const rvParam = q.get("resourceVersion") || "";
     const timeout = Math.min(Number(q.get("timeoutSeconds")) || kMaxWatchSeconds, kMaxWatchSeconds);
     rsp.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
+    rsp.flushHeaders(); // a client waits for the headers before it reads events (and before it can cancel)
     const write = (type, o) => rsp.write(`${JSON.stringify({ type, object: asTable && type !== "BOOKMARK" && type !== "ERROR" ? table(r, [o], o.metadata.resourceVersion) : o })}\n`);
     const initial = q.get("sendInitialEvents") === "true" || rvParam === "" || rvParam === "0";
     if (initial) {
@@ -366,7 +376,7 @@ class FakeApiServer {
     const timer = setTimeout(() => w.end(), timeout * 1000);
     s.watchers.add(listener);
     this.watches.add(w);
-    req.on("close", () => w.end());
+    rsp.on("close", () => w.end());
   }
 }
 
