@@ -201,7 +201,7 @@ class FakeApiServer {
       if (req.method === "GET") {
         const items = s.list(r, ns, { labelSelector: q.get("labelSelector"), fieldSelector: q.get("fieldSelector") });
         const rv = String(s.rv);
-        if (wantsTable(req)) return send(rsp, 200, table(r, items, rv));
+        if (wantsTable(req)) return send(rsp, 200, table(r, items, rv, q.get("includeObject")));
         return send(rsp, 200, { kind: `${r.kind}List`, apiVersion: r.apiVersion, metadata: { resourceVersion: rv }, items });
       }
       if (req.method === "POST") {
@@ -224,7 +224,7 @@ class FakeApiServer {
     if (sub === "scale") return this.scale(req, rsp, r, ns, name, dryRun);
     if (req.method === "GET") {
       const obj = s.mustGet(r, ns, name);
-      return send(rsp, 200, wantsTable(req) ? table(r, [obj], obj.metadata.resourceVersion) : obj);
+      return send(rsp, 200, wantsTable(req) ? table(r, [obj], obj.metadata.resourceVersion, q.get("includeObject")) : obj);
     }
     if (req.method === "PUT") {
       const obj = JSON.parse(await readBody(req));
@@ -355,7 +355,7 @@ class FakeApiServer {
     const timeout = Math.min(Number(q.get("timeoutSeconds")) || kMaxWatchSeconds, kMaxWatchSeconds);
     rsp.writeHead(200, { "Content-Type": "application/json", "Transfer-Encoding": "chunked", "Cache-Control": "no-cache, private" });
     rsp.flushHeaders(); // a client waits for the headers before it reads events (and before it can cancel)
-    const write = (type, o) => rsp.write(`${JSON.stringify({ type, object: asTable && type !== "BOOKMARK" && type !== "ERROR" ? table(r, [o], o.metadata.resourceVersion) : o })}\n`);
+    const write = (type, o) => rsp.write(`${JSON.stringify({ type, object: asTable && type !== "BOOKMARK" && type !== "ERROR" ? table(r, [o], o.metadata.resourceVersion, q.get("includeObject")) : o })}\n`);
     const initial = q.get("sendInitialEvents") === "true" || rvParam === "" || rvParam === "0";
     if (initial) {
       for (const o of s.list(r, ns)) if (match(r, o)) write("ADDED", o);

@@ -33,10 +33,11 @@ function contains(obj, want) {
   return Object.entries(want).every(([k, v]) => contains(obj[k], v));
 }
 
-function register({ test, startFixture, render, rows }) {
+function register({ test, startFixture, render, rows, until }) {
   const runbookPath = process.env.SG_RUNBOOK || path.resolve(root, "../shared/runbook.md");
   let rb;
-  try { rb = require("../../deploy/k8s/check/runbook.cjs"); } catch (e) {
+  let renderObjects;
+  try { rb = require("../../deploy/k8s/check/runbook.cjs"); renderObjects = require("../../deploy/k8s/check/render.cjs").render; } catch (e) {
     test("each kubectl command of the runbook", { skip: `deploy/k8s/check/runbook.cjs cannot load (${e.message.split("\n")[0]}): run npm ci` }, () => {});
     return;
   }
@@ -50,15 +51,20 @@ function register({ test, startFixture, render, rows }) {
     await Promise.all(kOverlays.map(async (o) => {
       const f = await startFixture(`runbook-${o}`);
       const { file } = render(o);
-      f.objects = JSON.parse(await f.ok(["create", "--dry-run=client", "-o", "json", "-f", file])).items;
+      f.objects = renderObjects(path.join(root, "deploy/k8s/overlays", o));
       await f.ok(["apply", "-f", file]);
-      await f.ok(["wait", "--for=condition=Available", "deployment", "--all", "-n", "streamgate", "--timeout=30s"]);
+      await until(`the ${o} overlay's Deployments are all available`, async () => {
+        const state = await (await fetch(`${f.url}/__fixture/state`)).json();
+        const deps = state.objects.filter((x) => x.kind === "Deployment");
+        return deps.length && deps.every((d) => (d.status.availableReplicas || 0) === d.spec.replicas && d.status.observedGeneration === d.metadata.generation);
+      }, 20000);
       fx[o] = f;
     }));
     const md = fs.readFileSync(runbookPath, "utf8");
     const lines = [...new Set(rb.commands(md))];
     const report = [];
     const failures = [];
+    const seen = new Set();
     const jobs = lines.map((line) => async () => {
       let c = rb.parse(line);
       const why = notRunnable(c);
@@ -66,7 +72,11 @@ function register({ test, startFixture, render, rows }) {
       const overlay = kOverlays.find((o) => rb.checkRunbook(line.includes("<pod-name>") ? "" : line, { [o]: fx[o].objects }, () => []).problems.length === 0);
       if (!overlay) { failures.push(`${line}: no overlay has what it names (see scripts/check-k8s)`); return; }
       const f = fx[overlay];
-      let args = words(line).slice(1).filter((a) => a !== "-w" && a !== "-it" && !(c.verb === "logs" && a === "-f"));
+      // The shell would strip the quotes inside a word (jsonpath='{...}', --sort-by='.x').
+      let args = words(line).slice(1).map((a) => a.replace(/^([^'"]*)'(.*)'$/, "$1$2")).filter((a) => a !== "-w" && a !== "-it" && !(c.verb === "logs" && a === "-f"));
+      const key = `${overlay} ${args.join(" ")}`;
+      if (seen.has(key)) { report.push(`  same     ${line}  (run as kubectl ${args.join(" ")})`); return; }
+      seen.add(key);
       if (line.includes("<pod-name>")) {
         const pod = (await f.ok(["get", "pods", "-n", "streamgate", "-l", "app=streamgate", "-o", "jsonpath={.items[0].metadata.name}"])).trim();
         args = args.map((a) => (a === "<pod-name>" ? pod : a));
@@ -88,7 +98,12 @@ function register({ test, startFixture, render, rows }) {
   async function expectation(c, args, r, f) {
     if (r.code !== 0) return `exit ${r.code}: ${r.stderr.trim()}`;
     const out = r.stdout;
-    const kindOf = { deployment: "Deployment", deployments: "Deployment", service: "Service", services: "Service", hpa: "HorizontalPodAutoscaler", endpoints: "Endpoints" };
+    const kindOf = { deployment: "Deployment", deployments: "Deployment", service: "Service", services: "Service", hpa: "HorizontalPodAutoscaler",
+      endpoints: "Endpoints", configmap: "ConfigMap", configmaps: "ConfigMap", secret: "Secret", secrets: "Secret" };
+    // Pods the rendered workloads run that match the command's -l (none for the canary before it is scaled up).
+    const sel = c.selector ? Object.fromEntries(c.selector.split(",").map((kv) => kv.split("="))) : {};
+    const podsExpected = f.objects.filter((o) => ["Deployment", "StatefulSet"].includes(o.kind) && (o.spec.replicas ?? 1) > 0
+      && Object.entries(sel).every(([k, v]) => o.spec.template.metadata.labels[k] === v)).length > 0;
     if (c.verb === "get" && c.jsonpath) {
       const obj = f.objects.find((o) => o.kind === kindOf[c.type] && o.metadata.name === c.name);
       const want = String(rb.jsonpath(obj, c.jsonpath));
@@ -99,6 +114,9 @@ function register({ test, startFixture, render, rows }) {
     }
     if (c.verb === "get" && c.type === "events") {
       return /ScalingReplicaSet/.test(out) ? null : `no ScalingReplicaSet event in:\n${out}`;
+    }
+    if ((c.verb === "get" && c.type === "pods") || c.verb === "logs") {
+      if (!podsExpected) return out === "" && /^No resources found in streamgate namespace\.$/m.test(r.stderr) ? null : `pods listed where the overlay runs none: ${out}${r.stderr}`;
     }
     if (c.verb === "get") {
       const table = rows(out);

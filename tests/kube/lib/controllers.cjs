@@ -55,7 +55,7 @@ class Controllers {
     this.born = new Map(); // pod uid -> ms since epoch when first seen
     this.timer = null;
   }
-  start(periodMs = 25) { this.timer = setInterval(() => this.tick(), periodMs); }
+  start(periodMs = 50) { this.timer = setInterval(() => this.tick(), periodMs); }
   stop() { clearInterval(this.timer); }
 
   write(r, obj) {
@@ -121,7 +121,7 @@ class Controllers {
     const curReady = (cur.status && cur.status.readyReplicas) || 0;
     if (curReady >= want) for (const rs of old) scale(rs, 0);
 
-    const pods = this.store.list(R.pod, ns).filter((p) => mine.some((rs) => owned(p, rs)) || owned(p, cur));
+    const pods = this.store.peek(R.pod, ns).filter((p) => mine.some((rs) => owned(p, rs)) || owned(p, cur));
     const updated = pods.filter((p) => owned(p, cur));
     const ready = pods.filter(isReady);
     const status = {
@@ -177,10 +177,10 @@ class Controllers {
   replicaSet(rs) {
     const ns = rs.metadata.namespace;
     const want = rs.spec.replicas === undefined ? 1 : rs.spec.replicas;
-    let pods = this.store.list(R.pod, ns).filter((p) => owned(p, rs));
+    let pods = this.store.peek(R.pod, ns).filter((p) => owned(p, rs));
     while (pods.length < want) pods.push(this.newPod(rs, R.rs, `${rs.metadata.name}-${suffix()}`, rs.spec.template));
     if (pods.length > want) {
-      const gone = pods.sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp)).slice(0, pods.length - want);
+      const gone = [...pods].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp)).slice(0, pods.length - want);
       for (const p of gone) this.store.delete(R.pod, ns, p.metadata.name);
       pods = pods.filter((p) => !gone.includes(p));
     }
@@ -194,7 +194,7 @@ class Controllers {
     const ns = st.metadata.namespace;
     const want = st.spec.replicas === undefined ? 1 : st.spec.replicas;
     const rev = `${st.metadata.name}-${templateHash(st.spec.template)}`;
-    const pods = this.store.list(R.pod, ns).filter((p) => owned(p, st));
+    const pods = this.store.peek(R.pod, ns).filter((p) => owned(p, st));
     for (let i = 0; i < want; i++) {
       const name = `${st.metadata.name}-${i}`;
       // Ordered start: pod i is made once pods 0..i-1 are ready (podManagementPolicy OrderedReady).
@@ -213,9 +213,9 @@ class Controllers {
   }
 
   collectGarbage() {
-    const uids = new Set(this.store.all().map((e) => e.obj.metadata.uid));
+    const uids = new Set([...this.store.objects.values()].map((e) => e.obj.metadata.uid));
     for (const r of [R.rs, R.pod]) {
-      for (const o of this.store.list(r)) {
+      for (const o of this.store.peek(r)) {
         const refs = o.metadata.ownerReferences || [];
         if (refs.length && refs.every((ref) => !uids.has(ref.uid))) { try { this.store.delete(r, o.metadata.namespace, o.metadata.name); } catch { /* gone already */ } }
       }
@@ -259,7 +259,7 @@ class Controllers {
   endpoints(svc) {
     if (!svc.spec.selector || svc.spec.type === "ExternalName") return;
     const ns = svc.metadata.namespace;
-    const pods = this.store.list(R.pod, ns).filter((p) => matchesSelector(svc.spec.selector, p.metadata.labels || {}) && p.status && p.status.podIP);
+    const pods = this.store.peek(R.pod, ns).filter((p) => matchesSelector(svc.spec.selector, p.metadata.labels || {}) && p.status && p.status.podIP);
     const addr = (p) => ({ ip: p.status.podIP, nodeName: kNode, targetRef: { kind: "Pod", namespace: ns, name: p.metadata.name, uid: p.metadata.uid } });
     const port = (sp) => {
       let tp = sp.targetPort === undefined ? sp.port : sp.targetPort;
@@ -289,7 +289,7 @@ class Controllers {
   }
 
   pdb(b) {
-    const pods = this.store.list(R.pod, b.metadata.namespace).filter((p) => matchesSelector(b.spec.selector, p.metadata.labels || {}));
+    const pods = this.store.peek(R.pod, b.metadata.namespace).filter((p) => matchesSelector(b.spec.selector, p.metadata.labels || {}));
     const healthy = pods.filter(isReady).length;
     const expected = pods.length;
     const desired = b.spec.minAvailable !== undefined ? intOrPercent(b.spec.minAvailable, expected, true) : Math.max(0, expected - intOrPercent(b.spec.maxUnavailable, expected, true));

@@ -70,6 +70,13 @@ class Store {
     }
     return out.sort((a, b) => (a.metadata.namespace || "").localeCompare(b.metadata.namespace || "") || a.metadata.name.localeCompare(b.metadata.name));
   }
+  // The stored objects of a kind, not copied: for readers that do not change them (the
+  // simulated controllers look up pods many times a tick).
+  peek(r, ns) {
+    const out = [];
+    for (const e of this.objects.values()) if (e.r === r && (!ns || e.obj.metadata.namespace === ns)) out.push(e.obj);
+    return out;
+  }
   emit(type, r, obj) {
     this.log.push({ rv: Number(obj.metadata.resourceVersion), type, r, obj: clone(obj) });
     if (this.log.length > kEventLog) this.log.splice(0, this.log.length - kEventLog);

@@ -111,13 +111,16 @@ const KINDS = {
   },
 };
 
-function table(r, objs, rv) {
+// includeObject: "Object" puts the whole object in each row (kubectl --sort-by asks for it),
+// otherwise its metadata (PartialObjectMetadata), as the API server does.
+function table(r, objs, rv, includeObject) {
   const spec = KINDS[r.kind] || { columns: [col("Name", "string", 0, "name"), col("Age")], cells: () => ["AGE"] };
   const now = Date.now();
   const rows = objs.map((o) => {
     const cells = spec.cells(o).map((c) => (c === "AGE" ? age(o.metadata.creationTimestamp, now) : c));
     return { cells: spec.noName ? cells : [o.metadata.name, ...cells],
-      object: { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata } };
+      object: includeObject === "Object" ? { ...o, kind: r.kind, apiVersion: r.apiVersion }
+        : includeObject === "None" ? null : { kind: "PartialObjectMetadata", apiVersion: "meta.k8s.io/v1", metadata: o.metadata } };
   });
   return { kind: "Table", apiVersion: "meta.k8s.io/v1", metadata: { resourceVersion: rv }, columnDefinitions: spec.columns, rows };
 }
