@@ -3,7 +3,8 @@
 // streamgate-active, scale, rollout status (ready after the delay; never ready; rollback), a
 // crash-looping pod, watch, a stale PUT, Status errors, a Lease; then each kubectl command of
 // the runbook (../shared/runbook.md) against fresh fixtures holding the blue-green and canary
-// overlays. Run: node tests/kube/fake-apiserver.test.cjs (about 20 s; skips without kubectl).
+// overlays. Run: node tests/kube/fake-apiserver.test.cjs (15-50 s on a loaded 2-core machine;
+// a watchdog fails it at 90 s; skips without kubectl).
 "use strict";
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
@@ -24,6 +25,17 @@ if (spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status !=
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "fake-apiserver-test-"));
 const fixtures = [];
+const children = new Set(); // kubectl processes running now
+
+// The whole file is bounded: past kWatchdogMs it stops what it started, by pid, and fails.
+const kWatchdogMs = 90000;
+setTimeout(() => {
+  console.error(`FAILED: tests/kube/fake-apiserver.test.cjs ran over ${kWatchdogMs / 1000} s; stopping its fixtures and kubectl processes`);
+  for (const c of children) c.kill("SIGKILL");
+  for (const f of fixtures) if (f.proc.exitCode === null) f.proc.kill("SIGKILL");
+  fs.rmSync(tmp, { recursive: true, force: true });
+  process.exit(1);
+}, kWatchdogMs).unref();
 
 // Starts a fixture; resolves to { url, proc, kubeconfig, kubectl(args) }.
 async function startFixture(name, extraArgs = []) {
@@ -51,9 +63,11 @@ async function startFixture(name, extraArgs = []) {
   f.env = { ...process.env, KUBECONFIG: f.kubeconfig, KUBECACHEDIR: path.join(f.dir, "cache"), HOME: f.dir };
   f.kubectl = (args, opts = {}) => new Promise((resolve) => {
     const started = Date.now();
-    execFile("kubectl", args, { env: f.env, timeout: opts.timeout || kCommandTimeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+    const child = execFile("kubectl", args, { env: f.env, timeout: opts.timeout || kCommandTimeoutMs, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      children.delete(child);
       resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr, ms: Date.now() - started });
     });
+    children.add(child);
   });
   f.ok = async (args, opts) => {
     const r = await f.kubectl(args, opts);
@@ -214,6 +228,8 @@ test("a crash-looping pod shows CrashLoopBackOff with restarts in kubectl get po
 
 test("kubectl get --watch sees a change", async () => {
   const w = spawn("kubectl", ["get", "deployment", "streamgate-gateway", "-n", "streamgate", "--watch", "--output-watch-events", "--no-headers"], { env: k.env });
+  children.add(w);
+  w.once("exit", () => children.delete(w));
   const lines = [];
   const seen = new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`no MODIFIED event in 10 s: ${lines.join("\n")}`)), 10000);

@@ -47,6 +47,7 @@ function register({ test, startFixture, render, rows, until }) {
   }
 
   test("each kubectl command of the runbook returns what the runbook expects", async (t) => {
+    const t0 = Date.now();
     const fx = {};
     await Promise.all(kOverlays.map(async (o) => {
       const f = await startFixture(`runbook-${o}`);
@@ -60,6 +61,7 @@ function register({ test, startFixture, render, rows, until }) {
       }, 20000);
       fx[o] = f;
     }));
+    const setupMs = Date.now() - t0;
     const md = fs.readFileSync(runbookPath, "utf8");
     const lines = [...new Set(rb.commands(md))];
     const report = [];
@@ -89,6 +91,7 @@ function register({ test, startFixture, render, rows, until }) {
     });
     const workers = Array.from({ length: kConcurrency }, async () => { while (jobs.length) await jobs.shift()(); });
     await Promise.all(workers);
+    t.diagnostic(`fixtures loaded in ${setupMs} ms, commands run in ${Date.now() - t0 - setupMs} ms`);
     t.diagnostic(`runbook commands against the fixture:\n${report.sort().join("\n")}`);
     assert.deepEqual(failures, [], failures.join("\n"));
     assert.ok(report.filter((l) => l.startsWith("  ok")).length >= 20, `at least 20 runbook commands ran:\n${report.join("\n")}`);
