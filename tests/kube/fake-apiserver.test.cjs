@@ -205,6 +205,17 @@ test("a never-ready image: rollout status times out, the old pods keep serving, 
   assert.equal(await k.ok(["get", "deployment", "streamgate-green", "-n", "streamgate", "-o", "jsonpath={.spec.template.spec.containers[0].image}"]), "streamgate:v0.1.0");
 });
 
+test("rollout restart patches the pod template's annotations and rolls out a new ReplicaSet", async () => {
+  assert.match(await k.ok(["rollout", "restart", "deployment/streamgate-gateway", "-n", "streamgate"]), /restarted/);
+  const d = JSON.parse(await k.ok(["get", "deployment", "streamgate-gateway", "-n", "streamgate", "-o", "json"]));
+  assert.ok(d.spec.template.metadata.annotations["kubectl.kubernetes.io/restartedAt"], "the restartedAt annotation is merged in");
+  assert.equal(d.spec.template.metadata.labels.app, "streamgate-gateway", "the labels stay");
+  assert.equal(d.metadata.generation, 2);
+  await k.ok(["rollout", "status", "deployment/streamgate-gateway", "-n", "streamgate", "--timeout=10s"]);
+  const rs = rows(await k.ok(["get", "rs", "-n", "streamgate", "-l", "app=streamgate-gateway", "--no-headers"]));
+  assert.deepEqual(rs.map((r) => r.slice(1, 4)).sort(), [["0", "0", "0"], ["2", "2", "2"]], "old ReplicaSet at 0, new at 2 ready");
+});
+
 test("a crash-looping pod shows CrashLoopBackOff with restarts in kubectl get pods", async () => {
   const file = path.join(tmp, "crashy.json");
   fs.writeFileSync(file, JSON.stringify({
