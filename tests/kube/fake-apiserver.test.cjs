@@ -45,7 +45,7 @@ async function startFixture(name, extraArgs = []) {
   fixtures.push(f);
   proc.stderr.on("data", (d) => { f.stderr += d; });
   const first = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`fixture ${name} printed no URL in 5 s: ${f.stderr}`)), 5000);
+    const t = setTimeout(() => reject(new Error(`fixture ${name} printed no URL in 10 s: ${f.stderr}`)), 10000);
     readline.createInterface({ input: proc.stdout }).once("line", (l) => { clearTimeout(t); resolve(l); });
     proc.once("exit", (code) => reject(new Error(`fixture ${name} exited with ${code}: ${f.stderr}`)));
   });

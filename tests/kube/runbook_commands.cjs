@@ -49,10 +49,12 @@ function register({ test, startFixture, render, rows, until }) {
   test("each kubectl command of the runbook returns what the runbook expects", async (t) => {
     const t0 = Date.now();
     const fx = {};
+    // Rendering blocks (spawnSync), so it is done before the fixtures start, not among them.
+    const rendered = Object.fromEntries(kOverlays.map((o) => [o, { file: render(o).file, objects: renderObjects(path.join(root, "deploy/k8s/overlays", o)) }]));
     await Promise.all(kOverlays.map(async (o) => {
       const f = await startFixture(`runbook-${o}`);
-      const { file } = render(o);
-      f.objects = renderObjects(path.join(root, "deploy/k8s/overlays", o));
+      const { file, objects } = rendered[o];
+      f.objects = objects;
       await f.ok(["apply", "-f", file]);
       await until(`the ${o} overlay's Deployments are all available`, async () => {
         const state = await (await fetch(`${f.url}/__fixture/state`)).json();
