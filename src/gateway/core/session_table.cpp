@@ -97,4 +97,23 @@ std::optional<std::string> SessionTable::pinned_track(std::string_view key, Cloc
   return it->second.track;
 }
 
+std::map<std::string, SessionTable::TrackActivity, std::less<>> SessionTable::track_activity(
+    Clock::time_point now, Clock::duration active_within) const {
+  std::map<std::string, TrackActivity, std::less<>> out;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [key, s] : shard.sessions) {
+      const Clock::duration since = std::max(Clock::duration::zero(), now - s.last_seen);
+      if (since >= options_.idle) continue;  // forgotten at the next sweep
+      auto it = out.find(s.track);
+      if (it == out.end()) it = out.emplace(s.track, TrackActivity{}).first;
+      TrackActivity& a = it->second;
+      ++a.sessions;
+      if (since < active_within) ++a.active;
+      if (!a.idle || since < *a.idle) a.idle = since;
+    }
+  }
+  return out;
+}
+
 }  // namespace sg::gateway
