@@ -289,5 +289,21 @@ TEST_F(SgctlDrainTest, ViewersOnTheOldColourPlayToTheirEndThroughAPromotion) {
   std::printf("[ measured ] green (no sessions): draining -> stopped %.1f s\n", green_s);
 }
 
+TEST_F(SgctlDrainTest, UpRejectsBadSessionDrainFlagsWithOneLine) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--session-drain-idle", "0"}, "--session-drain-idle must be 1..600 seconds, got 0"},
+      {{"--session-drain-max", "-1"}, "--session-drain-max must be 0 (off)..86400 seconds, got -1"},
+      {{"--session-drain-idle", "60", "--session-drain-max", "30"},
+       "--session-drain-idle (60 s) must not exceed --session-drain-max (30 s)"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> args = {"up", "--listen", "127.0.0.1:0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto r = sgctl(args, 20s);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_EQ(r.output, "sgctl: " + message + "\n");
+  }
+}
+
 }  // namespace
 }  // namespace sg::test
