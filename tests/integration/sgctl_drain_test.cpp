@@ -289,6 +289,66 @@ TEST_F(SgctlDrainTest, ViewersOnTheOldColourPlayToTheirEndThroughAPromotion) {
   std::printf("[ measured ] green (no sessions): draining -> stopped %.1f s\n", green_s);
 }
 
+// A rolled-back release is presumed broken: its viewers are not kept on it. A canary at 100 %
+// takes three new viewers; `sgctl rollback` stops it at once (no wait for its sessions) and
+// the viewers' next segments come from blue, without an error.
+TEST_F(SgctlDrainTest, RolledBackCanarysViewersMoveToStableAtOnce) {
+  ASSERT_NO_FATAL_FAILURE(add_release("v1", {"--playback-keys", kPlaybackKey}));
+  ASSERT_NO_FATAL_FAILURE(add_release("v2", {"--playback-keys", kPlaybackKey}));
+  ASSERT_NO_FATAL_FAILURE(
+      start_up("v1", 1, true,
+               {"--session-drain-idle", std::to_string(kDrainIdleS), "--session-drain-max", "90"}));
+  const std::string id = upload();
+  ASSERT_FALSE(id.empty());
+  ChildProcess deploy = sgctl_async({"deploy", "canary", "v2", "--steps", "100", "--step-interval",
+                                     "60", "--ready-stability", "1", "--timeout", "60"},
+                                    "deploy.log");
+  bool in_step = false;
+  for (int i = 0; i < 300 && !in_step; ++i) {
+    auto st = status_json();
+    in_step = st.is_object() && st.at("rollout").is_object() &&
+              st.at("rollout").at("phase").as_string() == "step";
+    if (!in_step) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(in_step) << up_log();
+
+  constexpr int kViewers = 3;
+  std::vector<Viewing> viewings(kViewers);
+  std::atomic<int> started{0};
+  std::atomic<bool> keep_playing{false};  // one pass through the clip
+  std::vector<std::jthread> viewers;
+  for (int i = 0; i < kViewers; ++i) {
+    viewings[i].sid = "moved-viewer-" + std::to_string(i);
+    viewers.emplace_back([&, i] { watch(id, viewings[i], started, keep_playing); });
+  }
+  for (int i = 0; i < 100 && started.load() < kViewers; ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_EQ(started.load(), kViewers) << up_log();
+  auto rollback = sgctl({"rollback"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output << up_log();
+  for (auto& t : viewers) t.join();
+  auto status = deploy.wait_exit(60s);
+  ASSERT_TRUE(status.has_value()) << tail_of(dir_.path() / "deploy.log");
+  EXPECT_EQ(WEXITSTATUS(*status), 1) << tail_of(dir_.path() / "deploy.log");
+
+  std::int64_t last_segment = 0;
+  for (const auto& v : viewings) {
+    EXPECT_EQ(v.failures, 0) << v.sid << ": " << v.first_failure;
+    EXPECT_EQ(v.tracks.count("canary"), 1u) << v.sid << " started on the canary";
+    EXPECT_EQ(v.tracks.count("blue"), 1u) << v.sid << " was moved to stable";
+    last_segment = std::max(last_segment, v.last_segment_ms);
+  }
+  auto stopped = await_event("replica_stopped", {"canary/v2"}, 30s);
+  ASSERT_TRUE(stopped) << up_log();
+  auto drain = find_event(events(), "replica_draining", {"canary/v2"});
+  ASSERT_TRUE(drain);
+  EXPECT_NE(drain->second.find("sessions moved at once"), std::string::npos) << drain->second;
+  EXPECT_LT(stopped->first, last_segment) << "the canary did not wait for its viewers";
+  std::printf(
+      "[ measured ] rolled-back canary: draining -> stopped %.1f s, %.1f s before the "
+      "viewers' last segment\n",
+      (stopped->first - drain->first) / 1000.0, (last_segment - stopped->first) / 1000.0);
+}
+
 TEST_F(SgctlDrainTest, UpRejectsBadSessionDrainFlagsWithOneLine) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--session-drain-idle", "0"}, "--session-drain-idle must be 1..600 seconds, got 0"},
