@@ -226,6 +226,12 @@ void Engine::fail_safe(const std::string& problem, const DeploymentRecord& store
     }
   }
   routes_.weights = {{routes_.active, 100}};
+  // Rolled back: the new release's viewers move at once (see move_sessions_if_rejected).
+  for (const char* track : {"blue", "green", "canary"}) {
+    if (track != routes_.active && targets_.effective(track).release == stored.to_release) {
+      targets_.move_sessions_on_stop(track);
+    }
+  }
   record(targets_.release_all("deployment " + std::to_string(stored.id) + " could not resume"));
   save_settings();
   DeploymentRecord done = stored;
