@@ -30,6 +30,12 @@ ReplicaRecord record_of(const Replica& r) {
 
 using namespace std::chrono_literals;
 
+namespace {
+// How old the gateway's session figures may be: a stopping track has no route weight, so
+// no session joins it meanwhile; a stale answer only delays a stop by this much.
+constexpr auto kSessionsPollPeriod = 1s;
+}  // namespace
+
 Result<std::uint16_t> pick_free_port() {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
@@ -243,6 +249,9 @@ void ReplicaSet::begin_stop(Replica& r, Clock::time_point now, const GatewayClie
   r.stop_began = now;
   r.awaiting_sessions = false;
   if (gateway != nullptr && serving) {
+    // The stop's first look asks afresh (once per pass): the track may have had weight, so
+    // new sessions, until this tick.
+    if (sessions_seen_at_ != now) sessions_seen_.reset();
     const auto d = session_decision(r, now, gateway);
     if (!d.stop()) {
       r.awaiting_sessions = true;
@@ -271,6 +280,7 @@ control::SessionDrainDecision ReplicaSet::session_decision(const Replica& r, Clo
   // scale-down, which must not cost an admin call).
   if (opts_.session_drain.max.count() > 0 && target.replicas <= 0 && !target.move_sessions) {
     if (!sessions_seen_) {
+      sessions_seen_at_ = now;
       auto seen = gateway->sessions(opts_.session_drain.idle);
       sessions_seen_.emplace(seen ? std::optional(std::move(*seen)) : std::nullopt);
     }
@@ -358,7 +368,7 @@ void ReplicaSet::reconcile(Clock::time_point now, const GatewayClient* gateway) 
 }
 
 void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
-  sessions_seen_.reset();
+  if (now - sessions_seen_at_ >= kSessionsPollPeriod) sessions_seen_.reset();
   for (auto& r : replicas_) {
     switch (r.phase) {
       case ReplicaPhase::kStarting:

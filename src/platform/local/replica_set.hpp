@@ -161,8 +161,10 @@ class ReplicaSet {
   EventFn events_;
   std::map<std::string, TrackTarget> targets_;
   std::vector<Replica> replicas_;
-  // The gateway's per-track sessions, asked at most once per tick (reset by tick()).
+  // The gateway's per-track sessions (nullopt inside: it did not answer), asked at most once
+  // a second (kSessionsPollPeriod): the gateway walks its whole session table to answer.
   std::optional<std::optional<std::map<std::string, control::TrackSessions>>> sessions_seen_;
+  Clock::time_point sessions_seen_at_{};
   int next_id_ = 1;
   bool dirty_ = false;
 };
