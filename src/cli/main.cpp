@@ -51,6 +51,8 @@ struct CommandLine {
 
   sg::platform::LocalPlaneOptions up;
   int grace = 30, drain = 30, tick_ms = 500, restart_backoff = 10, rollup_seconds = 60;
+  int session_drain_idle = sg::control::SessionDrainPolicy::kDefaultIdleS;
+  int session_drain_max = sg::control::SessionDrainPolicy::kDefaultMaxS;
   void add_up() {
     auto* cmd = app.add_subcommand("up", "run the local control plane in the foreground");
     cmd->add_option("--listen", up.listen, "gateway listener HOST:PORT");
@@ -66,6 +68,12 @@ struct CommandLine {
     cmd->add_option("--gateway-threads", up.gateway_threads, "gateway threads (0: cores)");
     cmd->add_option("--grace-period", grace, "seconds a stopping replica gets to finish");
     cmd->add_option("--drain-timeout", drain, "seconds to wait for a replica to drain");
+    cmd->add_option("--session-drain-idle", session_drain_idle,
+                    "a stopping track's replicas stay until every viewing session pinned to it "
+                    "was idle this long (s, 1..600; default 30)");
+    cmd->add_option("--session-drain-max", session_drain_max,
+                    "at most this long after the stop began (s, 0..86400; 0: do not wait for "
+                    "sessions; default 300)");
     cmd->add_option("--restart-backoff", restart_backoff,
                     "first restart delay of a crashed replica (s; doubles to 300)")
         ->check(CLI::Range(1, 300));
@@ -87,6 +95,11 @@ struct CommandLine {
       up.rollup_period = std::chrono::seconds(rollup_seconds);
       up.grace_period = std::chrono::seconds(grace);
       up.drain_timeout = std::chrono::seconds(drain);
+      up.session_drain = {.idle = std::chrono::seconds(session_drain_idle),
+                          .max = std::chrono::seconds(session_drain_max)};
+      if (const std::string bad = sg::control::validate(up.session_drain); !bad.empty()) {
+        return usage_error(bad);
+      }
       up.tick = std::chrono::milliseconds(tick_ms);
       up.restart_backoff = std::chrono::seconds(restart_backoff);
       return run_up(common, up);

@@ -21,6 +21,7 @@ TrackTarget ReplicaTargets::effective(const std::string& track) const {
   const auto rec = s_.recommendations.find(track);
   if (const auto c = s_.claims.find(track); c != s_.claims.end()) {
     TrackTarget t = c->second.target;
+    t.move_sessions = t.replicas <= 0 && s_.move_sessions.count(track) != 0;
     if (c->second.autoscalable && rec != s_.recommendations.end() && t.replicas > 0) {
       t.replicas = std::max(t.replicas, rec->second);
     }
@@ -31,7 +32,8 @@ TrackTarget ReplicaTargets::effective(const std::string& track) const {
     return {s_.stable_release, n};
   }
   const auto last = s_.last_release.find(track);
-  return {last == s_.last_release.end() ? std::string() : last->second, 0};
+  return {last == s_.last_release.end() ? std::string() : last->second, 0,
+          s_.move_sessions.count(track) != 0};
 }
 
 std::map<std::string, TrackTarget> ReplicaTargets::effective_all() const {
@@ -66,6 +68,8 @@ std::vector<TargetChange> ReplicaTargets::change(const std::string& source,
   for (const auto& [track, target] : before) {
     if (!target.release.empty()) s_.last_release[track] = target.release;
   }
+  // A track that serves again is drained session-aware the next time it stops.
+  std::erase_if(s_.move_sessions, [this](const std::string& t) { return effective(t).replicas > 0; });
   const auto after = effective_all();
   std::vector<TargetChange> out;
   for (const auto& [track, now] : after) {
@@ -105,6 +109,10 @@ std::vector<TargetChange> ReplicaTargets::release(const std::string& track,
 
 std::vector<TargetChange> ReplicaTargets::release_all(const std::string& reason) {
   return change("rollout", reason, [&] { s_.claims.clear(); });
+}
+
+void ReplicaTargets::move_sessions_on_stop(const std::string& track) {
+  s_.move_sessions.insert(track);
 }
 
 std::vector<TargetChange> ReplicaTargets::recommend(const std::string& track,

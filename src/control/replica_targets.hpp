@@ -19,6 +19,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ namespace sg::control {
 struct TrackTarget {
   std::string release;
   int replicas = 0;
+  // With replicas == 0: the viewing sessions pinned to the track move to the serving track at
+  // once (its replicas are drained without waiting for them; session_drain.hpp), because the
+  // release is the one a rollout rolled back or failed. Otherwise (the healthy old version
+  // after a promotion, a promoted canary) the backend drains session-aware.
+  bool move_sessions = false;
   bool operator==(const TrackTarget&) const = default;
 };
 
@@ -55,6 +61,9 @@ struct ReplicaTargetsState {
   std::map<std::string, TargetClaim> claims{};
   std::map<std::string, int> recommendations{};  // autoscaler, per track
   std::map<std::string, std::string> last_release{};  // a stopped track's last release
+  // Stopped tracks whose sessions move at once (TrackTarget::move_sessions); a track leaves
+  // this set when it gets replicas again.
+  std::set<std::string> move_sessions{};
 };
 
 class ReplicaTargets {
@@ -70,6 +79,10 @@ class ReplicaTargets {
                                   const std::string& reason);
   std::vector<TargetChange> release(const std::string& track, const std::string& reason);
   std::vector<TargetChange> release_all(const std::string& reason);
+  // Marks `track` so that when it stops (now or at its next release()) its sessions move at
+  // once instead of being waited for: the rolled-back or failed release's track. Cleared when
+  // the track gets replicas again.
+  void move_sessions_on_stop(const std::string& track);
   // nullopt withdraws the recommendation.
   std::vector<TargetChange> recommend(const std::string& track, std::optional<int> replicas,
                                       const std::string& reason);

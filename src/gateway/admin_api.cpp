@@ -21,6 +21,8 @@ constexpr std::string_view kPrometheusType = "text/plain; version=0.0.4; charset
 constexpr int kDefaultWindows[] = {10, 60, 300};
 constexpr int kDefaultHistogramWindow = 60;
 constexpr std::uint64_t kMaxBodyBytes = 1024 * 1024;
+constexpr std::chrono::seconds kDefaultActiveWithin{30};
+constexpr int kMaxActiveWithinS = 3600;
 
 Response json_ok(const json::value& value, bhttp::status status = bhttp::status::ok) {
   return http::json_response(value, status);
@@ -240,6 +242,7 @@ std::string_view route_template(const std::vector<std::string>& p) {
     return "/admin/v1/endpoints/{address}/drain";
   if (n == 1 && p[0] == "stats") return "/admin/v1/stats";
   if (n == 2 && p[0] == "stats" && p[1] == "histogram") return "/admin/v1/stats/histogram";
+  if (n == 1 && p[0] == "sessions") return "/admin/v1/sessions";
   return "unknown";
 }
 
@@ -252,6 +255,53 @@ std::string_view allowed_methods(std::string_view route) {
   if (route == "/admin/v1/tracks/{name}/endpoints/{address}") return "DELETE";
   if (route == "/admin/v1/endpoints/{address}/drain") return "POST";
   return "GET";
+}
+
+// ?active_within=S of GET /admin/v1/sessions (default kDefaultActiveWithin).
+Result<std::chrono::seconds> parse_sessions_query(std::string_view query) {
+  auto params = http::parse_query(query);
+  if (!params) return invalid("the query string is not validly percent-encoded");
+  std::chrono::seconds within = kDefaultActiveWithin;
+  for (const auto& [key, value] : *params) {
+    if (key != "active_within") continue;
+    int seconds = 0;
+    auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (ec != std::errc() || p != value.data() + value.size() || seconds < 1 ||
+        seconds > kMaxActiveWithinS) {
+      return invalid("active_within: must be whole seconds in 1.." +
+                     std::to_string(kMaxActiveWithinS) + ", got '" + value + "'");
+    }
+    within = std::chrono::seconds(seconds);
+  }
+  return within;
+}
+
+json::object sessions_json(const RouteTable& table, const SessionTable& sessions,
+                           std::chrono::seconds active_within) {
+  const auto activity = sessions.track_activity(Clock::now(), active_within);
+  json::object tracks;
+  auto put = [&](const std::string& name, const SessionTable::TrackActivity& a) {
+    json::object t;
+    t["sessions"] = a.sessions;
+    t["active"] = a.active;
+    if (a.idle) {
+      t["idle_s"] = std::chrono::duration<double>(*a.idle).count();
+    } else {
+      t["idle_s"] = nullptr;
+    }
+    tracks[name] = std::move(t);
+  };
+  for (const auto& track : table.tracks) {
+    const auto it = activity.find(track.name);
+    put(track.name, it == activity.end() ? SessionTable::TrackActivity{} : it->second);
+  }
+  for (const auto& [name, a] : activity) {
+    if (!tracks.contains(name)) put(name, a);  // pinned to a track no longer configured
+  }
+  return {{"generation", table.generation},
+          {"active_within_s", active_within.count()},
+          {"tracked", sessions.size()},
+          {"tracks", std::move(tracks)}};
 }
 
 const Track* find_track(const RouteTable& table, std::string_view name) {
@@ -361,6 +411,14 @@ Response AdminApi::route_admin(http::Request& req, const Segments& path, std::st
   if (head == "tracks") return tracks_route(req, path);
   if (head == "endpoints") return endpoints_route(req, path);
   if (head == "stats") return stats_route(req, path, query);
+  if (head == "sessions" && path.size() == 1) {
+    if (req.method() != bhttp::verb::get) return method_not_allowed("GET");
+    auto within = parse_sessions_query(query);
+    if (!within) return http::error_response(within.error());
+    auto table = state_.table();
+    if (!table) return not_found("no configuration applied yet");
+    return json_ok(sessions_json(*table, state_.sessions(), *within));
+  }
   return not_found("no such admin route: " + std::string(req.target()));
 }
 

@@ -23,6 +23,14 @@
 //                                                 to response head), failed_attempts
 //   GET    /admin/v1/stats/histogram?track=NAME[&window=S][&latency=total|upstream]
 //                                                 raw latency bucket counts (total by default)
+//   GET    /admin/v1/sessions[?active_within=S]   viewing sessions per track (every configured
+//                                                 track, and any other a live session is pinned
+//                                                 to): {"sessions": live sessions pinned to it,
+//                                                 "active": those with a request in the last S
+//                                                 seconds (1..3600, default 30), "idle_s":
+//                                                 seconds since the latest request of any of
+//                                                 them, null without one}; walks the session
+//                                                 table (SessionTable::track_activity)
 //
 // Every change edits a copy of the current config, validates it and swaps it in through
 // `apply` as a whole (GatewayState::apply by default): it applies to new requests while

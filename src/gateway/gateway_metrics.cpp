@@ -5,6 +5,8 @@
 namespace sg::gateway {
 namespace {
 
+constexpr std::chrono::seconds kSessionActiveWithin{30};
+
 void render_state(std::string& out, const GatewayState& state) {
   auto table = state.table();
   if (!table) return;
@@ -44,6 +46,18 @@ void render_state(std::string& out, const GatewayState& state) {
                               "Viewing sessions held in the session table.");
   metrics::append_sample(out, "streamgate_gateway_sessions_tracked", {}, {},
                          static_cast<double>(state.sessions().size()));
+  // One walk of the session table per scrape (SessionTable::track_activity), never per request.
+  metrics::append_family_head(
+      out, "streamgate_gateway_sessions_active", "gauge",
+      "Viewing sessions pinned to the track with a request in the last 30 s.");
+  const auto activity = state.sessions().track_activity(now, kSessionActiveWithin);
+  const std::vector<std::string> track_label = {"track"};
+  for (const auto& t : table->tracks) {
+    const auto it = activity.find(t.name);
+    const std::string values[] = {t.name};
+    metrics::append_sample(out, "streamgate_gateway_sessions_active", track_label, values,
+                           it == activity.end() ? 0.0 : static_cast<double>(it->second.active));
+  }
   metrics::append_family_head(out, "streamgate_gateway_sessions_untracked_total", "counter",
                               "New viewing sessions not tracked: the session table was full.");
   metrics::append_sample(out, "streamgate_gateway_sessions_untracked_total", {}, {},

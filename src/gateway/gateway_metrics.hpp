@@ -49,7 +49,9 @@ struct GatewayMetrics {
   // _session_startup_seconds (first playlist to first segment delivered),
   // _session_minutes_total, _rebuffer_reports_total (CMCD bs), _throughput_reports_total and
   // _throughput_kbps_total (CMCD mtp: their ratio is the mean). The collector adds
-  // streamgate_gateway_sessions_tracked and _sessions_untracked_total.
+  // streamgate_gateway_sessions_tracked, _sessions_untracked_total and
+  // streamgate_gateway_sessions_active{track} (sessions pinned to the track with a request in
+  // the last 30 s, from one walk of the session table per scrape).
   metrics::Family<metrics::Counter>& playlist_requests;
   metrics::Family<metrics::Counter>& segment_requests;
   metrics::Family<metrics::Counter>& segment_errors;

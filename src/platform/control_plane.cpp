@@ -117,6 +117,7 @@ Status LocalControlPlane::Parts::open_backend() {
   o.drain_timeout = options.drain_timeout;
   o.grace_period = options.grace_period;
   o.restart_backoff = options.restart_backoff;
+  o.session_drain = options.session_drain;
   o.pass_env = default_pass_env();
   o.pass_env.insert(o.pass_env.end(), options.pass_env.begin(), options.pass_env.end());
   o.admin_insecure_listen = options.insecure_listen;
@@ -160,6 +161,9 @@ Status LocalControlPlane::Parts::open_control_api() {
 }
 
 Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOptions options) {
+  if (const std::string bad = control::validate(options.session_drain); !bad.empty()) {
+    return make_error(ErrorCode::kInvalidArgument, bad);
+  }
   auto parts = std::make_unique<Parts>();
   parts->options = std::move(options);
   const LocalPlaneOptions& o = parts->options;

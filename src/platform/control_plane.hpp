@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "control/session_drain.hpp"
 
 namespace sg::platform {
 
@@ -35,6 +36,9 @@ struct LocalPlaneOptions {
   std::chrono::seconds grace_period{30};
   std::chrono::seconds replica_drain_delay{1};  // STREAMGATE_DRAIN_DELAY for replicas
   std::chrono::seconds restart_backoff{10};     // first restart delay of a crashed replica
+  // Session-aware draining of a track that stops (control/session_drain.hpp): idle 30 s,
+  // bounded by 300 s; max 0 turns it off.
+  control::SessionDrainPolicy session_drain{};
   // The admin and control APIs speak plain HTTP: a non-loopback address for either is
   // refused unless this is set (--insecure-listen).
   bool insecure_listen = false;

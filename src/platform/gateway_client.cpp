@@ -129,4 +129,41 @@ Result<std::vector<EndpointLoad>> GatewayClient::endpoint_load() const {
   return out;
 }
 
+Result<std::map<std::string, control::TrackSessions>> GatewayClient::sessions(
+    std::chrono::seconds active_within) const {
+  auto reply = http::blocking_call(
+      admin_, {.target = "/admin/v1/sessions?active_within=" + std::to_string(active_within.count()),
+               .headers = {{"Authorization", "Bearer " + token_}},
+               .timeout = timeout_});
+  // A gateway without the route (an older binary, adopted) pins no session.
+  if (reply.status == 404) return std::map<std::string, control::TrackSessions>{};
+  if (reply.status != 200) return call_error("GET sessions", reply);
+  boost::system::error_code ec;
+  auto v = json::parse(reply.body, ec);
+  const json::object* tracks = nullptr;
+  if (!ec && v.is_object()) {
+    if (auto* t = v.as_object().if_contains("tracks"); t != nullptr && t->is_object()) {
+      tracks = &t->as_object();
+    }
+  }
+  if (tracks == nullptr) return call_error("GET sessions (no tracks object)", reply);
+  std::map<std::string, control::TrackSessions> out;
+  for (const auto& [track, t] : *tracks) {
+    if (!t.is_object()) continue;
+    const auto& o = t.as_object();
+    control::TrackSessions s;
+    if (auto* n = o.if_contains("sessions"); n != nullptr && n->is_number()) {
+      s.sessions = n->to_number<std::size_t>();
+    }
+    if (auto* n = o.if_contains("active"); n != nullptr && n->is_number()) {
+      s.active = n->to_number<std::size_t>();
+    }
+    if (auto* n = o.if_contains("idle_s"); n != nullptr && n->is_number()) {
+      s.idle = std::chrono::duration<double>(n->to_number<double>());
+    }
+    out[std::string(track)] = s;
+  }
+  return out;
+}
+
 }  // namespace sg::platform

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <functional>
+#include <iterator>
+#include <vector>
 
 namespace sg::gateway {
 
@@ -95,6 +97,31 @@ std::optional<std::string> SessionTable::pinned_track(std::string_view key, Cloc
     return std::nullopt;
   }
   return it->second.track;
+}
+
+std::map<std::string, SessionTable::TrackActivity, std::less<>> SessionTable::track_activity(
+    Clock::time_point now, Clock::duration active_within) const {
+  // A handful of tracks: a short list, the last one hit checked first, costs less per session
+  // than a map lookup.
+  std::vector<std::pair<std::string, TrackActivity>> seen;
+  std::size_t last = 0;
+  for (const Shard& shard : shards_) {
+    std::lock_guard lock(shard.mu);
+    for (const auto& [key, s] : shard.sessions) {
+      const Clock::duration since = std::max(Clock::duration::zero(), now - s.last_seen);
+      if (since >= options_.idle) continue;  // forgotten at the next sweep
+      if (last >= seen.size() || seen[last].first != s.track) {
+        last = 0;
+        while (last < seen.size() && seen[last].first != s.track) ++last;
+        if (last == seen.size()) seen.emplace_back(s.track, TrackActivity{});
+      }
+      TrackActivity& a = seen[last].second;
+      ++a.sessions;
+      if (since < active_within) ++a.active;
+      if (!a.idle || since < *a.idle) a.idle = since;
+    }
+  }
+  return {std::make_move_iterator(seen.begin()), std::make_move_iterator(seen.end())};
 }
 
 }  // namespace sg::gateway

@@ -185,6 +185,9 @@ bool Engine::carry_out_pending() {
 void Engine::end_rollout() {
   // Safety net: whatever the machine's last actions were, no claim outlives the rollout (a
   // refused release never stays up on a colour without traffic).
+  for (const char* track : {"blue", "green", "canary"}) {
+    if (track != routes_.active) move_sessions_if_rejected(track);
+  }
   record(targets_.release_all("deployment " + std::to_string(rollout_->record().id) + " ended"));
   rollout_->finish(rollout_->result(), rollout_->final_reason());
   synthetic_->reset();
@@ -223,6 +226,12 @@ void Engine::fail_safe(const std::string& problem, const DeploymentRecord& store
     }
   }
   routes_.weights = {{routes_.active, 100}};
+  // Rolled back: the new release's viewers move at once (see move_sessions_if_rejected).
+  for (const char* track : {"blue", "green", "canary"}) {
+    if (track != routes_.active && targets_.effective(track).release == stored.to_release) {
+      targets_.move_sessions_on_stop(track);
+    }
+  }
   record(targets_.release_all("deployment " + std::to_string(stored.id) + " could not resume"));
   save_settings();
   DeploymentRecord done = stored;

@@ -122,6 +122,9 @@ class Engine {
   bool carry_out_pending();
   void carry_out(const control::Action& action);
   void switch_to(const std::string& colour);
+  // When the rollout ended rolled back or failed and `track` runs its new release: marks the
+  // track so its viewing sessions move at once when it stops (ReplicaTargets).
+  void move_sessions_if_rejected(const std::string& track);
   void end_rollout();
   void resume_rollout();
   void fail_safe(const std::string& problem, const DeploymentRecord& stored);

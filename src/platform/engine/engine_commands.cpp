@@ -25,6 +25,21 @@ void Engine::switch_to(const std::string& colour) {
   event("route", "all traffic to " + colour + " (" + new_target.release + ")");
 }
 
+void Engine::move_sessions_if_rejected(const std::string& track) {
+  // Session-aware draining keeps the viewers of a version that is being stopped on it until
+  // they finish, which is right for the healthy old version after a promotion (and for a
+  // promoted canary). A release that was rolled back or failed is presumed broken: its
+  // viewers are better served by the version that stays, so its sessions move at once
+  // (the gateway re-routes a pinned session whose track has no available endpoint).
+  if (!rollout_ || !rollout_->finished()) return;
+  const auto result = rollout_->result();
+  if (result != control::RolloutResult::kRolledBack && result != control::RolloutResult::kFailed) {
+    return;
+  }
+  if (targets_.effective(track).release != rollout_->options().release) return;
+  targets_.move_sessions_on_stop(track);
+}
+
 void Engine::carry_out(const control::Action& action) {
   const std::string why =
       "deployment " + std::to_string(rollout_ ? rollout_->record().id : 0) + ": " +
@@ -40,7 +55,10 @@ void Engine::carry_out(const control::Action& action) {
           switch_to(control::colour_name(a.to));
         } else if constexpr (std::is_same_v<T, control::ScaleDown>) {
           const std::string c = control::colour_name(a.colour);
-          if (c != routes_.active) record(targets_.release(c, why));
+          if (c != routes_.active) {
+            move_sessions_if_rejected(c);
+            record(targets_.release(c, why));
+          }
         } else if constexpr (std::is_same_v<T, control::StartCanary>) {
           record(targets_.claim("canary", {{a.release, a.replicas}, true}, why));
         } else if constexpr (std::is_same_v<T, control::SetWeights>) {
@@ -52,6 +70,7 @@ void Engine::carry_out(const control::Action& action) {
         } else {
           static_assert(std::is_same_v<T, control::ScaleCanary>);
           if (a.replicas <= 0) {
+            move_sessions_if_rejected("canary");
             record(targets_.release("canary", why));
           } else {
             const control::TrackTarget t = targets_.effective("canary");

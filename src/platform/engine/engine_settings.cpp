@@ -41,6 +41,11 @@ control::ReplicaTargetsState targets_from(const json::object& t) {
   if (const auto* last = t.if_contains("last_release"); last && last->is_object()) {
     for (const auto& [k, n] : last->as_object()) s.last_release[std::string(k)] = text_of(&n);
   }
+  if (const auto* moved = t.if_contains("move_sessions"); moved && moved->is_array()) {
+    for (const auto& n : moved->as_array()) {
+      if (n.is_string()) s.move_sessions.insert(std::string(n.as_string()));
+    }
+  }
   return s;
 }
 
@@ -118,6 +123,8 @@ Status Engine::load_settings() {
 void Engine::save_settings() {
   const auto& s = targets_.state();
   json::object claims, recs, last, weights;
+  json::array moved;
+  for (const auto& track : s.move_sessions) moved.emplace_back(track);
   for (const auto& [k, c] : s.claims) {
     claims[k] = json::object{{"release", c.target.release},
                              {"replicas", c.target.replicas},
@@ -134,7 +141,8 @@ void Engine::save_settings() {
                                           {"operator_replicas", s.operator_replicas},
                                           {"claims", std::move(claims)},
                                           {"recommendations", std::move(recs)},
-                                          {"last_release", std::move(last)}}}};
+                                          {"last_release", std::move(last)},
+                                          {"move_sessions", std::move(moved)}}}};
   (void)store_.set_setting("platform", json_text(o));
 }
 

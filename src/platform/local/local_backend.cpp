@@ -34,6 +34,7 @@ Result<std::unique_ptr<LocalBackend>> LocalBackend::open(LocalBackendOptions opt
   };
   ro.drain_timeout = b->opts_.drain_timeout;
   ro.grace_period = b->opts_.grace_period;
+  ro.session_drain = b->opts_.session_drain;
   ro.initial_backoff = b->opts_.restart_backoff;
   b->replicas_ = std::make_unique<ReplicaSet>(ro, std::move(resolve), events);
   if (auto recorded = b->records_->replicas(); recorded && !recorded->empty()) {

@@ -38,6 +38,7 @@ struct LocalBackendOptions {
   std::chrono::seconds drain_timeout{30};
   std::chrono::seconds grace_period{30};
   std::chrono::seconds restart_backoff{10};
+  control::SessionDrainPolicy session_drain{};  // see ReplicaSetOptions
   // Environment every replica gets (storage, cache, media dir, API tokens, drain timings).
   std::vector<std::pair<std::string, std::string>> replica_env;
   // What the replicas and the gateway inherit of our environment (process.hpp pass_env).

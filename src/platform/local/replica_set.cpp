@@ -30,6 +30,12 @@ ReplicaRecord record_of(const Replica& r) {
 
 using namespace std::chrono_literals;
 
+namespace {
+// How old the gateway's session figures may be: a stopping track has no route weight, so
+// no session joins it meanwhile; a stale answer only delays a stop by this much.
+constexpr auto kSessionsPollPeriod = 1s;
+}  // namespace
+
 Result<std::uint16_t> pick_free_port() {
   UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in addr{};
@@ -237,8 +243,60 @@ void ReplicaSet::begin_stop(Replica& r, Clock::time_point now, const GatewayClie
     r.pid = -1;
     return;
   }
+  // Only a replica the gateway routes to (ready, or briefly unready) can serve a session.
+  const bool serving = r.phase == ReplicaPhase::kReady || r.phase == ReplicaPhase::kUnready;
   r.phase = ReplicaPhase::kDraining;
+  r.stop_began = now;
+  r.awaiting_sessions = false;
+  if (gateway != nullptr && serving) {
+    // The stop's first look asks afresh (once per pass): the track may have had weight, so
+    // new sessions, until this tick.
+    if (sessions_seen_at_ != now) sessions_seen_.reset();
+    const auto d = session_decision(r, now, gateway);
+    if (!d.stop()) {
+      r.awaiting_sessions = true;
+      events_("replica_draining",
+              "replica " + r.track + "/" + r.release + " " + r.address() +
+                  " stays for the viewing sessions pinned to " + r.track + ": " + d.reason +
+                  " (no new ones; it stops when all were idle " +
+                  std::to_string(opts_.session_drain.idle.count()) + " s, at most " +
+                  std::to_string(opts_.session_drain.max.count()) + " s from now)");
+      return;
+    }
+    // Today's stop, unannotated, where session draining does not apply.
+    const bool plain = d.reason == "off" || d.reason == "track serves";
+    begin_endpoint_drain(r, now, gateway, plain ? std::string() : d.reason);
+    return;
+  }
+  begin_endpoint_drain(r, now, gateway, "");
+}
+
+control::SessionDrainDecision ReplicaSet::session_decision(const Replica& r, Clock::time_point now,
+                                                           const GatewayClient* gateway) {
+  const auto t = targets_.find(r.track);
+  const TrackTarget target = t == targets_.end() ? TrackTarget{} : t->second;
+  std::optional<control::TrackSessions> activity;
+  // Only a whole-track stop waits, so ask the gateway only then (never for an autoscaler's
+  // scale-down, which must not cost an admin call).
+  if (opts_.session_drain.max.count() > 0 && target.replicas <= 0 && !target.move_sessions) {
+    if (!sessions_seen_) {
+      sessions_seen_at_ = now;
+      auto seen = gateway->sessions(opts_.session_drain.idle);
+      sessions_seen_.emplace(seen ? std::optional(std::move(*seen)) : std::nullopt);
+    }
+    if (*sessions_seen_) {
+      const auto it = (*sessions_seen_)->find(r.track);
+      activity = it == (*sessions_seen_)->end() ? control::TrackSessions{} : it->second;
+    }
+  }
+  return control::decide_session_drain(opts_.session_drain, target, activity, now - r.stop_began);
+}
+
+void ReplicaSet::begin_endpoint_drain(Replica& r, Clock::time_point now,
+                                      const GatewayClient* gateway, const std::string& why) {
+  r.awaiting_sessions = false;
   r.deadline = now + opts_.drain_timeout;
+  dirty_ = true;
   if (gateway == nullptr) {
     r.deadline = now;  // no gateway routes to it
   } else if (auto st = gateway->drain(r.address());
@@ -247,8 +305,8 @@ void ReplicaSet::begin_stop(Replica& r, Clock::time_point now, const GatewayClie
   }
   // Any other drain error: the tick asks again until the endpoint reports drained, or the
   // drain timeout passes; an admin hiccup never cuts requests in flight short.
-  events_("replica_draining",
-          "replica " + r.track + "/" + r.release + " " + r.address() + " draining before stop");
+  events_("replica_draining", "replica " + r.track + "/" + r.release + " " + r.address() +
+                                  " draining before stop" + (why.empty() ? "" : ": " + why));
 }
 
 void ReplicaSet::reconcile(Clock::time_point now, const GatewayClient* gateway) {
@@ -310,6 +368,7 @@ void ReplicaSet::reconcile(Clock::time_point now, const GatewayClient* gateway) 
 }
 
 void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
+  if (now - sessions_seen_at_ >= kSessionsPollPeriod) sessions_seen_.reset();
   for (auto& r : replicas_) {
     switch (r.phase) {
       case ReplicaPhase::kStarting:
@@ -338,6 +397,17 @@ void ReplicaSet::tick(Clock::time_point now, const GatewayClient* gateway) {
         if (!alive(r)) {
           r.phase = ReplicaPhase::kTerminating;
           r.pid = -1;
+          break;
+        }
+        if (r.awaiting_sessions) {
+          // Still serving its track's sessions (the route gives it no new ones): its CPU and
+          // memory stay measured, and the gateway's health checks still watch it.
+          measure(r, now);
+          if (gateway == nullptr) {
+            begin_endpoint_drain(r, now, gateway, "");
+          } else if (const auto d = session_decision(r, now, gateway); d.stop()) {
+            begin_endpoint_drain(r, now, gateway, d.reason);
+          }
           break;
         }
         bool drained = now >= r.deadline || gateway == nullptr;

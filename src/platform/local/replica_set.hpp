@@ -16,6 +16,15 @@
 //    the gateway reports the endpoint drained (or drain_timeout passes), then SIGKILL if it
 //    has not exited after grace_period. Replicas are never stopped on a fixed timer while
 //    requests are in flight;
+//  * session-aware draining (control/session_drain.hpp): when a whole track stops (target 0
+//    replicas), its replicas first stay available at the gateway (phase kDraining, the route
+//    gives the track no weight, so only sessions pinned to it still come) until the decision
+//    says stop: no session pinned to the track (at once: API-only tracks stop as fast as
+//    ever), every session idle for session_drain.idle, or session_drain.max since the stop
+//    began; a target marked move_sessions (a rolled-back release) does not wait. Then the
+//    drain above. Journal: "replica_draining" when the wait begins ("waiting for N sessions")
+//    and when it ends (why). The wait restarts after a control-plane restart (adopted
+//    replicas), bounded again by session_drain.max;
 //  * adopts replicas recorded by an earlier control plane (PID + start time) when they are
 //    still running, so a restart of `sgctl up` does not restart the service.
 //
@@ -36,6 +45,7 @@
 #include "common/process.hpp"
 #include "common/result.hpp"
 #include "control/replica_targets.hpp"
+#include "control/session_drain.hpp"
 #include "platform/backend.hpp"
 #include "platform/gateway_client.hpp"
 #include "platform/local/process_records.hpp"
@@ -61,6 +71,10 @@ struct Replica {
   Clock::time_point started{};
   Clock::time_point restart_at{};
   Clock::time_point deadline{};  // kDraining: SIGTERM by then; kTerminating: SIGKILL by then
+  // kDraining, waiting for the sessions pinned to its track (not yet drained at the gateway),
+  // since stop_began.
+  bool awaiting_sessions = false;
+  Clock::time_point stop_began{};
   std::chrono::seconds backoff{0};
   std::string last_exit;  // "exit 1", "signal 9 (Killed)"; kept after the restart
   // CPU measurement: the process's CPU seconds at the last tick, and when.
@@ -87,6 +101,7 @@ struct ReplicaSetOptions {
   std::chrono::milliseconds probe_timeout{500};
   std::chrono::seconds drain_timeout{30};
   std::chrono::seconds grace_period{30};
+  control::SessionDrainPolicy session_drain{};  // max 0: stop without waiting for sessions
   std::chrono::seconds initial_backoff{10};
   std::chrono::seconds max_backoff{300};
   std::chrono::seconds backoff_reset_after{600};
@@ -129,6 +144,12 @@ class ReplicaSet {
  private:
   Status spawn(Replica& r, Clock::time_point now);
   void begin_stop(Replica& r, Clock::time_point now, const GatewayClient* gateway);
+  // The drain at the gateway that ends in SIGTERM (deadline: drain_timeout from now).
+  void begin_endpoint_drain(Replica& r, Clock::time_point now, const GatewayClient* gateway,
+                            const std::string& why);
+  // Whether a replica waiting for its track's sessions may go on to the endpoint drain.
+  control::SessionDrainDecision session_decision(const Replica& r, Clock::time_point now,
+                                                 const GatewayClient* gateway);
   bool alive(Replica& r);  // reaps our children; records last_exit
   void probe(Replica& r, Clock::time_point now);
   void measure(Replica& r, Clock::time_point now);
@@ -140,6 +161,10 @@ class ReplicaSet {
   EventFn events_;
   std::map<std::string, TrackTarget> targets_;
   std::vector<Replica> replicas_;
+  // The gateway's per-track sessions (nullopt inside: it did not answer), asked at most once
+  // a second (kSessionsPollPeriod): the gateway walks its whole session table to answer.
+  std::optional<std::optional<std::map<std::string, control::TrackSessions>>> sessions_seen_;
+  Clock::time_point sessions_seen_at_{};
   int next_id_ = 1;
   bool dirty_ = false;
 };

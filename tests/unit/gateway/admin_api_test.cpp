@@ -293,6 +293,46 @@ TEST_F(AdminApiTest, StatsReportRecordedTrafficPerTrackAndEndpoint) {
   EXPECT_EQ(bad.msg.result(), bhttp::status::bad_request) << bad.msg.body();
 }
 
+TEST_F(AdminApiTest, SessionsShowLiveAndActiveSessionsPerTrackWithTheirIdleTime) {
+  const auto now = Clock::now();
+  auto& table = state_.sessions();
+  table.record("v1", HlsKind::kSegment, true, "stable", now - std::chrono::seconds(40));
+  table.record("v2", HlsKind::kSegment, true, "stable", now - std::chrono::seconds(2));
+  table.record("v3", HlsKind::kSegment, true, "gone", now - std::chrono::seconds(1));
+
+  auto r = call(bhttp::verb::get, "/admin/v1/sessions?active_within=10");
+  ASSERT_EQ(r.msg.result(), bhttp::status::ok) << r.msg.body();
+  auto s = body_json(r);
+  EXPECT_EQ(s.at("active_within_s").as_int64(), 10);
+  EXPECT_EQ(s.at("tracked").as_int64(), 3);
+  const auto& stable = s.at("tracks").at("stable");
+  EXPECT_EQ(stable.at("sessions").as_int64(), 2) << r.msg.body();
+  EXPECT_EQ(stable.at("active").as_int64(), 1) << r.msg.body();
+  EXPECT_GE(stable.at("idle_s").as_double(), 2.0);
+  EXPECT_LT(stable.at("idle_s").as_double(), 10.0);
+  const auto& canary = s.at("tracks").at("canary");  // configured, no session
+  EXPECT_EQ(canary.at("sessions").as_int64(), 0);
+  EXPECT_TRUE(canary.at("idle_s").is_null());
+  EXPECT_EQ(s.at("tracks").at("gone").at("sessions").as_int64(), 1) << "a track since removed";
+
+  // The default window is 30 s: v1 (40 s ago) is live but not active.
+  auto d = body_json(call(bhttp::verb::get, "/admin/v1/sessions"));
+  EXPECT_EQ(d.at("active_within_s").as_int64(), 30);
+  EXPECT_EQ(d.at("tracks").at("stable").at("active").as_int64(), 1);
+
+  for (const char* bad : {"0", "3601", "x", "1.5"}) {
+    auto b = call(bhttp::verb::get, std::string("/admin/v1/sessions?active_within=") + bad);
+    EXPECT_EQ(b.msg.result(), bhttp::status::bad_request) << bad;
+    EXPECT_NE(b.msg.body().find("active_within"), std::string::npos) << b.msg.body();
+  }
+  EXPECT_EQ(call(bhttp::verb::get, "/admin/v1/sessions", {}, "").msg.result(),
+            bhttp::status::unauthorized);
+  EXPECT_EQ(call(bhttp::verb::get, "/admin/v1/sessions", {}, "wrong").msg.result(),
+            bhttp::status::forbidden);
+  EXPECT_EQ(call(bhttp::verb::post, "/admin/v1/sessions").msg.result(),
+            bhttp::status::method_not_allowed);
+}
+
 TEST_F(AdminApiTest, HistogramGivesRawBucketCountsWithBounds) {
   const auto now = Clock::now();
   auto& canary = *track("canary").stats;

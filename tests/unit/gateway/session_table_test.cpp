@@ -110,6 +110,65 @@ TEST(SessionTable, IsBoundedAndForgetsIdleSessions) {
   EXPECT_LE(t.size(), SessionTable::kShards * 4);
 }
 
+TEST(SessionTable, TrackActivityCountsLiveSessionsPerTrackAndTheLatestRequest) {
+  SessionTable t({.capacity = 1000, .idle = seconds(300)});
+  EXPECT_TRUE(t.track_activity(at(0), seconds(30)).empty());
+  t.record("a1", HlsKind::kPlaylist, true, "blue", at(1000));
+  t.record("a2", HlsKind::kSegment, true, "blue", at(2000));
+  t.record("a1", HlsKind::kSegment, true, "blue", at(9000));  // a1's latest request
+  t.record("g1", HlsKind::kSegment, true, "green", at(5000));
+  t.record("g1", HlsKind::kSegment, true, "blue", at(6000));  // pinned: stays green
+  const auto act = t.track_activity(at(20'000), seconds(15));
+  ASSERT_EQ(act.size(), 2u);
+  const auto& blue = act.at("blue");
+  EXPECT_EQ(blue.sessions, 2u);
+  EXPECT_EQ(blue.active, 1u) << "a2 (last at 2 s) is idle for 18 s > 15 s; a1 (9 s) is not";
+  ASSERT_TRUE(blue.idle.has_value());
+  EXPECT_EQ(*blue.idle, seconds(11));
+  const auto& green = act.at("green");
+  EXPECT_EQ(green.sessions, 1u);
+  EXPECT_EQ(green.active, 1u);
+  EXPECT_EQ(*green.idle, seconds(14));
+}
+
+TEST(SessionTable, TrackActivityLeavesOutSessionsIdlePastTheLimitAndClampsFutureOnes) {
+  SessionTable t({.capacity = 1000, .idle = seconds(10)});
+  t.record("old", HlsKind::kSegment, true, "blue", at(0));
+  t.record("new", HlsKind::kSegment, true, "green", at(12'000));
+  // At 11 s "old" is past the 10 s limit (not yet swept: no request touched its shard).
+  auto act = t.track_activity(at(11'000), seconds(5));
+  EXPECT_EQ(act.count("blue"), 0u);
+  // "new" was answered after `now` (another worker's clock read): idle 0, not negative.
+  ASSERT_EQ(act.count("green"), 1u);
+  EXPECT_EQ(*act.at("green").idle, Clock::duration::zero());
+  EXPECT_EQ(act.at("green").active, 1u);
+}
+
+TEST(SessionTable, TrackActivityWhileOtherThreadsRecord) {
+  SessionTable t;
+  std::thread writer([&] {
+    for (int i = 0; i < 20000; ++i) {
+      t.record("w" + std::to_string(i % 500), HlsKind::kSegment, true, i % 2 ? "blue" : "green",
+               at(i));
+    }
+  });
+  std::size_t last = 0;
+  for (int i = 0; i < 200; ++i) {
+    std::size_t total = 0;
+    for (const auto& [track, a] : t.track_activity(at(20'000), seconds(30))) {
+      EXPECT_LE(a.active, a.sessions);
+      total += a.sessions;
+    }
+    EXPECT_LE(total, 500u);
+    last = total;
+  }
+  writer.join();
+  std::size_t total = 0;
+  for (const auto& [track, a] : t.track_activity(at(20'000), seconds(30))) total += a.sessions;
+  EXPECT_EQ(total, 500u);
+  EXPECT_LE(last, 500u);
+}
+
 TEST(SessionTable, IgnoresEmptyAndOverlongKeys) {
   SessionTable t;
   EXPECT_FALSE(t.record("", HlsKind::kSegment, true, "a", at(0)).tracked);

@@ -77,7 +77,13 @@ TEST_F(EngineTest, UnusableStoredStateIsRolledBackSafelyOnResume) {
   tick();
   EXPECT_EQ(backend_.applied_weights, (std::map<std::string, int>{{"blue", 100}}));
   EXPECT_EQ(backend_.targets["canary"].replicas, 0);
+  EXPECT_TRUE(backend_.targets["canary"].move_sessions) << "rolled back: its viewers move";
   EXPECT_EQ(backend_.targets["blue"], (control::TrackTarget{"v1", 2}));
+  // The mark is persisted with the targets: a restarted engine still moves them at once.
+  engine_.reset();
+  ASSERT_NO_FATAL_FAILURE(start_engine());
+  tick();
+  EXPECT_TRUE(backend_.targets["canary"].move_sessions);
 }
 
 // A new gateway process counts from zero: the rollout's baseline restarts with it instead of

@@ -36,6 +36,8 @@ TEST_F(EngineTest, BlueGreenUnderTrafficSwitchesVerifiesAndScalesTheOldColourDow
   EXPECT_EQ(st.active_release, "v2");
   EXPECT_EQ(backend_.applied_weights, (std::map<std::string, int>{{"green", 100}}));
   EXPECT_EQ(backend_.targets["blue"].replicas, 0);
+  EXPECT_FALSE(backend_.targets["blue"].move_sessions)
+      << "the healthy old colour is drained session-aware: its viewers play to their end";
   EXPECT_EQ(backend_.targets["green"], (control::TrackTarget{"v2", 2}));
   EXPECT_GT(backend_.served_by_release["v2"], 1000u);
 }
@@ -65,6 +67,8 @@ TEST_P(BlueGreenFailureTest, EndsWithStableServingAndTheNewColourStopped) {
   EXPECT_EQ(engine_->status().active_release, "v1");
   EXPECT_EQ(backend_.applied_weights, (std::map<std::string, int>{{"blue", 100}}));
   EXPECT_EQ(backend_.targets["green"].replicas, 0) << "the refused release is stopped";
+  EXPECT_TRUE(backend_.targets["green"].move_sessions)
+      << "the refused release's sessions move to the old colour at once";
   EXPECT_EQ(backend_.targets["blue"], (control::TrackTarget{"v1", 2}));
 }
 
@@ -93,6 +97,8 @@ TEST_F(EngineTest, CanaryUnderTrafficStepsThroughEveryWeightAndPromotes) {
       << "one route change from the canary to the new stable";
   EXPECT_EQ(backend_.targets["canary"].replicas, 0);
   EXPECT_EQ(backend_.targets["blue"].replicas, 0);
+  EXPECT_FALSE(backend_.targets["canary"].move_sessions) << "a promoted canary's viewers stay";
+  EXPECT_FALSE(backend_.targets["blue"].move_sessions) << "the old stable's viewers stay";
   EXPECT_EQ(backend_.targets["green"], (control::TrackTarget{"v2", 2}));
 }
 
@@ -116,6 +122,7 @@ TEST_P(CanaryStepFailureTest, RollsBackAtThatStep) {
       << d.reason;
   EXPECT_EQ(backend_.applied_weights, (std::map<std::string, int>{{"blue", 100}}));
   EXPECT_EQ(backend_.targets["canary"].replicas, 0);
+  EXPECT_TRUE(backend_.targets["canary"].move_sessions) << "a failing canary's viewers move";
   EXPECT_EQ(backend_.targets["blue"], (control::TrackTarget{"v1", 2}));
 }
 
