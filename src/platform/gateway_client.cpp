@@ -1,6 +1,7 @@
 #include "platform/gateway_client.hpp"
 
 #include <boost/json.hpp>
+#include <optional>
 
 #include "common/http/blocking_client.hpp"
 
@@ -31,6 +32,16 @@ Error call_error(const std::string& what, const http::ClientReply& reply) {
   return make_error(
       reply.status == 400 ? ErrorCode::kInvalidArgument : ErrorCode::kInternal,
       "gateway admin " + what + ": HTTP " + std::to_string(reply.status) + ": " + message);
+}
+
+// The "tracks" object of an admin answer ({"tracks": {...}, ...}); none when it has none.
+std::optional<json::object> tracks_object(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  json::value* t = v.as_object().if_contains("tracks");
+  if (t == nullptr || !t->is_object()) return std::nullopt;
+  return std::move(t->as_object());
 }
 
 }  // namespace
@@ -97,15 +108,8 @@ Result<std::vector<EndpointLoad>> GatewayClient::endpoint_load() const {
                                             .headers = {{"Authorization", "Bearer " + token_}},
                                             .timeout = timeout_});
   if (reply.status != 200) return call_error("GET stats", reply);
-  boost::system::error_code ec;
-  auto v = json::parse(reply.body, ec);
-  const json::object* tracks = nullptr;
-  if (!ec && v.is_object()) {
-    if (auto* t = v.as_object().if_contains("tracks"); t != nullptr && t->is_object()) {
-      tracks = &t->as_object();
-    }
-  }
-  if (tracks == nullptr) return call_error("GET stats (no tracks object)", reply);
+  const std::optional<json::object> tracks = tracks_object(reply.body);
+  if (!tracks) return call_error("GET stats (no tracks object)", reply);
   std::vector<EndpointLoad> out;
   for (const auto& [track, t] : *tracks) {
     const auto* eps = t.is_object() ? t.as_object().if_contains("endpoints") : nullptr;
@@ -138,15 +142,8 @@ Result<std::map<std::string, control::TrackSessions>> GatewayClient::sessions(
   // A gateway without the route (an older binary, adopted) pins no session.
   if (reply.status == 404) return std::map<std::string, control::TrackSessions>{};
   if (reply.status != 200) return call_error("GET sessions", reply);
-  boost::system::error_code ec;
-  auto v = json::parse(reply.body, ec);
-  const json::object* tracks = nullptr;
-  if (!ec && v.is_object()) {
-    if (auto* t = v.as_object().if_contains("tracks"); t != nullptr && t->is_object()) {
-      tracks = &t->as_object();
-    }
-  }
-  if (tracks == nullptr) return call_error("GET sessions (no tracks object)", reply);
+  const std::optional<json::object> tracks = tracks_object(reply.body);
+  if (!tracks) return call_error("GET sessions (no tracks object)", reply);
   std::map<std::string, control::TrackSessions> out;
   for (const auto& [track, t] : *tracks) {
     if (!t.is_object()) continue;

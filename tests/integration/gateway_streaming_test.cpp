@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "integration/content_upload.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/media_clips.hpp"
 
@@ -67,16 +68,9 @@ class StreamingTest : public GatewayFixture {
 
   // Uploads the clip through the gateway; its content id.
   std::string upload() {
-    const Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
-    auto created = http_call(port_, {verb::post, "/api/v1/content", R"({"title":"clip"})", auth});
-    EXPECT_EQ(created.status, 201) << created.body;
-    const std::string id(json::parse(created.body).at("id").as_string());
-    Headers h = auth;
-    h.emplace_back("Content-Type", "video/mp4");
-    auto put = http_call(port_, {verb::put, "/api/v1/content/" + id + "/media",
-                                 read_file(clips_->path() / "clip.mp4"), h});
-    EXPECT_EQ(put.status, 200) << put.body;
-    return id;
+    auto id = upload_content(port_, kToken, clips_->path() / "clip.mp4");
+    EXPECT_TRUE(id) << id.error().message;
+    return id ? *id : std::string();
   }
 
   // One viewer: POST playback, the two playlists, the init section and `segments` segments,

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "integration/content_upload.hpp"
 #include "integration/http_client.hpp"
 #include "integration/paced_load.hpp"
 #include "integration/sgctl_fixture.hpp"
@@ -120,19 +121,9 @@ class MonitoringTest : public SgctlFixture {
     const fs::path clip = dir_.path() / "clip.mp4";
     Status st = make_test_clip(clip);
     EXPECT_TRUE(st) << st.error().message;
-    std::string token;
-    std::ifstream(state_ / "api-token") >> token;
-    const Headers auth = {{"Authorization", "Bearer " + token}};
-    auto created = http_call(port_, {verb::post, "/api/v1/content", R"({"title":"clip"})", auth});
-    EXPECT_EQ(created.status, 201) << created.body << created.error;
-    if (created.status != 201) return {};
-    const std::string id(json::parse(created.body).at("id").as_string());
-    Headers h = auth;
-    h.emplace_back("Content-Type", "video/mp4");
-    auto put =
-        http_call(port_, {verb::put, "/api/v1/content/" + id + "/media", read_file(clip), h});
-    EXPECT_EQ(put.status, 200) << put.body << put.error;
-    return id;
+    auto id = upload_content(port_, read_api_token(state_), clip);
+    EXPECT_TRUE(id) << id.error().message;
+    return id ? *id : std::string();
   }
 
   // One viewer as hls.js reports (CMCD in the query, session `sid`): POST playback, the media

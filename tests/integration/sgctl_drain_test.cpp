@@ -17,6 +17,7 @@
 #include <regex>
 
 #include "common/json_text.hpp"
+#include "integration/content_upload.hpp"
 #include "integration/load_generator.hpp"
 #include "integration/sgctl_fixture.hpp"
 #include "support/media_clips.hpp"
@@ -75,19 +76,9 @@ class SgctlDrainTest : public SgctlFixture {
 
   // Uploads the 12 s clip through the gateway; its content id.
   std::string upload() {
-    std::string token;
-    std::ifstream(state_ / "api-token") >> token;
-    const Headers auth = {{"Authorization", "Bearer " + token}};
-    auto created = http_call(port_, {verb::post, "/api/v1/content", R"({"title":"clip"})", auth});
-    EXPECT_EQ(created.status, 201) << created.body << created.error;
-    if (created.status != 201) return {};
-    const std::string id(json::parse(created.body).at("id").as_string());
-    Headers h = auth;
-    h.emplace_back("Content-Type", "video/mp4");
-    auto put = http_call(port_, {verb::put, "/api/v1/content/" + id + "/media",
-                                 read_file(clips_->path() / "clip.mp4"), h});
-    EXPECT_EQ(put.status, 200) << put.body;
-    return id;
+    auto id = upload_content(port_, read_api_token(state_), clips_->path() / "clip.mp4");
+    EXPECT_TRUE(id) << id.error().message;
+    return id ? *id : std::string();
   }
 
   // One viewer of content `id` with CMCD session `sid`: plays the clip's segments at media

@@ -8,12 +8,15 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <memory>
+#include <utility>
 #include <cstdio>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "integration/content_upload.hpp"
 #include "integration/paced_load.hpp"
 #include "integration/sgctl_fixture.hpp"
 #include "support/media_clips.hpp"
@@ -50,19 +53,9 @@ class StreamingRolloutTest : public SgctlFixture {
 
   // Uploads the clip through the gateway with the platform's API token; its content id.
   std::string upload() {
-    const std::string token = read_file(state_ / "api-token");
-    const std::vector<std::pair<std::string, std::string>> auth = {
-        {"Authorization", "Bearer " + token.substr(0, token.find_last_not_of("\n") + 1)}};
-    auto created = http_call(port_, {verb::post, "/api/v1/content", R"({"title":"clip"})", auth});
-    EXPECT_EQ(created.status, 201) << created.body;
-    if (created.status != 201) return {};
-    const std::string id(json::parse(created.body).at("id").as_string());
-    auto headers = auth;
-    headers.emplace_back("Content-Type", "video/mp4");
-    auto put = http_call(port_, {verb::put, "/api/v1/content/" + id + "/media",
-                                 read_file(clips_->path() / "clip.mp4"), headers});
-    EXPECT_EQ(put.status, 200) << put.body;
-    return id;
+    auto id = upload_content(port_, read_api_token(state_), clips_->path() / "clip.mp4");
+    EXPECT_TRUE(id) << id.error().message;
+    return id ? *id : std::string();
   }
 
   ViewerLoadOptions viewers(const std::string& content) const {
@@ -75,6 +68,33 @@ class StreamingRolloutTest : public SgctlFixture {
     o.duration = 240s;  // bounded; the tests stop it once the rollout ended
     o.threads = 2;
     return o;
+  }
+
+  // The platform serving v1, the clip uploaded, and the viewers and API traffic (up to ~400
+  // requests a second: with 1.5 % of segments failing, a canary's error rate over all its
+  // requests stays well under the request checks' limits) running for 5 s; `canary` is added
+  // as a release with `chaos` flags.
+  void start_viewing(const std::string& canary, const std::vector<std::string>& chaos = {}) {
+    ASSERT_NO_FATAL_FAILURE(add_server_release("v1"));
+    ASSERT_NO_FATAL_FAILURE(add_server_release(canary, chaos));
+    ASSERT_NO_FATAL_FAILURE(start_up("v1"));
+    const std::string content = upload();
+    ASSERT_FALSE(content.empty());
+    viewer_options_ = viewers(content);
+    viewers_ = std::make_unique<ViewerLoad>(viewer_options_);
+    ASSERT_TRUE(viewers_->start());
+    api_ = std::make_unique<PacedLoad>(port_, 8, 240s);
+    std::this_thread::sleep_for(5s);
+  }
+
+  // Runs `sgctl deploy canary RELEASE` with the tests' steps; its result and duration (s).
+  std::pair<CommandResult, double> deploy_canary(const std::string& release, int step_s) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto deploy = sgctl({"deploy", "canary", release, "--steps", "50,100", "--step-interval",
+                         std::to_string(step_s), "--ready-stability", "1", "--timeout", "60",
+                         "--synthetic-rps", "0"},
+                        180s);
+    return {deploy, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()};
   }
 
   // The last deployment's record from `sgctl history -o json`.
@@ -94,7 +114,16 @@ class StreamingRolloutTest : public SgctlFixture {
     return n == nullptr ? -1 : n->to_number<double>();
   }
 
+  void TearDown() override {
+    viewers_.reset();
+    api_.reset();
+    SgctlFixture::TearDown();
+  }
+
   static inline std::unique_ptr<TempDir> clips_;
+  ViewerLoadOptions viewer_options_;
+  std::unique_ptr<ViewerLoad> viewers_;
+  std::unique_ptr<PacedLoad> api_;
 };
 
 struct BadSegments {
@@ -110,25 +139,10 @@ class BadSegmentsCanaryTest : public StreamingRolloutTest,
 
 TEST_P(BadSegmentsCanaryTest, RolledBackOnStreamingSignalsAloneWhileItsApiIsFine) {
   const BadSegments& bad = GetParam();
-  ASSERT_NO_FATAL_FAILURE(add_server_release("v1"));
-  ASSERT_NO_FATAL_FAILURE(add_server_release("v2-" + bad.name, bad.chaos));
-  ASSERT_NO_FATAL_FAILURE(start_up("v1"));
-  const std::string content = upload();
-  ASSERT_FALSE(content.empty());
-  ViewerLoad load(viewers(content));
-  ASSERT_TRUE(load.start());
-  // Up to ~400 API requests a second beside the viewers: with 1.5 % of segments failing, the
-  // canary's error rate over all its requests stays well under the request checks' limits.
-  PacedLoad api(port_, 8, 240s);
-  std::this_thread::sleep_for(5s);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto deploy = sgctl({"deploy", "canary", "v2-" + bad.name, "--steps", "50,100",
-                       "--step-interval", "30", "--ready-stability", "1", "--timeout", "60",
-                       "--synthetic-rps", "0"},
-                      180s);
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  load.stop();
-  const ViewerLoadResults seen = load.wait();
+  ASSERT_NO_FATAL_FAILURE(start_viewing("v2-" + bad.name, bad.chaos));
+  const auto [deploy, took] = deploy_canary("v2-" + bad.name, 30);
+  viewers_->stop();
+  const ViewerLoadResults seen = viewers_->wait();
   EXPECT_EQ(deploy.exit_code, 1) << deploy.output << up_log();
   const json::object d = last_deployment();
   const std::string reason(d.at("reason").as_string());
@@ -152,7 +166,8 @@ TEST_P(BadSegmentsCanaryTest, RolledBackOnStreamingSignalsAloneWhileItsApiIsFine
       "%.3f%% (threshold %.1f%%), P95 %.0f ms (threshold %.0f ms); segments %.0f, segment "
       "error rate %.2f%%, segment TTFB P50 %.0f / P95 %.0f ms, rebuffering %.2f/min; "
       "reason: %s\n[ measured ] viewers: %s\n",
-      bad.name.c_str(), viewers(content).viewers, static_cast<unsigned long long>(api.sent()),
+      bad.name.c_str(), viewer_options_.viewers,
+      static_cast<unsigned long long>(api_->sent()),
       took, 100 * error_rate,
       100 * number(d, "threshold_error_rate"), p95, number(d, "threshold_latency_ms"),
       number(d, "segments"), 100 * number(d, "segment_error_rate"),
@@ -172,24 +187,12 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 TEST_F(StreamingRolloutTest, HealthyCanaryUnderViewingLoadIsPromotedAndViewersPlayToTheEnd) {
-  ASSERT_NO_FATAL_FAILURE(add_server_release("v1"));
-  ASSERT_NO_FATAL_FAILURE(add_server_release("v2"));
-  ASSERT_NO_FATAL_FAILURE(start_up("v1"));
-  const std::string content = upload();
-  ASSERT_FALSE(content.empty());
-  ViewerLoad load(viewers(content));
-  ASSERT_TRUE(load.start());
-  PacedLoad api(port_, 8, 240s);
-  std::this_thread::sleep_for(5s);
-  const auto t0 = std::chrono::steady_clock::now();
-  auto deploy = sgctl({"deploy", "canary", "v2", "--steps", "50,100", "--step-interval", "10",
-                       "--ready-stability", "1", "--timeout", "60", "--synthetic-rps", "0"},
-                      180s);
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_NO_FATAL_FAILURE(start_viewing("v2"));
+  const auto [deploy, took] = deploy_canary("v2", 10);
   // Viewers keep watching through the promotion and its drain, then stop.
   std::this_thread::sleep_for(8s);
-  load.stop();
-  const ViewerLoadResults seen = load.wait();
+  viewers_->stop();
+  const ViewerLoadResults seen = viewers_->wait();
   EXPECT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
   const json::object d = last_deployment();
   const std::string reason(d.at("reason").as_string());
@@ -204,7 +207,7 @@ TEST_F(StreamingRolloutTest, HealthyCanaryUnderViewingLoadIsPromotedAndViewersPl
       "[ measured ] healthy canary under %d viewers + %llu API requests: promoted %.1f s after "
       "the deploy command; last verdict: segments %.0f, segment error rate %.2f%%, TTFB P95 "
       "%.0f ms, rebuffering %.2f/min (stable %.2f); reason: %s\n[ measured ] viewers: %s\n",
-      viewers(content).viewers, static_cast<unsigned long long>(api.sent()), took,
+      viewer_options_.viewers, static_cast<unsigned long long>(api_->sent()), took,
       number(d, "segments"), 100 * number(d, "segment_error_rate"),
       number(d, "segment_ttfb_p95_ms"), number(d, "rebuffer_per_minute"),
       number(d, "stable_rebuffer_per_minute"), reason.c_str(), describe(seen).c_str());

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "integration/content_upload.hpp"
 #include "integration/gateway_fixture.hpp"
 #include "support/media_clips.hpp"
 #include "support/viewer_load.hpp"
@@ -65,16 +66,9 @@ class ViewerLoadTest : public GatewayFixture {
 
   // Uploads the clip through the gateway; its content id.
   std::string upload() {
-    const Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
-    auto created = http_call(port_, {verb::post, "/api/v1/content", R"({"title":"clip"})", auth});
-    EXPECT_EQ(created.status, 201) << created.body;
-    const std::string id(json::parse(created.body).at("id").as_string());
-    Headers h = auth;
-    h.emplace_back("Content-Type", "video/mp4");
-    auto put = http_call(port_, {verb::put, "/api/v1/content/" + id + "/media",
-                                 read_file(clips_->path() / "clip.mp4"), h});
-    EXPECT_EQ(put.status, 200) << put.body;
-    return id;
+    auto id = upload_content(port_, kToken, clips_->path() / "clip.mp4");
+    EXPECT_TRUE(id) << id.error().message;
+    return id ? *id : std::string();
   }
 
   ViewerLoadOptions options(const std::string& id) {
