@@ -2,6 +2,7 @@
 // (tests/browser/watch_page.cjs), through the gateway with signed playback.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
@@ -65,7 +66,8 @@ TEST_F(BrowserTest, WatchPagePlaysPastFiveSecondsSeeksAndPlaysOn) {
     return at == std::string::npos ? -1.0 : std::strtod(metrics.c_str() + at + prefix.size(), nullptr);
   };
   const double cmcd = figure("streamgate_gateway_cmcd_requests_total");
-  const double malformed = figure("streamgate_gateway_cmcd_malformed_total");
+  // A counter's series appears with its first increment: absent means none malformed.
+  const double malformed = std::max(0.0, figure("streamgate_gateway_cmcd_malformed_total"));
   const double segments = figure("streamgate_gateway_segment_requests_total");
   const double started = figure("streamgate_gateway_sessions_started_total");
   const double minutes = figure("streamgate_gateway_session_minutes_total");
