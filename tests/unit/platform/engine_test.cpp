@@ -2,6 +2,7 @@
 // and canary success and failure at each phase, crash loops, an idle platform verified by
 // synthetic requests, operator commands, and the one owner of replica counts.
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "engine_fixture.hpp"
@@ -305,6 +306,12 @@ TEST_F(EngineTest, OperatorCommandsRacingTheLoopLeaveAConsistentPlatform) {
       ++answered;
     }
   });
+  // The race needs both sides: on a loaded machine the thread may start only after the loop
+  // has finished the whole rollout (then no command raced it, and nothing set 3 replicas).
+  for (int i = 0; i < 5000 && answered.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_GT(answered.load(), 0) << "the operator thread did not start within 5 s";
   const bool done = run_until([&] { return !engine_->status().rollout.has_value(); });
   stop = true;
   operator_thread.join();
