@@ -26,6 +26,8 @@ struct Common {
 };
 
 int run_up(const Common& c, platform::LocalPlaneOptions options);
+// `sgctl controller` (platform::run_kube_controller) in the foreground until SIGTERM/SIGINT.
+int run_controller(const Common& c, platform::LocalPlaneOptions options);
 
 struct ReleaseAdd {
   std::string name;

@@ -1,5 +1,7 @@
 #include "cli/control_client.hpp"
 
+#include <cstdlib>
+
 #include <boost/json.hpp>
 #include <fstream>
 
@@ -60,6 +62,22 @@ Result<json::value> decode(const http::ClientReply& reply, const std::string& wh
 Result<ControlClient> ControlClient::connect(const std::filesystem::path& state_dir) {
   const std::string hint = "no control plane is running for state dir " + state_dir.string() +
                            "; start it with: sgctl up --state-dir " + state_dir.string();
+  // A control plane elsewhere (`sgctl controller` in a cluster, reached through kubectl
+  // port-forward): SG_CONTROL_ADDRESS (IP:PORT) and SG_CONTROL_TOKEN instead of the files.
+  const char* env_address = std::getenv("SG_CONTROL_ADDRESS");
+  const char* env_token = std::getenv("SG_CONTROL_TOKEN");
+  if (env_address != nullptr && *env_address != '\0') {
+    if (env_token == nullptr || *env_token == '\0') {
+      return make_error(ErrorCode::kInvalidArgument, "SG_CONTROL_ADDRESS is set but SG_CONTROL_TOKEN is not");
+    }
+    auto reply = http::blocking_call(
+        env_address, {.target = "/health", .timeout = std::chrono::milliseconds(2000)});
+    if (reply.status != 200) {
+      return make_error(ErrorCode::kUnavailable,
+                        std::string("no control plane answers at SG_CONTROL_ADDRESS ") + env_address);
+    }
+    return ControlClient(env_address, env_token);
+  }
   const std::string address = first_line(state_dir / "control-address");
   auto secret = platform::read_secret_file(state_dir / "control-token");
   if (!secret) return secret.error();

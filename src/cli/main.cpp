@@ -47,7 +47,18 @@ struct CommandLine {
     app.add_option("--state-dir", common.state_dir, "state directory (env SG_STATE_DIR)");
     app.add_option("--output,-o", common.output, "text | json (history, report: also markdown)")
         ->check(CLI::IsMember({"text", "json", "markdown"}));
+    const char* env_backend = std::getenv("SG_BACKEND");
+    if (env_backend != nullptr && *env_backend != '\0') backend = env_backend;
+    const char* env_kubectl = std::getenv("SG_KUBECTL");
+    if (env_kubectl != nullptr && *env_kubectl != '\0') up.kube.kubectl = env_kubectl;
+    app.add_option("--backend", backend,
+                   "local (processes on this machine) | kubernetes (env SG_BACKEND; used by up)");
+    app.add_option("--context", up.kube.context, "kubernetes: the kubeconfig context");
+    app.add_option("-n,--namespace", up.kube.ns, "kubernetes: the namespace (streamgate)");
+    app.add_option("--kubectl", up.kube.kubectl, "kubernetes: the kubectl to run (env SG_KUBECTL)");
   }
+
+  std::string backend = "local";
 
   sg::platform::LocalPlaneOptions up;
   int grace = 30, drain = 30, tick_ms = 500, restart_backoff = 10, rollup_seconds = 60;
@@ -88,6 +99,11 @@ struct CommandLine {
         ->check(CLI::Range(std::uint64_t{4096}, std::uint64_t{1} << 40));
     cmd->add_option("--log-keep", up.log_keep, "rotated logs kept per process (1..100)")
         ->check(CLI::Range(1, 100));
+    cmd->add_option("--gateway-admin", up.kube.gateway_admin,
+                    "kubernetes: the gateway's admin HOST:PORT (default 127.0.0.1:8081)");
+    cmd->add_option("--gateway-token-file", up.kube.gateway_token_file,
+                    "kubernetes: file holding the gateway's admin token (else env "
+                    "STREAMGATE_ADMIN_TOKEN)");
     cmd->add_option("--rollup-seconds", rollup_seconds,
                     "period of the rollups behind sgctl report (60; shorter for tests)")
         ->check(CLI::Range(1, 3600));
@@ -102,7 +118,40 @@ struct CommandLine {
       }
       up.tick = std::chrono::milliseconds(tick_ms);
       up.restart_backoff = std::chrono::seconds(restart_backoff);
+      if (backend != "local" && backend != "kubernetes") {
+        return usage_error("--backend (or SG_BACKEND) must be local or kubernetes, got '" + backend + "'");
+      }
+      up.kube.enabled = backend == "kubernetes";
       return run_up(common, up);
+    });
+  }
+
+  int lease_seconds = 15;
+  void add_controller() {
+    auto* cmd = app.add_subcommand(
+        "controller",
+        "kubernetes: the control plane in the cluster, active while it holds a Lease");
+    cmd->add_option("--gateway-admin", up.kube.gateway_admin,
+                    "the gateway's admin HOST:PORT (env STREAMGATE_GATEWAY_ADMIN)")
+        ->envname("STREAMGATE_GATEWAY_ADMIN");
+    cmd->add_option("--gateway-token-file", up.kube.gateway_token_file,
+                    "file holding the gateway's admin token (else env STREAMGATE_ADMIN_TOKEN)");
+    cmd->add_option("--control-listen", up.control_listen, "control API HOST:PORT (0: any)");
+    cmd->add_flag("--insecure-listen", up.insecure_listen,
+                  "allow a non-loopback --control-listen (plain HTTP, no TLS)");
+    cmd->add_option("--lease", up.kube.lease_name, "the coordination.k8s.io Lease (streamgate-controller)");
+    cmd->add_option("--lease-seconds", lease_seconds, "lease duration (s; renewed every third)")
+        ->check(CLI::Range(3, 300));
+    cmd->add_option("--tick-ms", tick_ms, "control loop period in ms")->check(CLI::Range(50, 10000));
+    add(cmd, [this] {
+      if (backend != "kubernetes") {
+        return usage_error("sgctl controller drives a cluster: add --backend kubernetes (or SG_BACKEND=kubernetes)");
+      }
+      up.tick = std::chrono::milliseconds(tick_ms);
+      up.kube.enabled = true;
+      up.kube.controller = true;
+      up.kube.lease_duration = std::chrono::seconds(lease_seconds);
+      return run_controller(common, up);
     });
   }
 
@@ -271,6 +320,7 @@ int main(int argc, char** argv) {
   CommandLine cli;
   cli.add_common();
   cli.add_up();
+  cli.add_controller();
   cli.add_release();
   cli.add_deploy();
   cli.add_operate();

@@ -36,7 +36,7 @@ fs::path find_binary(const std::string& name, const std::string& build_dir) {
 int run_up(const Common& c, platform::LocalPlaneOptions p) {
   if (p.gateway_bin.empty()) p.gateway_bin = find_binary("streamgate-gateway", "gateway");
   if (p.server_bin.empty()) p.server_bin = find_binary("streamgate-server", "server");
-  if (p.gateway_bin.empty() || !fs::exists(p.gateway_bin)) {
+  if (!p.kube.enabled && (p.gateway_bin.empty() || !fs::exists(p.gateway_bin))) {
     return usage_error("streamgate-gateway not found; pass --gateway-bin PATH");
   }
   // The control plane talks to these with a client that does not resolve names.
@@ -79,10 +79,18 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
 
   const std::string listen = p.listen;
   const std::string admin = p.admin_listen;
+  const platform::KubePlaneOptions kube = p.kube;
   auto plane = platform::LocalControlPlane::start(std::move(p));
   if (!plane) return usage_error(plane.error().message);
-  std::cerr << "sgctl up: gateway http://" << listen << " (admin " << admin << "), control API "
-            << (*plane)->control_address() << ", state " << c.state_dir.string() << "\n";
+  if (kube.enabled) {
+    std::cerr << "sgctl up: kubernetes namespace " << kube.ns
+              << (kube.context.empty() ? std::string() : " (context " + kube.context + ")")
+              << ", gateway admin " << kube.gateway_admin << ", control API "
+              << (*plane)->control_address() << ", state " << c.state_dir.string() << "\n";
+  } else {
+    std::cerr << "sgctl up: gateway http://" << listen << " (admin " << admin << "), control API "
+              << (*plane)->control_address() << ", state " << c.state_dir.string() << "\n";
+  }
 
   std::atomic<bool> stop{false};
   std::thread signal_thread([&] {
@@ -90,7 +98,9 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
     while (!stop.load()) {
       const int sig = sigtimedwait(&signals, nullptr, &wait);
       if (sig == SIGINT || sig == SIGTERM) {
-        std::cerr << "sgctl up: signal " << sig << ", stopping the gateway and replicas\n";
+        std::cerr << "sgctl up: signal " << sig
+                  << (kube.enabled ? ", stopping (the workload keeps serving)\n"
+                                   : ", stopping the gateway and replicas\n");
         stop.store(true);
       }
     }
@@ -98,6 +108,48 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
   (*plane)->run(stop);
   stop.store(true);
   signal_thread.join();
+  return kExitOk;
+}
+
+int run_controller(const Common& c, platform::LocalPlaneOptions p) {
+  auto hp = parse_host_port(p.control_listen, {.allow_port_zero = true, .require_ip_literal = true});
+  if (!hp) return usage_error("--control-listen " + hp.error().message);
+  if (!p.insecure_listen && !is_loopback_host(hp->host)) {
+    return usage_error("--control-listen " + p.control_listen +
+                       " is not a loopback address and the API has no TLS; add --insecure-listen");
+  }
+  p.state_dir = c.state_dir;
+  std::error_code ec;
+  fs::create_directories(c.state_dir, ec);
+  if (ec) return usage_error("state dir " + c.state_dir.string() + ": " + ec.message());
+  UniqueFd lock(::open((c.state_dir / "up.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+    return usage_error("another sgctl up or controller is running for state dir " + c.state_dir.string());
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<bool> finished{false};
+  std::thread signal_thread([&] {
+    const timespec wait{0, 200 * 1000 * 1000};
+    while (!finished.load()) {
+      const int sig = sigtimedwait(&signals, nullptr, &wait);
+      if (sig == SIGINT || sig == SIGTERM) {
+        std::cerr << "sgctl controller: signal " << sig << ", handing over the lease\n";
+        stop.store(true);
+      }
+    }
+  });
+  Status st = platform::run_kube_controller(p, stop, [&](const std::string& address) {
+    std::cerr << "sgctl controller: driving namespace " << p.kube.ns << ", control API " << address
+              << ", state " << c.state_dir.string() << "\n";
+  });
+  finished.store(true);
+  signal_thread.join();
+  if (!st) return usage_error(st.error().message);
   return kExitOk;
 }
 

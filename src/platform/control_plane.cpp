@@ -1,6 +1,9 @@
 #include "platform/control_plane.hpp"
 
 #include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <fstream>
 #include <thread>
@@ -11,6 +14,9 @@
 #include "platform/engine/control_api.hpp"
 #include "platform/engine/engine.hpp"
 #include "platform/engine/rollup_recorder.hpp"
+#include "platform/kube/cluster_state.hpp"
+#include "platform/kube/kube_backend.hpp"
+#include "platform/kube/lease.hpp"
 #include "platform/local/local_backend.hpp"
 #include "platform/scrape_targets.hpp"
 #include "platform/store/rollup_store.hpp"
@@ -58,7 +64,11 @@ struct LocalControlPlane::Parts {
   SystemClock clock;
   std::unique_ptr<StateStore> store;
   std::unique_ptr<RollupStore> rollups;
-  std::unique_ptr<LocalBackend> backend;
+  std::unique_ptr<Backend> backend;
+  KubeBackend* kube = nullptr;  // backend, when it is the Kubernetes one
+  std::unique_ptr<Kubectl> kubectl;
+  std::unique_ptr<ClusterState> cluster_state;
+  std::function<bool()> keep_driving;  // the controller: while it holds the Lease
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ControlApi> api;
   std::unique_ptr<http::HttpServer> server;
@@ -81,6 +91,7 @@ struct LocalControlPlane::Parts {
     return **spec;
   }
   Status open_backend();
+  Status open_kube_backend();
   Status open_control_api();
 };
 
@@ -136,7 +147,64 @@ Status LocalControlPlane::Parts::open_backend() {
   return Status::ok();
 }
 
+Status LocalControlPlane::Parts::open_kube_backend() {
+  const KubePlaneOptions& k = options.kube;
+  std::string token;
+  if (!k.gateway_token_file.empty()) {
+    auto t = read_secret_file(k.gateway_token_file);
+    if (!t) return t.error();
+    if (!*t) return make_error(ErrorCode::kInvalidArgument, "--gateway-token-file " + k.gateway_token_file.string() + " does not exist");
+    token = **t;
+  } else if (const char* env = std::getenv("STREAMGATE_ADMIN_TOKEN"); env != nullptr) {
+    token = env;
+  }
+  if (token.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "the gateway's admin token: pass --gateway-token-file FILE or set STREAMGATE_ADMIN_TOKEN");
+  }
+  KubeBackendOptions o;
+  o.kubectl = {.kubectl = k.kubectl, .context = k.context, .ns = k.ns};
+  o.gateway_admin = k.gateway_admin;
+  o.gateway_token = token;
+  auto backend = KubeBackend::open(o, [this](const std::string& kind, const std::string& m) { event(kind, m); });
+  if (!backend) return backend.error();
+  kube = backend->get();
+  this->backend = std::move(*backend);
+  kubectl = std::make_unique<Kubectl>(o.kubectl);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  cluster_state = std::make_unique<ClusterState>(*kubectl, std::string(host) + "/" + std::to_string(::getpid()));
+  auto restored = cluster_state->restore(*store);
+  if (!restored) return restored.error();
+  if (!*restored && kube->active_colour() != "blue") {
+    // A new state starts with blue active; the cluster says otherwise.
+    return make_error(ErrorCode::kInvalidArgument,
+                      "service streamgate-active selects version=" + kube->active_colour() +
+                          " but there is no rollout state (configmap " + ClusterState::kName +
+                          "); switch it back to blue or restore the ConfigMap");
+  }
+  return Status::ok();
+}
+
 Status LocalControlPlane::Parts::open_control_api() {
+  // A controller in a cluster gets its token from a Secret (env SG_CONTROL_TOKEN), so an
+  // operator's sgctl can call it through kubectl port-forward.
+  if (const char* given = std::getenv("SG_CONTROL_TOKEN"); given != nullptr && *given != '\0') {
+    if (std::string_view(given).size() < 32) {
+      return make_error(ErrorCode::kInvalidArgument, "SG_CONTROL_TOKEN must have at least 32 characters");
+    }
+    const fs::path file = options.state_dir / "control-token";
+    const fs::path tmp = options.state_dir / "control-token.tmp";
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << given << "\n";
+    }
+    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+    fs::rename(tmp, file, ec);
+    if (ec) return make_error(ErrorCode::kInvalidArgument, "control-token: " + ec.message());
+  }
   auto token = read_or_create_secret(options.state_dir / "control-token");
   if (!token) return token.error();
   auto hp = parse_host_port(options.control_listen,
@@ -179,7 +247,9 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
       (void)parts->store->put_release({SG_VERSION, fs::absolute(o.server_bin).string(), {}, {}});
     }
   }
-  if (Status st = parts->open_backend(); !st) return st.error();
+  if (Status st = o.kube.enabled ? parts->open_kube_backend() : parts->open_backend(); !st) {
+    return st.error();
+  }
   EngineOptions eo;
   eo.state_dir = fs::absolute(o.state_dir).string();
   eo.initial_release = o.release.empty() ? std::string(SG_VERSION) : o.release;
@@ -188,6 +258,24 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
   eo.tick = o.tick;
   Parts* p = parts.get();
   eo.check_release = [p](const std::string& release) { return p->resolve(release).status(); };
+  if (p->kube != nullptr) {
+    // What the cluster runs is the first state; a release is an image tag (any valid name:
+    // the registry, not a catalog, says whether it exists).
+    const KubeTrack& blue = p->kube->tracks().at("blue");
+    if (o.release.empty()) eo.initial_release = blue.release;
+    if (blue.replicas > 0) eo.initial_replicas = blue.replicas;
+    eo.check_release = [](const std::string& release) { return validate_release_name(release); };
+    eo.after_tick = [p] {
+      if (p->keep_driving && !p->keep_driving()) {
+        p->event("lease_lost", "stopped driving: this controller no longer holds the lease");
+        return false;
+      }
+      Status st = p->cluster_state->save(*p->store);
+      if (st) return true;
+      p->event("state_save_failed", st.error().message);
+      return st.error().code != ErrorCode::kConflict;  // another writer: stop driving
+    };
+  }
   parts->engine = std::make_unique<Engine>(std::move(eo), *parts->backend, *parts->store,
                                            parts->clock);
   if (Status st = parts->engine->start(); !st) return st.error();
@@ -198,12 +286,13 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
 void LocalControlPlane::run(const std::atomic<bool>& stop) {
   // Every second: Prometheus's file-based discovery (scrape_targets.hpp) and the rollups
   // behind `sgctl report`, both from one status.
-  std::thread observer([this, &stop] {
+  std::atomic<bool> done{false};
+  std::thread observer([this, &stop, &done] {
     ScrapeTargets files(parts_->options.state_dir / "prometheus");
     RollupRecorder recorder(parts_->options.rollup_period);
     bool targets_warned = false;
     bool rollups_warned = false;
-    while (!stop.load()) {
+    while (!stop.load() && !done.load()) {
       const PlatformStatus status = parts_->engine->status();
       Status st = files.update(status, parts_->control_address);
       if (!st && !targets_warned) {
@@ -219,13 +308,46 @@ void LocalControlPlane::run(const std::atomic<bool>& stop) {
         }
         rollups_warned = !saved;  // warn again after a success
       }
-      for (int i = 0; i < 10 && !stop.load(); ++i) {
+      for (int i = 0; i < 10 && !stop.load() && !done.load(); ++i) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
     }
   });
   parts_->engine->run(stop);
+  done.store(true);
   observer.join();
+}
+
+Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
+                           const std::function<void(const std::string&)>& started) {
+  options.kube.enabled = true;
+  Kubectl kubectl({.kubectl = options.kube.kubectl, .context = options.kube.context, .ns = options.kube.ns});
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  const std::string identity = std::string(host) + "/" + std::to_string(::getpid());
+  auto say = [](const std::string& kind, const std::string& message) {
+    std::fprintf(stderr, "%s %s: %s\n", iso8601_utc(unix_ms_now()).c_str(), kind.c_str(), message.c_str());
+  };
+  LeaderLease lease(kubectl, {.name = options.kube.lease_name, .identity = identity, .duration = options.kube.lease_duration},
+                    say);
+  say("controller", identity + " waiting for lease " + options.kube.lease_name + " in namespace " +
+                        options.kube.ns);
+  while (!stop.load()) {
+    if (!lease.acquire(stop)) break;
+    auto plane = LocalControlPlane::start(options);
+    if (!plane) {
+      lease.release();
+      return plane.error();
+    }
+    (*plane)->parts_->keep_driving = [&lease] { return lease.holding(); };
+    started((*plane)->control_address());
+    (*plane)->run(stop);
+    plane->reset();
+    if (stop.load()) break;
+    say("controller", "lease lost; waiting to acquire it again");
+  }
+  lease.release();
+  return Status::ok();
 }
 
 }  // namespace sg::platform

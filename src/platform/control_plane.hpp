@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,22 @@
 #include "control/session_drain.hpp"
 
 namespace sg::platform {
+
+// The Kubernetes backend (platform/kube): the engine carried out on the Deployments and
+// Services of one namespace through kubectl, weights on our gateway through its admin API,
+// rollout state in ConfigMap streamgate-rollout-state (kube/cluster_state.hpp).
+struct KubePlaneOptions {
+  bool enabled = false;
+  std::string kubectl = "kubectl";
+  std::string context;  // kubectl --context; empty: the kubeconfig's current one
+  std::string ns = "streamgate";
+  std::string gateway_admin = "127.0.0.1:8081";  // HOST:PORT (a name is resolved)
+  std::filesystem::path gateway_token_file;       // else env STREAMGATE_ADMIN_TOKEN
+  // `sgctl controller`: drive only while holding this coordination.k8s.io Lease.
+  bool controller = false;
+  std::string lease_name = "streamgate-controller";
+  std::chrono::seconds lease_duration{15};
+};
 
 struct LocalPlaneOptions {
   std::filesystem::path state_dir = ".streamgate";
@@ -51,7 +68,11 @@ struct LocalPlaneOptions {
   // The rollups behind `sgctl report` (store/rollup_store.hpp): one row per track and
   // replica per period. Shorter periods are for tests and drills.
   std::chrono::milliseconds rollup_period{std::chrono::minutes(1)};
+  KubePlaneOptions kube;  // enabled: drive a cluster instead of local processes
 };
+
+Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
+                           const std::function<void(const std::string&)>& started);
 
 class LocalControlPlane {
  public:
@@ -67,9 +88,20 @@ class LocalControlPlane {
   const std::string& control_address() const;
 
  private:
+  friend Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
+                                    const std::function<void(const std::string&)>& started);
   struct Parts;
   explicit LocalControlPlane(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };
+
+// `sgctl controller`: waits for the Lease (options.kube.lease_name), then runs the control
+// plane over the Kubernetes backend while it holds it: restoring the rollout state from the
+// cluster, resuming the rollout in progress. A lost Lease stops the plane (the workload keeps
+// serving) and it waits again; `stop` ends it, handing the Lease over at once. `started` is
+// called with the control API's address each time it starts driving. Errors: the plane could
+// not start (the message names why).
+Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
+                           const std::function<void(const std::string&)>& started);
 
 }  // namespace sg::platform

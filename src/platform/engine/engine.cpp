@@ -58,6 +58,7 @@ Status Engine::start() {
 void Engine::run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     tick();
+    if (opts_.after_tick && !opts_.after_tick()) break;
     for (auto slept = 0ms; slept < opts_.tick && !stop.load(); slept += 50ms) {
       std::this_thread::sleep_for(50ms);
     }
@@ -65,7 +66,9 @@ void Engine::run(const std::atomic<bool>& stop) {
   std::lock_guard lock(mu_);
   synthetic_->reset();
   backend_.shutdown();
-  event("stopped", "control plane stopped the gateway and every replica");
+  event("stopped", backend_.name() == "local"
+                       ? "control plane stopped the gateway and every replica"
+                       : "control plane stopped; the workload keeps serving");
 }
 
 void Engine::tick() {

@@ -55,6 +55,9 @@ struct EngineOptions {
   bool echo_events = true;  // also print each event on stderr (sgctl up's log)
   // Ok when `release` can be deployed (locally: it is in the catalog); else the error names it.
   std::function<Status(const std::string& release)> check_release;
+  // Called by run() after each tick, under no lock; false ends the loop (the Kubernetes
+  // control plane saves its state to the cluster here and stops when another writer took it).
+  std::function<bool()> after_tick;
 };
 
 // What `sgctl rollback` started: the rollout in progress switched back (in_progress), or a

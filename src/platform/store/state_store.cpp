@@ -245,6 +245,32 @@ Result<std::optional<std::string>> StateStore::setting(const std::string& key) {
   return std::optional<std::string>(st->text(0));
 }
 
+Result<std::vector<std::pair<std::string, std::string>>> StateStore::settings() {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("SELECT key, value FROM settings ORDER BY key");
+  if (!st) return st.error();
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    auto row = st->step("reading settings");
+    if (!row) return row.error();
+    if (!*row) return out;
+    out.emplace_back(st->text(0), st->text(1));
+  }
+}
+
+Status StateStore::put_deployment(const DeploymentRecord& d) {
+  if (d.id <= 0) return make_error(ErrorCode::kInvalidArgument, "put_deployment: no id");
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare(
+      "INSERT OR REPLACE INTO deployments(id, strategy, from_release, to_release, result, "
+      "reason, started_ms, finished_ms, options, state, evidence, journal) "
+      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!st) return st.error();
+  st->bind(d.id).bind(d.strategy).bind(d.from_release).bind(d.to_release).bind(d.result);
+  st->bind(d.reason).bind(d.started_ms).bind(d.finished_ms).bind(d.options).bind(d.state);
+  return st->bind(d.evidence).bind(d.journal).run("storing deployment " + std::to_string(d.id));
+}
+
 Result<std::int64_t> StateStore::insert_deployment(const DeploymentRecord& d) {
   std::lock_guard lock(mu_);
   auto st = db_.prepare(

@@ -91,10 +91,15 @@ class StateStore {
 
   Status set_setting(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> setting(const std::string& key);
+  // Every setting, by key.
+  Result<std::vector<std::pair<std::string, std::string>>> settings();
 
   // Inserts `record` (id ignored) and returns its id.
   Result<std::int64_t> insert_deployment(const DeploymentRecord& record);
   Status update_deployment(const DeploymentRecord& record);
+  // Inserts or replaces the deployment with record.id (> 0): restoring state kept elsewhere
+  // (the Kubernetes backend's ConfigMap).
+  Status put_deployment(const DeploymentRecord& record);
   // Newest first, at most `limit`.
   Result<std::vector<DeploymentRecord>> deployments(int limit);
   Result<std::optional<DeploymentRecord>> deployment(std::int64_t id);

@@ -1,0 +1,414 @@
+#include "platform/kube/kube_backend.hpp"
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+
+#include "common/host_port.hpp"
+#include "common/http/blocking_client.hpp"
+
+namespace sg::platform {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr const char* kTracks[] = {"blue", "green", "canary"};
+
+const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* cur = &v;
+  for (std::string_view key : path) {
+    const auto* obj = cur->if_object();
+    if (obj == nullptr) return nullptr;
+    cur = obj->if_contains(key);
+    if (cur == nullptr) return nullptr;
+  }
+  return cur;
+}
+
+std::string text_at(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* x = at(v, path);
+  return x != nullptr && x->is_string() ? std::string(x->as_string()) : std::string();
+}
+
+std::int64_t int_at(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* x = at(v, path);
+  if (x == nullptr) return 0;
+  if (x->is_int64()) return x->as_int64();
+  if (x->is_uint64()) return static_cast<std::int64_t>(x->as_uint64());
+  return 0;
+}
+
+const json::array* array_at(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* x = at(v, path);
+  return x != nullptr ? x->if_array() : nullptr;
+}
+
+// HOST:PORT with HOST an IP literal: a name is resolved (IPv4 first); as given when it cannot be.
+std::string resolved(const std::string& address) {
+  auto hp = parse_host_port(address);
+  if (!hp) return address;
+  if (parse_host_port(address, {.require_ip_literal = true})) return address;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(hp->host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    return address;
+  }
+  char ip[64] = {};
+  ::getnameinfo(found->ai_addr, found->ai_addrlen, ip, sizeof ip, nullptr, 0, NI_NUMERICHOST);
+  ::freeaddrinfo(found);
+  return HostPort{ip, hp->port}.text();
+}
+
+int container_port(const json::value& pod) {
+  const json::array* containers = array_at(pod, {"spec", "containers"});
+  if (containers == nullptr || containers->empty()) return 9090;
+  const json::array* ports = array_at((*containers)[0], {"ports"});
+  if (ports == nullptr) return 9090;
+  for (const auto& p : *ports) {
+    if (text_at(p, {"name"}) == "http") return static_cast<int>(int_at(p, {"containerPort"}));
+  }
+  return ports->empty() ? 9090 : static_cast<int>(int_at((*ports)[0], {"containerPort"}));
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> split_image(const std::string& image) {
+  const std::string name = image.substr(0, image.find('@'));
+  const auto slash = name.rfind('/');
+  const auto colon = name.rfind(':');
+  if (colon == std::string::npos || (slash != std::string::npos && colon < slash)) {
+    return {name, "latest"};
+  }
+  return {name.substr(0, colon), name.substr(colon + 1)};
+}
+
+std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_ready) {
+  ReplicaInfo r;
+  r.track = text_at(pod, {"metadata", "labels", "version"});
+  if (std::find(std::begin(kTracks), std::end(kTracks), r.track) == std::end(kTracks)) {
+    return std::nullopt;
+  }
+  r.name = text_at(pod, {"metadata", "name"});
+  r.log = "pod/" + r.name;
+  if (const json::array* containers = array_at(pod, {"spec", "containers"});
+      containers != nullptr && !containers->empty()) {
+    r.release = split_image(text_at((*containers)[0], {"image"})).second;
+  }
+  const std::string ip = text_at(pod, {"status", "podIP"});
+  if (!ip.empty()) r.address = ip + ":" + std::to_string(container_port(pod));
+  bool ready = false;
+  if (const json::array* conds = array_at(pod, {"status", "conditions"})) {
+    for (const auto& c : *conds) {
+      if (text_at(c, {"type"}) == "Ready") ready = text_at(c, {"status"}) == "True";
+    }
+  }
+  bool backoff = false;
+  if (const json::array* statuses = array_at(pod, {"status", "containerStatuses"})) {
+    for (const auto& s : *statuses) {
+      r.restarts += static_cast<int>(int_at(s, {"restartCount"}));
+      const std::string waiting = text_at(s, {"state", "waiting", "reason"});
+      if (waiting == "CrashLoopBackOff" || at(s, {"state", "terminated"}) != nullptr) backoff = true;
+      if (const json::value* term = at(s, {"lastState", "terminated"})) {
+        const std::string reason = text_at(*term, {"reason"});
+        if (const std::int64_t sig = int_at(*term, {"signal"}); sig != 0) {
+          r.last_exit = "signal " + std::to_string(sig);
+        } else {
+          r.last_exit = "exit " + std::to_string(int_at(*term, {"exitCode"}));
+        }
+        if (!reason.empty()) r.last_exit += " (" + reason + ")";
+      }
+    }
+  }
+  if (at(pod, {"metadata", "deletionTimestamp"}) != nullptr &&
+      !at(pod, {"metadata", "deletionTimestamp"})->is_null()) {
+    r.phase = ReplicaPhase::kTerminating;
+  } else if (backoff) {
+    r.phase = ReplicaPhase::kBackoff;
+  } else if (ready) {
+    r.phase = ReplicaPhase::kReady;
+  } else {
+    r.phase = was_ready ? ReplicaPhase::kUnready : ReplicaPhase::kStarting;
+  }
+  return r;
+}
+
+KubeBackend::KubeBackend(KubeBackendOptions options, EventFn events)
+    : opts_(std::move(options)), kubectl_(opts_.kubectl), events_(std::move(events)) {}
+
+Result<std::unique_ptr<KubeBackend>> KubeBackend::open(KubeBackendOptions options, EventFn events) {
+  std::unique_ptr<KubeBackend> b(new KubeBackend(std::move(options), std::move(events)));
+  if (Status st = b->read_namespace(); !st) return st.error();
+  std::vector<std::string> missing;
+  for (const char* track : kTracks) {
+    if (!b->tracks_[track].exists) missing.push_back("deployment/" + b->opts_.prefix + track);
+  }
+  if (b->active_.empty()) missing.push_back("service/" + b->opts_.prefix + "active");
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return make_error(ErrorCode::kNotFound,
+                      "namespace " + b->opts_.kubectl.ns + " lacks " + list +
+                          " (apply the blue-green overlay: kubectl apply -k deploy/k8s/overlays/blue-green)");
+  }
+  if (b->active_ != "blue" && b->active_ != "green") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "service " + b->opts_.prefix + "active selects version=" + b->active_ +
+                          "; sgctl drives the blue-green layout (version=blue or green)");
+  }
+  return b;
+}
+
+void KubeBackend::problem(const std::string& key, const std::string& message) {
+  if (problems_.insert(key).second) events_(key, message + " (reported once until it works again)");
+}
+
+void KubeBackend::solved(const std::string& key) {
+  if (problems_.erase(key) > 0) events_(key + "_solved", key + ": works again");
+}
+
+Status KubeBackend::read_namespace() {
+  auto list = kubectl_.get_json({"get", "deployments,services,pods"});
+  if (!list) return list.error();
+  const json::array* items = array_at(*list, {"items"});
+  if (items == nullptr) return make_error(ErrorCode::kUnavailable, "kubectl get: no items");
+  std::map<std::string, KubeTrack> tracks;
+  std::vector<ReplicaInfo> replicas;
+  std::set<std::string> ready_now;
+  for (const auto& item : *items) {
+    const std::string kind = text_at(item, {"kind"});
+    const std::string name = text_at(item, {"metadata", "name"});
+    if (kind == "Deployment" && name.starts_with(opts_.prefix)) {
+      const std::string track = name.substr(opts_.prefix.size());
+      if (std::find(std::begin(kTracks), std::end(kTracks), track) == std::end(kTracks)) continue;
+      KubeTrack t;
+      t.exists = true;
+      t.replicas = static_cast<int>(int_at(item, {"spec", "replicas"}));
+      if (const json::array* cs = array_at(item, {"spec", "template", "spec", "containers"});
+          cs != nullptr && !cs->empty()) {
+        t.container = text_at((*cs)[0], {"name"});
+        std::tie(t.repository, t.release) = split_image(text_at((*cs)[0], {"image"}));
+      }
+      tracks[track] = t;
+    } else if (kind == "Service" && name == opts_.prefix + "active") {
+      active_ = text_at(item, {"spec", "selector", "version"});
+    } else if (kind == "Service" && name == opts_.prefix + "preview") {
+      preview_ = text_at(item, {"spec", "selector", "version"});
+    } else if (kind == "Pod") {
+      const bool was_ready = ready_pods_.contains(name);
+      auto r = replica_from_pod(item, was_ready);
+      if (!r) continue;
+      if (r->phase == ReplicaPhase::kReady) ready_now.insert(name);
+      if (was_ready && r->phase == ReplicaPhase::kUnready) ++flaps_[name];
+      r->readiness_flaps = flaps_[name];
+      replicas.push_back(std::move(*r));
+    }
+  }
+  // Pods seen ready stay remembered while they exist (an unready one may come back).
+  std::set<std::string> keep;
+  for (const auto& r : replicas) {
+    if (ready_now.contains(r.name) || ready_pods_.contains(r.name)) keep.insert(r.name);
+  }
+  ready_pods_ = std::move(keep);
+  std::erase_if(flaps_, [&](const auto& f) {
+    return std::none_of(replicas.begin(), replicas.end(), [&](const ReplicaInfo& r) { return r.name == f.first; });
+  });
+  std::sort(replicas.begin(), replicas.end(),
+            [](const ReplicaInfo& a, const ReplicaInfo& b) { return a.name < b.name; });
+  tracks_ = std::move(tracks);
+  replicas_ = std::move(replicas);
+  return Status::ok();
+}
+
+void KubeBackend::set_track(const std::string& track, const control::TrackTarget& target) {
+  desired_[track] = target;
+}
+
+void KubeBackend::set_weights(const std::map<std::string, int>& weights) { weights_ = weights; }
+
+void KubeBackend::connect_gateway(std::chrono::steady_clock::time_point now) {
+  if (gateway_ && gateway_->alive()) return;
+  if (now < next_gateway_try_) return;
+  next_gateway_try_ = now + 2s;
+  auto client = std::make_unique<GatewayClient>(resolved(opts_.gateway_admin), opts_.gateway_token);
+  auto cfg = client->config();
+  if (!cfg) {
+    gateway_.reset();
+    problem("gateway_unreachable", "gateway admin " + opts_.gateway_admin + ": " + cfg.error().message);
+    return;
+  }
+  solved("gateway_unreachable");
+  base_ = *cfg;
+  applied_.reset();
+  ++traffic_epoch_;  // another gateway (or the same after a restart): counters from its zero
+  last_total_ = 0;
+  gateway_ = std::move(client);
+}
+
+gateway::GatewayConfig KubeBackend::desired_gateway_config() const {
+  gateway::GatewayConfig c = *base_;
+  c.tracks.clear();
+  c.route.weights.clear();
+  for (const char* track : kTracks) {
+    std::vector<std::string> eps = track_endpoints(track);
+    const auto w = weights_.find(track);
+    const bool weighted = w != weights_.end() && w->second > 0;
+    if (eps.empty() && weighted && applied_) {
+      // No pod ready right now: keep what the gateway has rather than pointing at nothing.
+      if (auto it = applied_->tracks.find(track); it != applied_->tracks.end()) eps = it->second.endpoints;
+    }
+    if (eps.empty() && !weighted) continue;
+    c.tracks[track].endpoints = std::move(eps);
+    if (weighted) c.route.weights.push_back({track, w->second});
+  }
+  return c;
+}
+
+void KubeBackend::sync_routes() {
+  if (!gateway_ || !base_ || weights_.empty()) return;
+  gateway::GatewayConfig cfg = desired_gateway_config();
+  if (applied_ && *applied_ == cfg) return;
+  if (!gateway::validate_gateway_config(cfg)) return;  // never point the route at nothing
+  if (auto st = gateway_->apply(cfg); !st) {
+    problem("gateway_sync_failed", st.error().message);
+    return;
+  }
+  solved("gateway_sync_failed");
+  applied_ = cfg;
+}
+
+void KubeBackend::apply_active_service() {
+  // The colour with the most weight is active (the engine weights one colour at a time
+  // outside a blue-green switch, which moves 100 % at once).
+  std::string colour;
+  int best = 0;
+  for (const char* c : {"blue", "green"}) {
+    if (auto w = weights_.find(c); w != weights_.end() && w->second > best) {
+      best = w->second;
+      colour = c;
+    }
+  }
+  if (colour.empty()) return;
+  const std::string other = colour == "blue" ? "green" : "blue";
+  for (const auto& [service, version, seen] :
+       {std::tuple{opts_.prefix + "active", colour, active_}, std::tuple{opts_.prefix + "preview", other, preview_}}) {
+    if (seen == version || (service.ends_with("preview") && preview_.empty())) continue;
+    Status st = kubectl_.merge_patch("service/" + service,
+                                     json::object{{"spec", json::object{{"selector", json::object{{"version", version}}}}}});
+    if (!st) {
+      problem("service_patch_failed", st.error().message);
+      continue;
+    }
+    solved("service_patch_failed");
+    events_("service", service + " selects version=" + version);
+    (service.ends_with("active") ? active_ : preview_) = version;
+  }
+}
+
+void KubeBackend::apply_deployments() {
+  for (const auto& [track, target] : desired_) {
+    auto it = tracks_.find(track);
+    if (it == tracks_.end() || !it->second.exists) continue;
+    KubeTrack& t = it->second;
+    const bool release_differs = !target.release.empty() && t.release != target.release;
+    if (!release_differs && t.replicas == target.replicas) continue;
+    json::object spec{{"replicas", target.replicas}};
+    if (release_differs) {
+      spec["template"] = json::object{
+          {"metadata", json::object{{"annotations", json::object{{"streamgate.dev/release", target.release}}}}},
+          {"spec", json::object{{"containers", json::array{json::object{
+                                                   {"name", t.container},
+                                                   {"image", t.repository + ":" + target.release},
+                                                   {"env", json::array{json::object{
+                                                               {"name", "STREAMGATE_VERSION_LABEL"},
+                                                               {"value", target.release}}}}}}}}}};
+    }
+    auto st = kubectl_.run({"patch", "deployment/" + opts_.prefix + track, "--type=strategic", "-p",
+                            json::serialize(json::object{{"spec", spec}})});
+    if (!st) {
+      problem("deployment_patch_failed_" + track, st.error().message);
+      continue;
+    }
+    solved("deployment_patch_failed_" + track);
+    events_("deployment", opts_.prefix + track + ": " + std::to_string(target.replicas) +
+                              " replicas of " + (target.release.empty() ? t.release : target.release));
+    t.replicas = target.replicas;
+    if (release_differs) t.release = target.release;
+  }
+}
+
+void KubeBackend::reconcile(std::chrono::steady_clock::time_point now) {
+  if (now >= next_read_) {
+    next_read_ = now + opts_.read_every;
+    if (Status st = read_namespace(); !st) {
+      problem("cluster_unreachable", st.error().message);
+      return;  // act only on a fresh view
+    }
+    solved("cluster_unreachable");
+  }
+  connect_gateway(now);
+  sync_routes();  // routes first: a track loses its weight before it shrinks
+  apply_active_service();
+  apply_deployments();
+}
+
+GatewayInfo KubeBackend::gateway() const {
+  GatewayInfo g;
+  g.admin = opts_.gateway_admin;
+  g.running = gateway_ != nullptr;
+  if (base_) g.listen = base_->listen;
+  return g;
+}
+
+Result<TrackTraffic> KubeBackend::traffic() {
+  if (!gateway_) return make_error(ErrorCode::kUnavailable, "the gateway's admin API does not answer");
+  auto t = gateway_->traffic();
+  if (!t) {
+    gateway_.reset();  // reconnect (and re-read its config) at the next reconcile
+    return t.error();
+  }
+  std::uint64_t total = 0;
+  for (const auto& [track, s] : t->tracks) total += s.requests;
+  if (total < last_total_) ++traffic_epoch_;  // the gateway restarted behind the Service
+  last_total_ = total;
+  return t;
+}
+
+Result<std::vector<EndpointLoad>> KubeBackend::endpoint_load() {
+  if (!gateway_) return make_error(ErrorCode::kUnavailable, "the gateway's admin API does not answer");
+  return gateway_->endpoint_load();
+}
+
+std::optional<std::string> KubeBackend::track_version(const std::string& track) {
+  for (const auto& r : replicas_) {
+    if (r.track != track || r.phase != ReplicaPhase::kReady || r.address.empty()) continue;
+    auto reply = http::blocking_call(r.address, {.target = "/api/v1/health", .timeout = 1000ms});
+    if (reply.status != 200) continue;
+    boost::system::error_code ec;
+    auto v = json::parse(reply.body, ec);
+    if (ec || !v.is_object()) continue;
+    if (auto* version = v.as_object().if_contains("version"); version && version->is_string()) {
+      return std::string(version->as_string());
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> KubeBackend::track_endpoints(const std::string& track) const {
+  std::vector<std::string> out;
+  for (const auto& r : replicas_) {
+    if (r.track == track && r.phase == ReplicaPhase::kReady && !r.address.empty()) out.push_back(r.address);
+  }
+  return out;
+}
+
+std::string KubeBackend::log_tail(const ReplicaInfo& replica, std::size_t max_bytes) const {
+  auto out = kubectl_.run({"logs", replica.name, "--tail=500", "--limit-bytes=" + std::to_string(max_bytes)});
+  return out ? *out : std::string();
+}
+
+}  // namespace sg::platform

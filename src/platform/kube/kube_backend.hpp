@@ -1,0 +1,121 @@
+// KubeBackend: the Backend (backend.hpp) on Kubernetes. Each track is a Deployment that the
+// manifests ship (deploy/k8s: streamgate-blue, streamgate-green, streamgate-canary); a
+// track's desired release and replicas become that Deployment's container image
+// (REPOSITORY:RELEASE, the repository kept from its current image, with env
+// STREAMGATE_VERSION_LABEL=RELEASE, which /api/v1/health reports for the smoke test) and
+// spec.replicas, set by a strategic-merge patch; Kubernetes starts, probes, restarts and stops the pods. The active
+// colour is Service streamgate-active's selector (version=COLOUR; streamgate-preview selects
+// the other). Weights go to our gateway (its admin API: a whole config with each track's
+// ready pod IP:PORT as endpoints), whose /metrics give the per-track traffic. Replica state
+// comes from pod status: readiness, restartCount, CrashLoopBackOff, lastState.terminated,
+// deletionTimestamp. It never creates or deletes workloads, and shutdown() leaves them
+// serving.
+//
+// Each reconcile() reads the namespace once (one `kubectl get deployments,services,pods`),
+// then applies routes, the active Service, and the Deployments that differ from the desired
+// state. Routes go first: a track loses its weight before its Deployment is scaled down.
+// Kubernetes picks which pod of a shrinking Deployment stops; that pod leaves the gateway's
+// endpoints when the next read shows it terminating (the server's preStop delay and the
+// gateway's health checks cover the gap). Session-aware draining is not done here.
+//
+// Thread: the engine's thread (see backend.hpp).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "gateway/core/gateway_config.hpp"
+#include "platform/backend.hpp"
+#include "platform/gateway_client.hpp"
+#include "platform/kube/kubectl.hpp"
+
+namespace sg::platform {
+
+struct KubeBackendOptions {
+  KubectlOptions kubectl;
+  std::string gateway_admin;  // HOST:PORT of the gateway's admin listener (a name is resolved)
+  std::string gateway_token;
+  std::string prefix = "streamgate-";  // Deployment streamgate-TRACK, Services streamgate-active/-preview
+  std::chrono::milliseconds read_every{1000};  // at most one namespace read per this period
+};
+
+// What a Deployment's and its pods' JSON say, as the backend uses it (exposed for tests).
+struct KubeTrack {
+  bool exists = false;
+  std::string container;   // the first container's name
+  std::string repository;  // image without the tag
+  std::string release;     // the image's tag
+  int replicas = 0;        // spec.replicas
+};
+std::pair<std::string, std::string> split_image(const std::string& image);
+// ReplicaInfo of a pod (track from label version); nullopt for a pod that is not one of ours.
+std::optional<ReplicaInfo> replica_from_pod(const boost::json::value& pod, bool was_ready);
+
+class KubeBackend final : public Backend {
+ public:
+  using EventFn = std::function<void(const std::string& kind, const std::string& message)>;
+
+  // Reads the namespace and checks that the three track Deployments and the two Services
+  // exist (the error names what is missing and which overlay ships it).
+  static Result<std::unique_ptr<KubeBackend>> open(KubeBackendOptions options, EventFn events);
+
+  std::string_view name() const override { return "kubernetes"; }
+  void set_track(const std::string& track, const control::TrackTarget& target) override;
+  void set_weights(const std::map<std::string, int>& weights) override;
+  void reconcile(std::chrono::steady_clock::time_point now) override;
+  void sync_routes() override;
+  std::vector<ReplicaInfo> replicas() const override { return replicas_; }
+  GatewayInfo gateway() const override;
+  Result<TrackTraffic> traffic() override;
+  Result<std::vector<EndpointLoad>> endpoint_load() override;
+  std::uint64_t traffic_epoch() const override { return traffic_epoch_; }
+  std::optional<std::string> track_version(const std::string& track) override;
+  std::vector<std::string> track_endpoints(const std::string& track) const override;
+  std::string log_tail(const ReplicaInfo& replica, std::size_t max_bytes) const override;
+  void shutdown() override {}
+
+  // The active colour and each track's Deployment as last read (for the control plane's
+  // first start: what the cluster runs).
+  const std::string& active_colour() const { return active_; }
+  const std::map<std::string, KubeTrack>& tracks() const { return tracks_; }
+
+ private:
+  KubeBackend(KubeBackendOptions options, EventFn events);
+  Status read_namespace();
+  void apply_active_service();
+  void apply_deployments();
+  void connect_gateway(std::chrono::steady_clock::time_point now);
+  gateway::GatewayConfig desired_gateway_config() const;
+  void problem(const std::string& key, const std::string& message);
+  void solved(const std::string& key);
+
+  KubeBackendOptions opts_;
+  Kubectl kubectl_;
+  EventFn events_;
+  std::map<std::string, control::TrackTarget> desired_;
+  std::map<std::string, int> weights_;
+  std::map<std::string, KubeTrack> tracks_;
+  std::string active_;   // streamgate-active's selector, as read
+  std::string preview_;  // streamgate-preview's selector, as read
+  std::vector<ReplicaInfo> replicas_;
+  std::set<std::string> ready_pods_;  // pods seen ready (for readiness flaps)
+  std::map<std::string, int> flaps_;
+  std::unique_ptr<GatewayClient> gateway_;
+  std::chrono::steady_clock::time_point next_gateway_try_{};
+  std::chrono::steady_clock::time_point next_read_{};
+  std::optional<gateway::GatewayConfig> base_;     // the gateway's own config (listeners, ...)
+  std::optional<gateway::GatewayConfig> applied_;  // what we last applied
+  std::uint64_t traffic_epoch_ = 0;
+  std::uint64_t last_total_ = 0;
+  std::set<std::string> problems_;  // reported once until solved
+};
+
+}  // namespace sg::platform

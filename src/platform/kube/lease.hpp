@@ -1,0 +1,62 @@
+// LeaderLease: one active `sgctl controller` per namespace through a coordination.k8s.io/v1
+// Lease (default streamgate-controller), as client-go's leader election does it: the holder
+// renews spec.renewTime every duration/3; a candidate takes the Lease over only when its
+// resourceVersion has not changed for a whole lease duration by the candidate's own clock
+// (no trust in clocks across machines), or when the holder released it (empty
+// holderIdentity). Every write carries the resourceVersion read, so of two candidates one
+// wins and the other gets 409 Conflict. A holder that cannot renew for 2/3 of the duration
+// considers itself lost and stops acting before anyone else may take over.
+//
+// Thread-safety: acquire() and release() on one thread; holding() from any (the renewal
+// runs on a thread of its own while held).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include "common/result.hpp"
+#include "platform/kube/kubectl.hpp"
+
+namespace sg::platform {
+
+struct LeaseOptions {
+  std::string name = "streamgate-controller";
+  std::string identity;  // this candidate: HOSTNAME/PID
+  std::chrono::seconds duration{15};
+};
+
+class LeaderLease {
+ public:
+  using EventFn = std::function<void(const std::string& kind, const std::string& message)>;
+  LeaderLease(const Kubectl& kubectl, LeaseOptions options, EventFn events);
+  ~LeaderLease();  // stops renewing (does not release)
+
+  // Blocks until this candidate holds the Lease (true) or `stop` is set (false); then renews
+  // it in the background until release() or until renewal fails too long (holding() false).
+  bool acquire(const std::atomic<bool>& stop);
+  bool holding() const { return holding_.load(); }
+  // Stops renewing and, if still held, hands the Lease over at once (empty holder).
+  void release();
+
+  // One attempt (exposed for tests): take or renew. Ok(true) when held after it.
+  Result<bool> try_acquire_or_renew();
+
+ private:
+  void renew_loop();
+
+  const Kubectl& kubectl_;
+  LeaseOptions opts_;
+  EventFn events_;
+  std::atomic<bool> holding_{false};
+  std::atomic<bool> stop_renewing_{false};
+  std::thread renewer_;
+  // What we last saw of the Lease, and when (our clock), for the expiry rule.
+  std::string seen_version_;
+  std::chrono::steady_clock::time_point seen_at_{};
+  std::chrono::steady_clock::time_point renewed_at_{};
+};
+
+}  // namespace sg::platform

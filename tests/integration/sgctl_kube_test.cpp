@@ -1,0 +1,327 @@
+// sgctl's kubernetes backend end to end, with the real kubectl 1.32, against the stand-in API
+// server (tests/kube/fake-apiserver.cjs, a test fixture: not Kubernetes) in kubelet mode:
+// every pod of our images is a real streamgate-server process on its own loopback address
+// (127.0.X.Y:9090), ready when its /readyz answers, crash-looping when it exits. The
+// namespace holds the rendered blue-green overlay (deploy/k8s/overlays/blue-green); our
+// gateway runs here as a process; `sgctl --backend kubernetes up` drives it all, and the
+// runbook scripts run unchanged with SG_BACKEND=kubernetes.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/run_command.hpp"
+#include "integration/http_client.hpp"
+#include "integration/load_generator.hpp"
+#include "support/services.hpp"
+
+namespace sg::test {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kAdminToken = "kube-test-gateway-admin-token-0123456789abcdef";
+
+struct Done {
+  int exit_code = -1;
+  std::string output;
+};
+
+class SgctlKubeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!sg::run_command({.argv = {"kubectl", "version", "--client"}, .timeout = 20s})) {
+      GTEST_SKIP() << "kubectl is not installed (scripts/install-deps documents it)";
+    }
+    write_kubelet_map();
+    start_apiserver();
+    write_kubeconfig();
+    apply_overlay();
+    start_gateway();
+    state_ = dir_.path() / "state";
+    start_up(state_);
+  }
+
+  void TearDown() override {
+    if (up_) up_->terminate(10s);
+    if (gateway_) gateway_->terminate(5s);
+    if (apiserver_) apiserver_->terminate(15s);  // stops every pod process it started
+  }
+
+  // An image -> command map for the fixture's kubelet: the releases this test deploys.
+  void write_kubelet_map() {
+    const std::string storage = "sqlite:" + (dir_.path() / "shared.sqlite").string();
+    fs::create_directories(dir_.path() / "media");
+    auto server = [&](const std::string& release, json::array args) {
+      return json::object{{"exec", SG_SERVER_BIN},
+                          {"args", std::move(args)},
+                          {"env", json::object{{"STREAMGATE_STORAGE", storage},
+                                               {"STREAMGATE_CACHE", "memory"},
+                                               {"STREAMGATE_MEDIA_DIR", (dir_.path() / "media").string()},
+                                               {"STREAMGATE_API_TOKENS", "kube-test-api-token"},
+                                               {"STREAMGATE_DRAIN_DELAY", "0"},
+                                               {"STREAMGATE_GRACE_PERIOD", "2"},
+                                               {"STREAMGATE_VERSION_LABEL", release}}}};
+    };
+    json::object map{{"streamgate:v0.1.0", server("v0.1.0", {})},
+                     {"streamgate:v1.3.0", server("v1.3.0", {})},
+                     {"streamgate:v1.3.1-bad", server("v1.3.1-bad", {"--chaos-error-rate", "0.2"})},
+                     // Exits at once (an unknown flag): a release that crash-loops.
+                     {"streamgate:v1.4.0-crash", server("v1.4.0-crash", {"--no-such-flag"})}};
+    std::ofstream(dir_.path() / "kubelet.json") << json::serialize(map);
+  }
+
+  void start_apiserver() {
+    SpawnOptions o;
+    o.argv = {"node", std::string(SG_SOURCE_DIR) + "/tests/kube/fake-apiserver.cjs", "--port", "0",
+              "--kubelet", (dir_.path() / "kubelet.json").string(), "--ready-delay-ms", "300",
+              "--crash-backoff-ms", "500", "--max-grace-ms", "4000"};
+    o.log_file = dir_.path() / "apiserver.log";
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    apiserver_.emplace(std::move(*child));
+    for (int i = 0; i < 200; ++i) {
+      std::ifstream in(o.log_file);
+      std::string line;
+      if (std::getline(in, line) && line.starts_with("listening http://")) {
+        server_url_ = line.substr(std::string("listening ").size());
+        return;
+      }
+      ASSERT_TRUE(apiserver_->running()) << tail_of(o.log_file);
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL() << "fixture API server did not start: " << tail_of(o.log_file);
+  }
+
+  void write_kubeconfig() {
+    kubeconfig_ = dir_.path() / "kubeconfig";
+    std::ofstream(kubeconfig_) << "apiVersion: v1\nkind: Config\nclusters:\n- name: fixture\n  cluster:\n"
+                                  "    server: " << server_url_
+                               << "\nusers:\n- name: fixture\n  user: {}\ncontexts:\n- name: fixture\n"
+                                  "  context: {cluster: fixture, user: fixture}\n"
+                                  "- name: elsewhere\n  context: {cluster: fixture, user: fixture, namespace: default}\n"
+                                  "current-context: elsewhere\n";
+  }
+
+  std::vector<std::pair<std::string, std::string>> env() const {
+    return {{"KUBECONFIG", kubeconfig_.string()}, {"STREAMGATE_ADMIN_TOKEN", kAdminToken}};
+  }
+
+  // kubectl --context fixture -n streamgate ARGS; its stdout (the test fails on an error).
+  std::string kubectl(std::vector<std::string> args, const std::string& input = {}) {
+    std::vector<std::string> argv = {"kubectl", "--context", "fixture", "-n", "streamgate"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = sg::run_command({.argv = argv, .env = env(), .input = input, .timeout = 30s});
+    EXPECT_TRUE(r) << r.error().message;
+    if (!r) return {};
+    EXPECT_EQ(r->exit_code, 0) << args.front() << ": " << r->err;
+    return r->out;
+  }
+
+  std::string jsonpath(const std::string& object, const std::string& path) {
+    return kubectl({"get", object, "-o", "jsonpath={" + path + "}"});
+  }
+
+  void apply_overlay() {
+    auto rendered = sg::run_command(
+        {.argv = {"kubectl", "kustomize", std::string(SG_SOURCE_DIR) + "/deploy/k8s/overlays/blue-green"},
+         .env = env(),
+         .timeout = 60s});
+    ASSERT_TRUE(rendered && rendered->exit_code == 0) << (rendered ? rendered->err : rendered.error().message);
+    kubectl({"apply", "-f", "-"}, rendered->out);
+    kubectl({"rollout", "status", "deployment/streamgate-blue", "--timeout=60s"});
+  }
+
+  void start_gateway() {
+    port_ = free_port();
+    admin_port_ = free_port();
+    // A placeholder route; sgctl replaces the whole config through the admin API.
+    std::ofstream(dir_.path() / "gateway.yaml")
+        << "listen: 127.0.0.1:" << port_ << "\nadmin: { listen: 127.0.0.1:" << admin_port_
+        << " }\nthreads: 2\nhealth_check: { path: /readyz, interval_ms: 200, timeout_ms: 150, rise: 1, fall: 2 }\n"
+           "tracks:\n  blue: { endpoints: [127.0.0.1:1] }\nroute:\n  weights: { blue: 100 }\n";
+    SpawnOptions o;
+    o.argv = {SG_GATEWAY_BIN, "--config", (dir_.path() / "gateway.yaml").string()};
+    o.env = {{"STREAMGATE_ADMIN_TOKEN", kAdminToken}};
+    o.log_file = dir_.path() / "gateway.log";
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    gateway_.emplace(std::move(*child));
+    for (int i = 0; i < 200; ++i) {
+      if (http_get(admin_port_, "/health").status == 200) return;
+      std::this_thread::sleep_for(25ms);
+    }
+    FAIL() << "gateway not up: " << tail_of(o.log_file);
+  }
+
+  // `sgctl --backend kubernetes up` for state dir `state`, until the gateway serves the
+  // active release through it.
+  void start_up(const fs::path& state, const std::string& expect_version = "v0.1.0") {
+    SpawnOptions o;
+    o.argv = {SG_SGCTL_BIN, "--state-dir", state.string(), "--backend", "kubernetes", "--context", "fixture",
+              "-n", "streamgate", "up", "--gateway-admin", "127.0.0.1:" + std::to_string(admin_port_),
+              "--tick-ms", "200"};
+    o.env = env();
+    o.log_file = dir_.path() / ("up-" + std::to_string(++ups_) + ".log");
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    up_.emplace(std::move(*child));
+    up_log_ = o.log_file;
+    for (int i = 0; i < 600; ++i) {
+      auto r = http_get(port_, "/api/v1/health");
+      if (r.status == 200 && r.header("X-StreamGate-Version") == expect_version &&
+          sgctl(state, {"status", "-o", "json"}).exit_code == 0) {
+        return;
+      }
+      ASSERT_TRUE(up_->running()) << "sgctl up exited: " << tail_of(o.log_file, 4000);
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "not serving " << expect_version << " through the gateway: " << tail_of(o.log_file, 4000);
+  }
+
+  Done sgctl(const fs::path& state, const std::vector<std::string>& args, std::chrono::seconds timeout = 120s) {
+    std::vector<std::string> argv = {SG_SGCTL_BIN, "--state-dir", state.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = sg::run_command({.argv = argv, .env = env(), .timeout = timeout});
+    if (!r) return {-1, r.error().message};
+    return {r->exit_code, r->out + r->err};
+  }
+
+  // A runbook script with SG_BACKEND=kubernetes (and SGCTL, SG_STATE_DIR) in its environment.
+  Done script(const std::string& name, const std::vector<std::string>& args, std::chrono::seconds timeout = 180s) {
+    std::vector<std::string> argv = {"bash", std::string(SG_SOURCE_DIR) + "/scripts/" + name};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto e = env();
+    e.insert(e.end(), {{"SGCTL", SG_SGCTL_BIN}, {"SG_STATE_DIR", state_.string()}, {"SG_BACKEND", "kubernetes"}});
+    auto r = sg::run_command({.argv = argv, .env = e, .timeout = timeout});
+    if (!r) return {-1, r.error().message};
+    return {r->exit_code, r->out + r->err};
+  }
+
+  json::value rollout_state() {
+    const std::string data = jsonpath("configmap/streamgate-rollout-state", ".data.deployments\\.json");
+    boost::system::error_code ec;
+    auto v = json::parse(data, ec);
+    return ec ? json::value() : v;
+  }
+
+  std::string up_log() { return "\n--- sgctl up:\n" + tail_of(up_log_, 6000); }
+
+  TempDir dir_{"sg-it-kube"};
+  std::optional<ChildProcess> apiserver_;
+  std::optional<ChildProcess> gateway_;
+  std::optional<ChildProcess> up_;
+  std::string server_url_;
+  fs::path kubeconfig_;
+  fs::path state_;
+  fs::path up_log_;
+  int ups_ = 0;
+  std::uint16_t port_ = 0;
+  std::uint16_t admin_port_ = 0;
+};
+
+TEST_F(SgctlKubeTest, BlueGreenThenRollbackThroughTheRunbookScripts) {
+  auto deploy = script("blue-green-deploy.sh",
+                       {"streamgate:v1.3.0", "60", "--verify", "3", "--ready-stability", "1",
+                        "--scale-down-delay", "0", "--min-requests", "20", "--synthetic-rps", "50"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
+  EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "green");
+  EXPECT_EQ(jsonpath("service/streamgate-preview", ".spec.selector.version"), "blue");
+  EXPECT_EQ(jsonpath("deployment/streamgate-green", ".spec.template.spec.containers[0].image"),
+            "streamgate:v1.3.0");
+  EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v1.3.0");
+  // The old colour is scaled down by the engine once the new one is verified.
+  for (int i = 0; i < 100 && jsonpath("deployment/streamgate-blue", ".spec.replicas") != "0"; ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(jsonpath("deployment/streamgate-blue", ".spec.replicas"), "0");
+  // The rollout's record is in the cluster, promoted.
+  json::value records = rollout_state();
+  ASSERT_TRUE(records.is_array() && !records.as_array().empty()) << records;
+  EXPECT_EQ(records.as_array()[0].at("result"), "promoted") << records;
+  EXPECT_EQ(records.as_array()[0].at("to_release"), "v1.3.0");
+
+  auto rollback = script("blue-green-rollback.sh", {});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.output << up_log();
+  EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "blue");
+  EXPECT_EQ(jsonpath("deployment/streamgate-blue", ".spec.template.spec.containers[0].image"),
+            "streamgate:v0.1.0");
+  EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v0.1.0");
+}
+
+TEST_F(SgctlKubeTest, FailingCanaryIsRolledBackAndStableUnchanged) {
+  LoadGenerator load({.port = port_, .connections = 2, .duration = 60s, .max_requests = 200000});
+  load.start();
+  auto deploy = script("canary-deploy.sh", {"streamgate:v1.3.1-bad", "60", "5", "--ready-stability", "1"});
+  load.stop();
+  EXPECT_EQ(deploy.exit_code, 1) << deploy.output << up_log();
+  EXPECT_NE(deploy.output.find("rolled_back"), std::string::npos) << deploy.output;
+  EXPECT_EQ(jsonpath("deployment/streamgate-canary", ".spec.replicas"), "0");
+  EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "blue");
+  EXPECT_EQ(jsonpath("deployment/streamgate-blue", ".spec.template.spec.containers[0].image"),
+            "streamgate:v0.1.0");
+  EXPECT_EQ(jsonpath("deployment/streamgate-blue", ".spec.replicas"), "2");
+}
+
+TEST_F(SgctlKubeTest, CrashLoopingCanaryFailsOnItsRestarts) {
+  const auto t0 = Clock::now();
+  auto deploy = script("canary-deploy.sh", {"streamgate:v1.4.0-crash", "60", "5", "--ready-stability", "1"});
+  EXPECT_EQ(deploy.exit_code, 1) << deploy.output << up_log();
+  EXPECT_LT(Clock::now() - t0, 50s) << "should fail on restarts, not on the 60 s timeout";
+  EXPECT_NE(deploy.output.find("restart"), std::string::npos) << deploy.output;
+  EXPECT_EQ(jsonpath("deployment/streamgate-canary", ".spec.replicas"), "0");
+  EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v0.1.0");
+}
+
+TEST_F(SgctlKubeTest, AnotherSgctlResumesTheRolloutFromTheCluster) {
+  // A canary in progress when its control plane is killed; a new one, with an empty state
+  // dir (another machine), restores the rollout from the ConfigMap and finishes it.
+  std::thread deployer([this] {
+    (void)sgctl(state_, {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "3", "--ready-stability",
+                         "1", "--steps", "20,50,100", "--min-requests", "20", "--synthetic-rps", "50"},
+                180s);
+  });
+  bool stepping = false;
+  for (int i = 0; i < 600 && !stepping; ++i) {
+    auto s = sgctl(state_, {"status", "-o", "json"});
+    stepping = s.exit_code == 0 && s.output.find("\"canary\"") != std::string::npos &&
+               jsonpath("deployment/streamgate-canary", ".status.readyReplicas") != "" &&
+               rollout_state().is_array() && !rollout_state().as_array().empty() &&
+               rollout_state().as_array()[0].at("result") == "in_progress";
+    if (!stepping) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(stepping) << up_log();
+  ASSERT_TRUE(up_->signal(SIGKILL));
+  up_->wait_exit(5s);
+  up_.reset();
+  deployer.join();  // its control plane went away: it ends with an error
+
+  const fs::path other = dir_.path() / "state-elsewhere";
+  start_up(other, "");
+  std::string result;
+  for (int i = 0; i < 900 && (result.empty() || result == "in_progress"); ++i) {
+    json::value records = rollout_state();
+    if (records.is_array() && !records.as_array().empty()) {
+      result = std::string(records.as_array()[0].at("result").as_string());
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(result, "promoted") << up_log();
+  auto history = sgctl(other, {"history", "-o", "json"});
+  EXPECT_NE(history.output.find("promoted"), std::string::npos) << history.output;
+  EXPECT_NE(tail_of(up_log_, 100000).find("resum"), std::string::npos) << up_log();
+  EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v1.3.0");
+}
+
+}  // namespace
+}  // namespace sg::test
