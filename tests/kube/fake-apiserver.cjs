@@ -4,13 +4,16 @@
 // (legacy and aggregated), CRUD with resourceVersion conflicts, merge / strategic-merge / JSON
 // patch, watch, Table output, metav1.Status errors, the scale and status subresources, and a
 // simulated controller (lib/controllers.cjs) whose pods become ready after a delay, never, or
-// crash-loop. See tests/kube/README.md for what it does and does not do.
+// crash-loop; in kubelet mode (--kubelet FILE, lib/kubelet.cjs) pods of the mapped images run
+// as real processes on 127.0.X.Y instead. See tests/kube/README.md for what it does and does not do.
 //
 // Usage: node tests/kube/fake-apiserver.cjs [--port N] [--ready-delay-ms N] [--crash-period-ms N]
 //          [--progress-deadline-ms N] [--state-dump FILE] [--log-requests]
+//          [--kubelet FILE] [--crash-backoff-ms N] [--max-grace-ms N]
 // Each flag may also come from the environment as FAKE_APISERVER_<FLAG> (e.g.
 // FAKE_APISERVER_READY_DELAY_MS). Prints `listening http://127.0.0.1:PORT` as its first line.
-// GET /__fixture/state returns every stored object; SIGTERM/SIGINT exit 0 (writing --state-dump).
+// GET /__fixture/state returns every stored object; SIGTERM/SIGINT exit 0 (writing --state-dump),
+// after stopping every process kubelet mode started (SIGTERM, SIGKILL after 5 s).
 "use strict";
 const http = require("node:http");
 const fs = require("node:fs");
@@ -19,13 +22,16 @@ const { Store, ApiError } = require("./lib/store.cjs");
 const { mergePatch, strategicMerge, jsonPatch, PatchError, clone, isObj } = require("./lib/patch.cjs");
 const { table } = require("./lib/tables.cjs");
 const { Controllers } = require("./lib/controllers.cjs");
+const { Kubelet } = require("./lib/kubelet.cjs");
+const { loadImageMap } = require("./lib/kubelet-config.cjs");
 
 const kMaxBody = 3 * 1024 * 1024;      // the API server's own request limit
 const kMaxWatchSeconds = 1800;         // a watch without timeoutSeconds ends after this
 const kMaxWatches = 200;
 
 function parseFlags(argv) {
-  const spec = { port: "0", "ready-delay-ms": "1000", "crash-period-ms": "", "progress-deadline-ms": "", "state-dump": "", "log-requests": null };
+  const spec = { port: "0", "ready-delay-ms": "1000", "crash-period-ms": "", "progress-deadline-ms": "", "state-dump": "", "log-requests": null,
+    kubelet: "", "crash-backoff-ms": "1000", "max-grace-ms": "10000" };
   const out = {};
   for (const k of Object.keys(spec)) {
     const env = process.env[`FAKE_APISERVER_${k.toUpperCase().replace(/-/g, "_")}`];
@@ -45,7 +51,8 @@ function parseFlags(argv) {
     return v;
   };
   return { port: num("port", 0, 65535), readyDelayMs: num("ready-delay-ms", 0, 3600000), crashPeriodMs: num("crash-period-ms", 10, 3600000),
-    progressDeadlineMs: num("progress-deadline-ms", 0, 86400000), stateDump: out["state-dump"] || null, logRequests: Boolean(out["log-requests"]) };
+    progressDeadlineMs: num("progress-deadline-ms", 0, 86400000), stateDump: out["state-dump"] || null, logRequests: Boolean(out["log-requests"]),
+    kubeletImages: out.kubelet ? loadImageMap(out.kubelet) : null, crashBackoffMs: num("crash-backoff-ms", 10, 600000), maxGraceMs: num("max-grace-ms", 0, 600000) };
 }
 
 function status(code, reason, message, details) {
@@ -115,7 +122,8 @@ class FakeApiServer {
   constructor(opts) {
     this.opts = opts;
     this.store = new Store();
-    this.controllers = new Controllers(this.store, opts);
+    this.kubelet = opts.kubeletImages ? new Kubelet(this.store, { images: opts.kubeletImages, crashBackoffMs: opts.crashBackoffMs ?? 1000, maxGraceMs: opts.maxGraceMs ?? 10000 }) : null;
+    this.controllers = new Controllers(this.store, { ...opts, kubelet: this.kubelet });
     this.watches = new Set();
     this.nextClusterIp = 10;
     const ns = res.byKind("v1", "Namespace");
@@ -132,8 +140,9 @@ class FakeApiServer {
       this.server.listen(port, "127.0.0.1", () => { this.url = `http://127.0.0.1:${this.server.address().port}`; this.controllers.start(); resolve(this.url); });
     });
   }
-  close() {
+  async close() {
     this.controllers.stop();
+    if (this.kubelet) await this.kubelet.shutdown(5000);
     for (const w of this.watches) w.end();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -149,6 +158,7 @@ class FakeApiServer {
       if (p === "/version") return send(rsp, 200, { major: "1", minor: "32", gitVersion: "v1.32.0-fixture", gitCommit: "fixture", gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "n/a", compiler: "node", platform: `${process.platform}/${process.arch}` });
       if (["/healthz", "/livez", "/readyz"].includes(p)) return send(rsp, 200, "ok", "text/plain");
       if (p === "/__fixture/state") return send(rsp, 200, this.state());
+      if (p === "/__fixture/kubelet") return this.kubelet ? send(rsp, 200, this.kubelet.describe()) : send(rsp, 404, status(404, "NotFound", "kubelet mode is off (start the fixture with --kubelet FILE)"));
       if (p === "/api") return wantsAggregated(req) ? send(rsp, 200, res.aggregated(true), kAggregatedType) : send(rsp, 200, res.legacyApiVersions(req.headers.host));
       if (p === "/apis") return wantsAggregated(req) ? send(rsp, 200, res.aggregated(false), kAggregatedType) : send(rsp, 200, res.apiGroupList());
       if (p === "/api/v1") return send(rsp, 200, res.apiResourceList("", "v1"));
@@ -218,6 +228,7 @@ class FakeApiServer {
     }
     if (sub === "log") {
       const pod = s.mustGet(r, ns, name);
+      if (this.kubelet && this.kubelet.manages(pod)) return send(rsp, 200, this.kubelet.logs(pod, q), "text/plain"); // follow=true ends at once
       const lines = [`fake-apiserver: pod ${pod.metadata.name} runs no process (a test fixture has no kubelet); this is its only log line`];
       return send(rsp, 200, `${lines.join("\n")}\n`, "text/plain");
     }
@@ -252,7 +263,9 @@ class FakeApiServer {
       const opts = body ? JSON.parse(body) : {};
       s.mustGet(r, ns, name);
       if (dryRun) return send(rsp, 200, s.get(r, ns, name));
-      return send(rsp, 200, this.remove(r, ns, name, opts.preconditions));
+      const grace = opts.gracePeriodSeconds ?? (q.get("gracePeriodSeconds") !== null ? Number(q.get("gracePeriodSeconds")) : null);
+      if (grace !== null && !(Number.isInteger(grace) && grace >= 0)) throw new ApiError(400, "BadRequest", `gracePeriodSeconds must be a non-negative integer, got ${grace}`);
+      return send(rsp, 200, this.remove(r, ns, name, opts.preconditions, grace));
     }
     throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
   }
@@ -308,8 +321,11 @@ class FakeApiServer {
     return this.store.create(r, ns, obj);
   }
 
-  // Deleting a Namespace deletes what is in it at once (no Terminating phase, no finalizers).
-  remove(r, ns, name, preconditions) {
+  // Deleting a Namespace deletes what is in it at once (no Terminating phase, no finalizers;
+  // kubelet mode stops the processes of its pods afterwards). A pod goes through
+  // Controllers.deletePod: at once if simulated, gracefully if it runs a process.
+  remove(r, ns, name, preconditions, gracePeriodSeconds = null) {
+    if (r.kind === "Pod") return this.controllers.deletePod(ns, name, preconditions, gracePeriodSeconds);
     if (r.kind === "Namespace") {
       for (const e of this.store.all()) if (e.r.namespaced && e.obj.metadata.namespace === name) { try { this.store.delete(e.r, name, e.obj.metadata.name); } catch { /* gone */ } }
     }

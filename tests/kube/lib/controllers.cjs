@@ -1,8 +1,10 @@
 // The simulated control plane, run on a timer: Deployment -> ReplicaSets -> Pods, StatefulSet
 // -> Pods, pod lifecycles (ready after a delay, never ready, or crash-looping), Endpoints of
 // Services, HPA and PDB status, garbage collection of owned objects, and Events for scaling.
-// No scheduler, no kubelet, no networking: pods are placed on one fake node at once and their
-// status is made up from the clock and the behaviour their template asks for.
+// No scheduler, no networking: pods are placed on one fake node at once and their status is
+// made up from the clock and the behaviour their template asks for, except in kubelet mode
+// (lib/kubelet.cjs), where pods of the mapped images run as real processes. Pods being
+// deleted (deletionTimestamp set) no longer count as replicas or endpoints, as on a cluster.
 "use strict";
 const crypto = require("node:crypto");
 const { byKind } = require("./resources.cjs");
@@ -53,6 +55,7 @@ class Controllers {
     this.progress = new Map(); // deployment uid -> { key, since }
     this.nextIp = 2;
     this.born = new Map(); // pod uid -> ms since epoch when first seen
+    this.kubelet = opts.kubelet || null; // kubelet mode: runs the mapped images' pods
     this.timer = null;
   }
   start(periodMs = 50) { this.timer = setInterval(() => this.tick(), periodMs); }
@@ -68,8 +71,9 @@ class Controllers {
     for (const st of s.list(R.sts)) this.statefulSet(st);
     this.collectGarbage();
     const pods = s.list(R.pod);
-    for (const p of pods) this.pod(p);
+    for (const p of pods) if (this.kubelet && this.kubelet.manages(p)) this.kubelet.syncPod(p); else this.pod(p);
     const live = new Set(pods.map((p) => p.metadata.uid));
+    if (this.kubelet) this.kubelet.syncOrphans(live);
     for (const uid of this.born.keys()) if (!live.has(uid)) this.born.delete(uid);
     for (const svc of s.list(R.svc)) this.endpoints(svc);
     for (const h of s.list(R.hpa)) this.hpa(h);
@@ -121,7 +125,7 @@ class Controllers {
     const curReady = (cur.status && cur.status.readyReplicas) || 0;
     if (curReady >= want) for (const rs of old) scale(rs, 0);
 
-    const pods = this.store.peek(R.pod, ns).filter((p) => mine.some((rs) => owned(p, rs)) || owned(p, cur));
+    const pods = this.store.peek(R.pod, ns).filter((p) => active(p) && (mine.some((rs) => owned(p, rs)) || owned(p, cur)));
     const updated = pods.filter((p) => owned(p, cur));
     const ready = pods.filter(isReady);
     const status = {
@@ -165,23 +169,24 @@ class Controllers {
     const spec = clone(template.spec);
     spec.nodeName = kNode;
     spec.restartPolicy = spec.restartPolicy || "Always";
-    const ip = `10.244.${Math.floor(this.nextIp / 250)}.${(this.nextIp++ % 250) + 2}`;
+    // A real pod (kubelet mode) gets its loopback address when its process is set up.
+    const ip = this.kubelet && this.kubelet.entryFor(spec) ? undefined : `10.244.${Math.floor(this.nextIp / 250)}.${(this.nextIp++ % 250) + 2}`;
     return this.store.create(R.pod, owner.metadata.namespace, {
       apiVersion: "v1", kind: "Pod",
       metadata: { name, labels: { ...((template.metadata && template.metadata.labels) || {}), ...extraLabels },
         annotations: { ...((template.metadata && template.metadata.annotations) || {}) }, ownerReferences: [ownerRef(ownerR, owner)] },
-      spec, status: { phase: "Pending", podIP: ip, hostIP: "10.0.0.1", qosClass: "Burstable" },
+      spec, status: { phase: "Pending", ...(ip ? { podIP: ip } : {}), hostIP: "10.0.0.1", qosClass: "Burstable" },
     });
   }
 
   replicaSet(rs) {
     const ns = rs.metadata.namespace;
     const want = rs.spec.replicas === undefined ? 1 : rs.spec.replicas;
-    let pods = this.store.peek(R.pod, ns).filter((p) => owned(p, rs));
+    let pods = this.store.peek(R.pod, ns).filter((p) => active(p) && owned(p, rs));
     while (pods.length < want) pods.push(this.newPod(rs, R.rs, `${rs.metadata.name}-${suffix()}`, rs.spec.template));
     if (pods.length > want) {
       const gone = [...pods].sort((a, b) => Number(isReady(a)) - Number(isReady(b)) || b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp)).slice(0, pods.length - want);
-      for (const p of gone) this.store.delete(R.pod, ns, p.metadata.name);
+      for (const p of gone) this.deletePod(ns, p.metadata.name);
       pods = pods.filter((p) => !gone.includes(p));
     }
     const ready = pods.filter(isReady).length;
@@ -194,7 +199,7 @@ class Controllers {
     const ns = st.metadata.namespace;
     const want = st.spec.replicas === undefined ? 1 : st.spec.replicas;
     const rev = `${st.metadata.name}-${templateHash(st.spec.template)}`;
-    const pods = this.store.peek(R.pod, ns).filter((p) => owned(p, st));
+    const pods = this.store.peek(R.pod, ns).filter((p) => owned(p, st)); // a terminating pod holds its name
     for (let i = 0; i < want; i++) {
       const name = `${st.metadata.name}-${i}`;
       // Ordered start: pod i is made once pods 0..i-1 are ready (podManagementPolicy OrderedReady).
@@ -203,8 +208,8 @@ class Controllers {
         pods.push(this.newPod(st, R.sts, name, st.spec.template, { "controller-revision-hash": rev, "statefulset.kubernetes.io/pod-name": name, "apps.kubernetes.io/pod-index": String(i) }));
       }
     }
-    for (const p of pods) if (Number(p.metadata.name.slice(st.metadata.name.length + 1)) >= want) this.store.delete(R.pod, ns, p.metadata.name);
-    const live = pods.filter((p) => Number(p.metadata.name.slice(st.metadata.name.length + 1)) < want);
+    for (const p of pods) if (active(p) && Number(p.metadata.name.slice(st.metadata.name.length + 1)) >= want) this.deletePod(ns, p.metadata.name);
+    const live = pods.filter((p) => active(p) && Number(p.metadata.name.slice(st.metadata.name.length + 1)) < want);
     const ready = live.filter(isReady).length;
     const status = { observedGeneration: st.metadata.generation, replicas: live.length, readyReplicas: ready, currentReplicas: live.length,
       updatedReplicas: live.length, availableReplicas: ready, currentRevision: rev, updateRevision: rev, collisionCount: 0 };
@@ -217,7 +222,8 @@ class Controllers {
     for (const r of [R.rs, R.pod]) {
       for (const o of this.store.peek(r)) {
         const refs = o.metadata.ownerReferences || [];
-        if (refs.length && refs.every((ref) => !uids.has(ref.uid))) { try { this.store.delete(r, o.metadata.namespace, o.metadata.name); } catch { /* gone already */ } }
+        if (!refs.length || !refs.every((ref) => !uids.has(ref.uid)) || o.metadata.deletionTimestamp) continue;
+        try { if (r === R.pod) this.deletePod(o.metadata.namespace, o.metadata.name); else this.store.delete(r, o.metadata.namespace, o.metadata.name); } catch { /* gone already */ }
       }
     }
   }
@@ -256,10 +262,25 @@ class Controllers {
     if (!same(p.status, status)) { p.status = status; this.write(R.pod, p); }
   }
 
+  // Deletes a pod: a simulated one at once; a real one (kubelet mode) gracefully, by setting
+  // its deletionTimestamp, so its process gets SIGTERM and the object goes when the process has
+  // (gracePeriodSeconds: null for the pod's own terminationGracePeriodSeconds; 0 kills at once).
+  deletePod(ns, name, preconditions, gracePeriodSeconds = null) {
+    const p = this.store.get(R.pod, ns, name);
+    if (!p || !this.kubelet || !this.kubelet.manages(p)) return this.store.delete(R.pod, ns, name, preconditions);
+    const grace = gracePeriodSeconds ?? p.spec.terminationGracePeriodSeconds ?? 30;
+    if (grace === 0) {
+      const gone = this.store.delete(R.pod, ns, name, preconditions);
+      this.kubelet.forceStop(p.metadata.uid);
+      return gone;
+    }
+    return this.store.markDeleted(R.pod, ns, name, grace, preconditions);
+  }
+
   endpoints(svc) {
     if (!svc.spec.selector || svc.spec.type === "ExternalName") return;
     const ns = svc.metadata.namespace;
-    const pods = this.store.peek(R.pod, ns).filter((p) => matchesSelector(svc.spec.selector, p.metadata.labels || {}) && p.status && p.status.podIP);
+    const pods = this.store.peek(R.pod, ns).filter((p) => active(p) && matchesSelector(svc.spec.selector, p.metadata.labels || {}) && p.status && p.status.podIP);
     const addr = (p) => ({ ip: p.status.podIP, nodeName: kNode, targetRef: { kind: "Pod", namespace: ns, name: p.metadata.name, uid: p.metadata.uid } });
     const port = (sp) => {
       let tp = sp.targetPort === undefined ? sp.port : sp.targetPort;
@@ -289,7 +310,7 @@ class Controllers {
   }
 
   pdb(b) {
-    const pods = this.store.peek(R.pod, b.metadata.namespace).filter((p) => matchesSelector(b.spec.selector, p.metadata.labels || {}));
+    const pods = this.store.peek(R.pod, b.metadata.namespace).filter((p) => active(p) && matchesSelector(b.spec.selector, p.metadata.labels || {}));
     const healthy = pods.filter(isReady).length;
     const expected = pods.length;
     const desired = b.spec.minAvailable !== undefined ? intOrPercent(b.spec.minAvailable, expected, true) : Math.max(0, expected - intOrPercent(b.spec.maxUnavailable, expected, true));
@@ -299,6 +320,7 @@ class Controllers {
   }
 }
 
+function active(p) { return !p.metadata.deletionTimestamp; }
 function isReady(p) { return ((p.status && p.status.conditions) || []).some((c) => c.type === "Ready" && c.status === "True"); }
 
 module.exports = { Controllers, kBehaviourAnnotation, podStatus };

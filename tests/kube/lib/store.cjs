@@ -97,6 +97,7 @@ class Store {
     m.resourceVersion = String(++this.rv);
     if (obj.spec !== undefined && !["Service", "Pod", "PersistentVolumeClaim"].includes(r.kind)) m.generation = 1;
     delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
     this.objects.set(this.key(r, ns, m.name), { r, obj: clone(obj) });
     this.emit("ADDED", r, obj);
     return clone(obj);
@@ -115,7 +116,7 @@ class Store {
     else {
       next = clone(obj);
       if (which === "main" && hasStatusSubresource(r)) { if (cur.status === undefined) delete next.status; else next.status = clone(cur.status); }
-      for (const f of ["uid", "creationTimestamp", "namespace", "name", "generation", "deletionTimestamp"]) {
+      for (const f of ["uid", "creationTimestamp", "namespace", "name", "generation", "deletionTimestamp", "deletionGracePeriodSeconds"]) {
         if (cur.metadata[f] === undefined) delete next.metadata[f]; else next.metadata[f] = cur.metadata[f];
       }
       if (cur.metadata.generation !== undefined && JSON.stringify(cur.spec) !== JSON.stringify(next.spec)) next.metadata.generation = cur.metadata.generation + 1;
@@ -128,14 +129,34 @@ class Store {
     this.emit("MODIFIED", r, next);
     return clone(next);
   }
-  delete(r, ns, name, preconditions) {
-    const k = this.key(r, ns, name);
-    const e = this.objects.get(k);
-    if (!e) throw notFound(r, name);
+  checkPreconditions(r, name, e, preconditions) {
     if (preconditions && preconditions.resourceVersion && preconditions.resourceVersion !== e.obj.metadata.resourceVersion) throw conflict(r, name);
     if (preconditions && preconditions.uid && preconditions.uid !== e.obj.metadata.uid) {
       throw new ApiError(409, "Conflict", `Operation cannot be fulfilled on ${r.qualified} "${name}": Precondition failed: UID in precondition: ${preconditions.uid}, UID in object meta: ${e.obj.metadata.uid}`);
     }
+  }
+  // A graceful deletion: sets metadata.deletionTimestamp and deletionGracePeriodSeconds (once)
+  // and leaves the object for its owner (kubelet mode) to delete when it is gone.
+  markDeleted(r, ns, name, graceSeconds, preconditions) {
+    const e = this.objects.get(this.key(r, ns, name));
+    if (!e) throw notFound(r, name);
+    this.checkPreconditions(r, name, e, preconditions);
+    const cur = e.obj.metadata;
+    if (cur.deletionTimestamp && cur.deletionGracePeriodSeconds <= graceSeconds) return clone(e.obj);
+    const next = clone(e.obj);
+    const at = new Date(Date.now() + graceSeconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+    next.metadata.deletionTimestamp = cur.deletionTimestamp && cur.deletionTimestamp < at ? cur.deletionTimestamp : at;
+    next.metadata.deletionGracePeriodSeconds = graceSeconds;
+    next.metadata.resourceVersion = String(++this.rv);
+    e.obj = next;
+    this.emit("MODIFIED", r, next);
+    return clone(next);
+  }
+  delete(r, ns, name, preconditions) {
+    const k = this.key(r, ns, name);
+    const e = this.objects.get(k);
+    if (!e) throw notFound(r, name);
+    this.checkPreconditions(r, name, e, preconditions);
     this.objects.delete(k);
     const gone = clone(e.obj);
     gone.metadata.resourceVersion = String(++this.rv);
