@@ -59,7 +59,7 @@ function register({ test, startFixture, render, rows, until }) {
       await until(`the ${o} overlay's Deployments are all available`, async () => {
         const state = await (await fetch(`${f.url}/__fixture/state`)).json();
         const deps = state.objects.filter((x) => x.kind === "Deployment");
-        return deps.length && deps.every((d) => (d.status.availableReplicas || 0) === d.spec.replicas && d.status.observedGeneration === d.metadata.generation);
+        return deps.length && deps.every((d) => d.status && (d.status.availableReplicas || 0) === d.spec.replicas && d.status.observedGeneration === d.metadata.generation);
       }, 20000);
       fx[o] = f;
     }));
