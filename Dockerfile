@@ -2,9 +2,15 @@
 # repository's CMake on Debian 12, run as a non-root user on a minimal Debian 12 runtime.
 #   docker build -t streamgate:v0.1.0 .                   # the server (default, last stage)
 #   docker build --target gateway -t streamgate-gateway:v0.1.0 .
-# The Kubernetes manifests (deploy/k8s) use the server image for both, with `command:`.
+#   docker build --target sgctl -t streamgate-sgctl:v0.1.0 .    # sgctl + kubectl (the controller)
+# The Kubernetes manifests (deploy/k8s) use the server image for the server and the gateway,
+# with `command:`, and the sgctl image for Deployment streamgate-controller.
 # scripts/check-image-libs (run by scripts/test) checks the runtime stage's packages against
 # what the built binaries load; no Docker engine runs in CI.
+
+# Where the sgctl image's kubectl comes from (see the kubectl-debian stage).
+ARG KUBECTL_IMAGE=kubectl-debian
+ARG KUBECTL_PATH=/usr/bin/kubectl
 
 FROM debian:12 AS build
 ENV DEBIAN_FRONTEND=noninteractive
@@ -49,6 +55,34 @@ ENV STREAMGATE_LISTEN=0.0.0.0:9090 \
     STREAMGATE_MEDIA_DIR=/var/lib/streamgate/media
 WORKDIR /var/lib/streamgate
 USER 10001:10001
+
+# kubectl for the sgctl image: sgctl's kubernetes backend drives the cluster through kubectl.
+# Default: Debian 12's kubernetes-client, which is kubectl 1.20.2 (a static binary, no
+# libraries). That is far outside kubectl's supported skew (one minor version) against a 1.32
+# API server, but the calls sgctl makes use only GA APIs that 1.20 already had: apps/v1
+# Deployments (get/list/patch), v1 Pods, pods/log, Services and ConfigMaps, and
+# coordination.k8s.io/v1 Leases. To use a kubectl matching your cluster, build with an image
+# that holds one and the path of the binary in it, e.g.
+#   docker build --target sgctl --build-arg KUBECTL_IMAGE=registry.example/kubectl:v1.32.4 \
+#     --build-arg KUBECTL_PATH=/bin/kubectl -t streamgate-sgctl:v0.1.0 .
+FROM debian:12-slim AS kubectl-debian
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update && apt-get install -y --no-install-recommends kubernetes-client \
+    && rm -rf /var/lib/apt/lists/*
+
+FROM ${KUBECTL_IMAGE} AS kubectl
+
+# sgctl as the in-cluster controller (`sgctl --backend kubernetes controller`,
+# deploy/k8s/components/controller): the runtime stage (sgctl's libraries) plus kubectl.
+FROM runtime AS sgctl
+ARG KUBECTL_PATH
+COPY --from=kubectl ${KUBECTL_PATH} /usr/local/bin/kubectl
+# HOME: kubectl keeps its discovery cache there (the user has no home directory). The state
+# dir (SG_STATE_DIR) is the pod's emptyDir; no HEALTHCHECK: the control API's port is set by
+# --control-listen (the manifest's probes GET its /health).
+ENV SG_BACKEND=kubernetes \
+    HOME=/tmp
+ENTRYPOINT ["/usr/local/bin/sgctl"]
 
 FROM runtime AS gateway
 EXPOSE 8080 8081

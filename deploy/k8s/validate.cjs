@@ -3,7 +3,8 @@
 //   1. renders every overlay with `kubectl kustomize`;
 //   2. validates every object against the Kubernetes OpenAPI schemas (check/schema.cjs);
 //   3. checks invariants (check/invariants.cjs): selectors, resources, probes on routes our
-//      binaries serve, drain timing, security, HPAs, PDBs, NetworkPolicies, Secrets, RBAC;
+//      binaries serve, drain timing, security, HPAs, PDBs, NetworkPolicies, Secrets, RBAC
+//      (the controller's Role: exactly what sgctl's kubernetes backend does);
 //   4. checks the runbook's kubectl commands resolve (check/runbook.cjs), from
 //      $SG_RUNBOOK or ../shared/runbook.md beside the repository;
 //   5. checks the PrometheusRule matches deploy/prometheus/alerts.yml, and the in-cluster
@@ -17,7 +18,7 @@ const { render } = require("./check/render.cjs");
 const { validateSchema } = require("./check/schema.cjs");
 const { check } = require("./check/invariants.cjs");
 const { checkRunbook } = require("./check/runbook.cjs");
-const { serverRoutes, gatewayAdminRoutes } = require("./check/sources.cjs");
+const { serverRoutes, gatewayAdminRoutes, controlApiOpenRoutes } = require("./check/sources.cjs");
 const { selfTest } = require("./check/self_test.cjs");
 const YAML = require("yaml");
 
@@ -72,7 +73,7 @@ function scrapeConfigProblems(objs) {
 
 function main() {
   const started = Date.now();
-  const ctx = { serverRoutes: serverRoutes(root), gatewayRoutes: gatewayAdminRoutes(root) };
+  const ctx = { serverRoutes: serverRoutes(root), gatewayRoutes: gatewayAdminRoutes(root), controlRoutes: controlApiOpenRoutes(root) };
   const problems = [];
   const overlays = {};
   for (const name of OVERLAYS) {

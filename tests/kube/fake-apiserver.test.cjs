@@ -134,7 +134,7 @@ test("get -o json, -o jsonpath and the default table", async () => {
   assert.equal(await k.ok(["get", "service", "streamgate-active", "-n", "streamgate", "-o", "jsonpath={.spec.selector.version}"]), "blue");
   const deps = rows(await k.ok(["get", "deployments", "-n", "streamgate"]));
   assert.deepEqual(deps[0], ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]);
-  assert.deepEqual(deps.slice(1).map((r) => r[0]), ["streamgate-blue", "streamgate-gateway", "streamgate-green"]);
+  assert.deepEqual(deps.slice(1).map((r) => r[0]), ["streamgate-blue", "streamgate-canary", "streamgate-controller", "streamgate-gateway", "streamgate-green"]);
   const svcs = rows(await k.ok(["get", "services", "-n", "streamgate"]));
   assert.deepEqual(svcs[0], ["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"]);
   const active = svcs.find((r) => r[0] === "streamgate-active");
@@ -219,22 +219,22 @@ test("rollout restart patches the pod template's annotations and rolls out a new
 test("a crash-looping pod shows CrashLoopBackOff with restarts in kubectl get pods", async () => {
   const file = path.join(tmp, "crashy.json");
   fs.writeFileSync(file, JSON.stringify({
-    apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "streamgate-canary", namespace: "streamgate", labels: { app: "streamgate", version: "canary" } },
-    spec: { replicas: 1, selector: { matchLabels: { app: "streamgate", version: "canary" } },
-      template: { metadata: { labels: { app: "streamgate", version: "canary" } }, spec: { containers: [{ name: "streamgate-server", image: "streamgate:v0.2.0-crashloop" }] } } },
+    apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "streamgate-crashloop", namespace: "streamgate", labels: { app: "streamgate", version: "crashloop" } },
+    spec: { replicas: 1, selector: { matchLabels: { app: "streamgate", version: "crashloop" } },
+      template: { metadata: { labels: { app: "streamgate", version: "crashloop" } }, spec: { containers: [{ name: "streamgate-server", image: "streamgate:v0.2.0-crashloop" }] } } },
   }));
-  assert.match(await k.ok(["create", "-f", file]), /deployment.apps\/streamgate-canary created/);
-  const row = await until("the canary pod crash-loops with 2 restarts", async () => {
-    const r = rows(await k.ok(["get", "pods", "-n", "streamgate", "-l", "version=canary", "--no-headers"]));
+  assert.match(await k.ok(["create", "-f", file]), /deployment.apps\/streamgate-crashloop created/);
+  const row = await until("the crash-looping pod crash-loops with 2 restarts", async () => {
+    const r = rows(await k.ok(["get", "pods", "-n", "streamgate", "-l", "version=crashloop", "--no-headers"]));
     return r.length === 1 && r[0][2] === "CrashLoopBackOff" && Number(r[0][3]) >= 2 ? r[0] : null;
   });
   assert.equal(row[1], "0/1");
   const pod = JSON.parse(await k.ok(["get", "pod", row[0], "-n", "streamgate", "-o", "json"]));
   assert.equal(pod.status.containerStatuses[0].lastState.terminated.exitCode, 1);
-  const del = await k.ok(["delete", "deployment", "streamgate-canary", "-n", "streamgate"]);
-  assert.equal(del.trim(), 'deployment.apps "streamgate-canary" deleted');
-  await until("the canary's pods are garbage-collected", async () =>
-    (await k.ok(["get", "pods", "-n", "streamgate", "-l", "version=canary", "-o", "name"])).trim() === "");
+  const del = await k.ok(["delete", "deployment", "streamgate-crashloop", "-n", "streamgate"]);
+  assert.equal(del.trim(), 'deployment.apps "streamgate-crashloop" deleted');
+  await until("the crash-looping pods are garbage-collected", async () =>
+    (await k.ok(["get", "pods", "-n", "streamgate", "-l", "version=crashloop", "-o", "name"])).trim() === "");
 });
 
 test("kubectl get --watch sees a change", async () => {

@@ -33,6 +33,7 @@ function check(objs, ctx) {
   checkNetworkPolicies(objs, workloads, add);
   checkSecrets(secrets, add);
   checkRbac(objs, add);
+  checkControllerRole(objs, add);
   checkGatewayConfig(objs, add);
   const media = find(objs, "PersistentVolumeClaim", "streamgate-media");
   if (!media) p.push("PersistentVolumeClaim/streamgate-media: media: missing");
@@ -74,6 +75,7 @@ function checkWorkload(w, objs, ctx, config, add) {
     const bin = (c.command || [])[0] || "";
     if (bin.endsWith("/streamgate-server")) checkServer(w, c, config, ctx, add);
     if (bin.endsWith("/streamgate-gateway")) checkGateway(w, c, objs, ctx, add);
+    if (bin.endsWith("/sgctl")) checkController(w, c, objs, ctx, add);
   }
 }
 
@@ -158,6 +160,104 @@ function checkGateway(w, c, objs, ctx, add) {
   const tgps = w.spec.template.spec.terminationGracePeriodSeconds;
   if (!(tgps >= preStopSeconds(c) + grace)) add(w, "drain", `terminationGracePeriodSeconds ${tgps} < preStop + --grace-period ${grace}`);
   if (podLabels(w).app === "streamgate") add(w, "labels", "gateway pods must not carry app=streamgate (the runbook's -l app=streamgate means servers)");
+}
+
+// The value following `flag` in a container's args, or undefined.
+function argValue(c, flag) {
+  const args = c.args || [];
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+// `$(NAME)` in args is expanded by the kubelet from the container's env.
+function expand(c, value) {
+  return String(value).replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (all, name) => {
+    const e = (c.env || []).find((x) => x.name === name);
+    return e && e.value !== undefined ? e.value : all;
+  });
+}
+
+// sgctl's kubernetes controller (docs/kubernetes.md): probes on its control API's token-free
+// routes, on a port the kubelet can reach; its state dir on a volume; its ServiceAccount bound
+// to a Role; and the gateway admin port reachable through a Service and the NetworkPolicy.
+function checkController(w, c, objs, ctx, add) {
+  const args = c.args || [];
+  if (argValue(c, "--backend") !== "kubernetes" || !args.includes("controller")) add(w, "controller", `${c.name} must run \`sgctl --backend kubernetes controller\``);
+  const listen = argValue(c, "--control-listen");
+  if (!listen) add(w, "controller", "no --control-listen: the control API's port is random, so no probe can reach it");
+  else {
+    const host = listen.slice(0, listen.lastIndexOf(":"));
+    if (["127.0.0.1", "localhost", "::1", "[::1]"].includes(host)) add(w, "controller", `--control-listen ${listen} is loopback: the kubelet's probes cannot reach it`);
+    else if (!args.includes("--insecure-listen")) add(w, "controller", `--control-listen ${listen} is not loopback: sgctl refuses it without --insecure-listen`);
+    const port = containerPort(c, "control");
+    if (!port || port.containerPort !== portOf(listen)) add(w, "ports", `port control must be ${portOf(listen)} (--control-listen)`);
+  }
+  for (const [kind, pr] of probes(c)) {
+    if (!pr.httpGet || pr.httpGet.port !== "control") { add(w, "probes", `${kind} must GET the control port`); continue; }
+    if (!ctx.controlRoutes.has(pr.httpGet.path)) add(w, "probes", `${kind} path ${pr.httpGet.path} is not a token-free route of sgctl's control API`);
+  }
+  const env = Object.fromEntries((c.env || []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value]));
+  const stateDir = env.SG_STATE_DIR;
+  const mounts = (c.volumeMounts || []).map((m) => m.mountPath);
+  if (!stateDir) add(w, "controller", "no SG_STATE_DIR");
+  else if (!mounts.includes(stateDir)) add(w, "controller", `SG_STATE_DIR ${stateDir} is not a mounted volume (the root filesystem is read-only)`);
+  const tokenFile = argValue(c, "--gateway-token-file");
+  if (tokenFile && !mounts.some((m) => tokenFile.startsWith(`${m}/`))) add(w, "controller", `--gateway-token-file ${tokenFile} is on no mounted volume`);
+  const labels = podLabels(w);
+  if (labels.app === "streamgate") add(w, "labels", "controller pods must not carry app=streamgate (the runbook's -l app=streamgate means servers)");
+  const spec = w.spec.template.spec;
+  if (spec.automountServiceAccountToken === false) add(w, "serviceaccount", "kubectl in the controller needs its ServiceAccount token (automountServiceAccountToken)");
+  const sa = spec.serviceAccountName;
+  const bound = objs.some((b) => b.kind === "RoleBinding" && (b.subjects || []).some((s) => s.kind === "ServiceAccount" && s.name === sa)
+    && find(objs, "Role", b.roleRef.name));
+  if (!sa || !find(objs, "ServiceAccount", sa)) add(w, "serviceaccount", `ServiceAccount ${sa || "(default)"} is not rendered`);
+  else if (!bound) add(w, "rbac", `ServiceAccount ${sa} is bound to no rendered Role`);
+  const admin = expand(c, argValue(c, "--gateway-admin") || env.STREAMGATE_GATEWAY_ADMIN || "");
+  const [host, port] = admin.split(":");
+  const svc = host && find(objs, "Service", host);
+  const svcPort = svc && svc.spec.ports.find((p) => p.port === Number(port));
+  if (!svcPort) return add(w, "controller", `gateway admin ${admin || "(none)"} is not a port of a rendered Service`);
+  const gatewayPods = objs.filter((o) => WORKLOADS.has(o.kind) && matches(svc.spec.selector, podLabels(o)));
+  const admits = objs.some((n) => n.kind === "NetworkPolicy" && gatewayPods.some((g) => matches(n.spec.podSelector.matchLabels, podLabels(g)))
+    && (n.spec.ingress || []).some((r) => (r.from || []).some((f) => f.podSelector && !f.namespaceSelector && matches(f.podSelector.matchLabels, labels))
+      && (r.ports || []).some((p) => p.port === svcPort.targetPort || gatewayPods.some((g) => g.spec.template.spec.containers.some((gc) => {
+        const cp = containerPort(gc, svcPort.targetPort);
+        return cp && cp.containerPort === p.port;
+      })))));
+  if (!admits) add(w, "networkpolicy", `no NetworkPolicy admits its pods to ${admin} (the gateway's admin port)`);
+}
+
+// What sgctl's kubernetes backend does through kubectl (docs/kubernetes.md), as Role rules:
+// the controller's Role must grant exactly these, no fewer and no more.
+const CONTROLLER_GRANTS = [
+  "apps deployments * get", "apps deployments * list", "apps deployments * patch",
+  " pods * get", " pods * list", " pods/log * get", " services * get", " services * patch",
+  " configmaps streamgate-rollout-state get", " configmaps streamgate-rollout-state update", " configmaps * create",
+  "coordination.k8s.io leases streamgate-controller get", "coordination.k8s.io leases streamgate-controller update",
+  "coordination.k8s.io leases * create",
+];
+
+function grants(role) {
+  const out = new Set();
+  for (const r of role.rules || []) {
+    for (const g of r.apiGroups || []) for (const res of r.resources || []) for (const v of r.verbs || []) {
+      for (const n of r.resourceNames && r.resourceNames.length ? r.resourceNames : ["*"]) out.add(`${g} ${res} ${n} ${v}`);
+    }
+  }
+  return out;
+}
+
+function checkControllerRole(objs, add) {
+  const role = find(objs, "Role", "streamgate-controller");
+  if (!role) return;
+  const have = grants(role);
+  // A grant on every name covers a grant on one.
+  const covered = (g) => have.has(g) || have.has(g.replace(/^(\S* \S+) \S+ /, "$1 * "));
+  const missing = CONTROLLER_GRANTS.filter((g) => !covered(g));
+  const extra = [...have].filter((g) => !CONTROLLER_GRANTS.includes(g));
+  const show = (g) => { const [grp, res, name, verb] = g.split(" "); return `${verb} ${grp ? `${grp}/` : ""}${res}${name === "*" ? "" : ` ${name}`}`; };
+  if (missing.length) add(role, "rbac", `lacks what the kubernetes backend does: ${missing.map(show).join(", ")}`);
+  if (extra.length) add(role, "rbac", `grants more than the kubernetes backend does: ${extra.map(show).join(", ")}`);
 }
 
 function checkGatewayConfig(objs, add) {

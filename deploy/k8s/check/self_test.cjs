@@ -8,6 +8,9 @@ const { checkRunbook } = require("./runbook.cjs");
 const clone = (x) => JSON.parse(JSON.stringify(x));
 const get = (objs, kind, name) => objs.find((o) => o.kind === kind && o.metadata.name === name);
 const server = (objs) => get(objs, "Deployment", "streamgate-blue").spec.template.spec;
+const controller = (objs) => get(objs, "Deployment", "streamgate-controller").spec.template;
+const setArg = (o, flag, value) => { const a = controller(o).spec.containers[0].args; a[a.indexOf(flag) + 1] = value; };
+const rule = (o, resource) => get(o, "Role", "streamgate-controller").rules.find((r) => r.resources.includes(resource) && r.resourceNames);
 
 const CASES = [
   ["schema: a port given as text", (o) => { server(o).containers[0].ports[0].containerPort = "http"; }, "schema: /spec/template/spec/containers/0/ports/0/containerPort"],
@@ -22,6 +25,12 @@ const CASES = [
   ["a real-looking secret", (o) => { get(o, "Secret", "streamgate-secrets").stringData["api-token"] = "hunter22hunter22"; }, "not a REPLACE-ME placeholder"],
   ["HPA on a missing Deployment", (o) => { get(o, "HorizontalPodAutoscaler", "streamgate-hpa-green").spec.scaleTargetRef.name = "streamgate-grey"; }, "scaleTargetRef Deployment/streamgate-grey"],
   ["admin port on the LoadBalancer", (o) => { get(o, "Service", "streamgate-gateway").spec.ports.push({ name: "admin", port: 8081, targetPort: "admin" }); }, "cluster-internal"],
+  ["controller probe on a path its control API lacks", (o) => { controller(o).spec.containers[0].readinessProbe.httpGet.path = "/ready"; }, "is not a token-free route of sgctl's control API"],
+  ["controller's control API on loopback", (o) => { setArg(o, "--control-listen", "127.0.0.1:9091"); }, "is loopback: the kubelet's probes cannot reach it"],
+  ["controller's state dir not mounted", (o) => { controller(o).spec.containers[0].volumeMounts.shift(); }, "SG_STATE_DIR /var/lib/streamgate-controller is not a mounted volume"],
+  ["controller not admitted to the gateway admin port", (o) => { delete controller(o).metadata.labels["app.kubernetes.io/component"]; }, "no NetworkPolicy admits its pods to streamgate-gateway-admin:8081"],
+  ["controller Role granting more", (o) => { get(o, "Role", "streamgate-controller").rules[1].verbs.push("watch"); }, "grants more than the kubernetes backend does: watch pods"],
+  ["controller Role lacking the Lease update", (o) => { rule(o, "leases").verbs = ["get"]; }, "lacks what the kubernetes backend does: update coordination.k8s.io/leases streamgate-controller"],
   ["gateway track naming no Service", (o) => { const cm = get(o, "ConfigMap", "streamgate-gateway-config"); cm.data["gateway.yaml"] = cm.data["gateway.yaml"].replace("streamgate-active:9090", "streamgate-nowhere:9090"); }, "names no rendered Service"],
 ];
 

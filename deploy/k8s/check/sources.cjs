@@ -1,6 +1,8 @@
 // What our binaries actually serve, read from their source: the server's route table
 // (src/server/content_api.cpp, constexpr kRoute* = "/...") and the gateway's admin paths
-// answered without a token (src/gateway/admin_api.cpp, target.path == "/...").
+// answered without a token (src/gateway/admin_api.cpp, target.path == "/..."), and sgctl's
+// control API paths answered without a token (src/platform/engine/control_api.cpp,
+// path == "/..." && req.method() == ... in handle(), before the bearer check).
 "use strict";
 const fs = require("node:fs");
 const path = require("node:path");
@@ -21,4 +23,12 @@ function gatewayAdminRoutes(root) {
   return routes;
 }
 
-module.exports = { serverRoutes, gatewayAdminRoutes };
+function controlApiOpenRoutes(root) {
+  const text = fs.readFileSync(path.join(root, "src/platform/engine/control_api.cpp"), "utf8");
+  const routes = new Set();
+  for (const m of text.matchAll(/path == "(\/[^"]*)" && req\.method\(\) == bhttp::verb::get/g)) routes.add(m[1]);
+  if (!routes.has("/health")) throw new Error("src/platform/engine/control_api.cpp: no token-free /health route found");
+  return routes;
+}
+
+module.exports = { serverRoutes, gatewayAdminRoutes, controlApiOpenRoutes };
