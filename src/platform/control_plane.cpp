@@ -318,6 +318,43 @@ void LocalControlPlane::run(const std::atomic<bool>& stop) {
   observer.join();
 }
 
+namespace {
+
+// What a controller that does not hold the Lease answers on its control API's address:
+// /health 200 (it is alive: the liveness probe passes) and 503 to everything else.
+class StandbyApi final : public http::Handler {
+ public:
+  explicit StandbyApi(std::string lease) : lease_(std::move(lease)) {}
+  http::Response handle(http::Request& req, const http::RequestContext&) override {
+    const std::string target(req.target());
+    if (target.substr(0, target.find('?')) == "/health" && req.method() == boost::beast::http::verb::get) {
+      return http::json_response(boost::json::object{{"status", "standby"}, {"lease", lease_}});
+    }
+    return http::json_error(boost::beast::http::status::service_unavailable, "unavailable",
+                            "this controller does not hold lease " + lease_ +
+                                "; the replica that holds it drives the rollout");
+  }
+
+ private:
+  std::string lease_;
+};
+
+// The standby API on options.control_listen while waiting for the Lease; none when the
+// address is taken (the probe then fails until the plane binds it).
+std::unique_ptr<http::HttpServer> start_standby(const LocalPlaneOptions& options, StandbyApi& api) {
+  auto hp = parse_host_port(options.control_listen, {.allow_port_zero = true, .require_ip_literal = true});
+  if (!hp || hp->port == 0) return nullptr;
+  http::ServerOptions so;
+  so.host = hp->host;
+  so.port = hp->port;
+  so.threads = 1;
+  auto server = std::make_unique<http::HttpServer>(so, api);
+  if (!server->start()) return nullptr;
+  return server;
+}
+
+}  // namespace
+
 Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
                            const std::function<void(const std::string&)>& started) {
   options.kube.enabled = true;
@@ -332,8 +369,16 @@ Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& s
                     say);
   say("controller", identity + " waiting for lease " + options.kube.lease_name + " in namespace " +
                         options.kube.ns);
+  StandbyApi standby_api(options.kube.lease_name);
   while (!stop.load()) {
-    if (!lease.acquire(stop)) break;
+    auto standby = start_standby(options, standby_api);
+    const bool acquired = lease.acquire(stop);
+    if (standby) {
+      standby->stop_accepting();
+      standby->stop();
+      standby.reset();
+    }
+    if (!acquired) break;
     auto plane = LocalControlPlane::start(options);
     if (!plane) {
       lease.release();

@@ -269,6 +269,14 @@ gateway::GatewayConfig KubeBackend::desired_gateway_config() const {
 }
 
 void KubeBackend::sync_routes() {
+  apply_routes();
+  // The engine calls this at the end of each tick and after a command, under its lock: the
+  // Service and the Deployments follow the decision before anyone can read its result (the
+  // runbook checks .spec.replicas right after the script returns).
+  apply_desired();
+}
+
+void KubeBackend::apply_routes() {
   if (!gateway_ || !base_ || weights_.empty()) return;
   gateway::GatewayConfig cfg = desired_gateway_config();
   if (applied_ && *applied_ == cfg) return;
@@ -279,6 +287,11 @@ void KubeBackend::sync_routes() {
   }
   solved("gateway_sync_failed");
   applied_ = cfg;
+}
+
+void KubeBackend::apply_desired() {
+  apply_active_service();
+  apply_deployments();
 }
 
 void KubeBackend::apply_active_service() {
@@ -352,8 +365,6 @@ void KubeBackend::reconcile(std::chrono::steady_clock::time_point now) {
   }
   connect_gateway(now);
   sync_routes();  // routes first: a track loses its weight before it shrinks
-  apply_active_service();
-  apply_deployments();
 }
 
 GatewayInfo KubeBackend::gateway() const {

@@ -90,6 +90,8 @@ class KubeBackend final : public Backend {
  private:
   KubeBackend(KubeBackendOptions options, EventFn events);
   Status read_namespace();
+  void apply_routes();
+  void apply_desired();
   void apply_active_service();
   void apply_deployments();
   void connect_gateway(std::chrono::steady_clock::time_point now);
