@@ -100,7 +100,10 @@ struct CommandLine {
     cmd->add_option("--log-keep", up.log_keep, "rotated logs kept per process (1..100)")
         ->check(CLI::Range(1, 100));
     cmd->add_option("--gateway-admin", up.kube.gateway_admin,
-                    "kubernetes: the gateway's admin HOST:PORT (default 127.0.0.1:8081)");
+                    "kubernetes: one gateway's admin HOST:PORT (default: every ready pod of "
+                    "--gateway-selector, at its pod IP)");
+    cmd->add_option("--gateway-selector", up.kube.gateway_selector,
+                    "kubernetes: KEY=VALUE label of the gateway pods (app=streamgate-gateway)");
     cmd->add_option("--gateway-token-file", up.kube.gateway_token_file,
                     "kubernetes: file holding the gateway's admin token (else env "
                     "STREAMGATE_ADMIN_TOKEN)");
@@ -132,8 +135,10 @@ struct CommandLine {
         "controller",
         "kubernetes: the control plane in the cluster, active while it holds a Lease");
     cmd->add_option("--gateway-admin", up.kube.gateway_admin,
-                    "the gateway's admin HOST:PORT (env STREAMGATE_GATEWAY_ADMIN)")
-        ->envname("STREAMGATE_GATEWAY_ADMIN");
+                    "one gateway's admin HOST:PORT (default: every ready pod of "
+                    "--gateway-selector, at its pod IP)");
+    cmd->add_option("--gateway-selector", up.kube.gateway_selector,
+                    "KEY=VALUE label of the gateway pods (app=streamgate-gateway)");
     cmd->add_option("--gateway-token-file", up.kube.gateway_token_file,
                     "file holding the gateway's admin token (else env STREAMGATE_ADMIN_TOKEN)");
     cmd->add_option("--control-listen", up.control_listen, "control API HOST:PORT (0: any)");

@@ -85,7 +85,9 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
   if (kube.enabled) {
     std::cerr << "sgctl up: kubernetes namespace " << kube.ns
               << (kube.context.empty() ? std::string() : " (context " + kube.context + ")")
-              << ", gateway admin " << kube.gateway_admin << ", control API "
+              << ", gateways "
+              << (kube.gateway_admin.empty() ? "pods " + kube.gateway_selector : kube.gateway_admin)
+              << ", control API "
               << (*plane)->control_address() << ", state " << c.state_dir.string() << "\n";
   } else {
     std::cerr << "sgctl up: gateway http://" << listen << " (admin " << admin << "), control API "

@@ -162,9 +162,17 @@ Status LocalControlPlane::Parts::open_kube_backend() {
     return make_error(ErrorCode::kInvalidArgument,
                       "the gateway's admin token: pass --gateway-token-file FILE or set STREAMGATE_ADMIN_TOKEN");
   }
+  if (k.gateway_admin.empty()) {
+    const auto eq = k.gateway_selector.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == k.gateway_selector.size()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--gateway-selector must be KEY=VALUE, got '" + k.gateway_selector + "'");
+    }
+  }
   KubeBackendOptions o;
   o.kubectl = {.kubectl = k.kubectl, .context = k.context, .ns = k.ns};
   o.gateway_admin = k.gateway_admin;
+  o.gateway_selector = k.gateway_selector;
   o.gateway_token = token;
   auto backend = KubeBackend::open(o, [this](const std::string& kind, const std::string& m) { event(kind, m); });
   if (!backend) return backend.error();

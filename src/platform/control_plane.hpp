@@ -28,7 +28,10 @@ struct KubePlaneOptions {
   std::string kubectl = "kubectl";
   std::string context;  // kubectl --context; empty: the kubeconfig's current one
   std::string ns = "streamgate";
-  std::string gateway_admin = "127.0.0.1:8081";  // HOST:PORT (a name is resolved)
+  // The gateway's admin HOST:PORT (a name is resolved); empty: every ready pod labelled
+  // gateway_selector, each at its pod IP (kube/kube_backend.hpp).
+  std::string gateway_admin;
+  std::string gateway_selector = "app=streamgate-gateway";
   std::filesystem::path gateway_token_file;       // else env STREAMGATE_ADMIN_TOKEN
   // `sgctl controller`: drive only while holding this coordination.k8s.io Lease.
   bool controller = false;

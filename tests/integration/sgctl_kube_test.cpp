@@ -13,10 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/http/blocking_client.hpp"
 #include "common/run_command.hpp"
 #include "integration/http_client.hpp"
 #include "integration/load_generator.hpp"
@@ -77,7 +79,15 @@ class SgctlKubeTest : public ::testing::Test {
                      {"streamgate:v1.3.0", server("v1.3.0", {})},
                      {"streamgate:v1.3.1-bad", server("v1.3.1-bad", {"--chaos-error-rate", "0.2"})},
                      // Exits at once (an unknown flag): a release that crash-loops.
-                     {"streamgate:v1.4.0-crash", server("v1.4.0-crash", {"--no-such-flag"})}};
+                     {"streamgate:v1.4.0-crash", server("v1.4.0-crash", {"--no-such-flag"})},
+                     // The gateway Deployment's pods (same image, command streamgate-gateway),
+                     // with a placeholder route until sgctl configures them.
+                     {"command:streamgate-gateway",
+                      json::object{{"exec", SG_GATEWAY_BIN},
+                                   {"args", json::array{"--listen", "${POD_IP}:8080", "--admin-listen",
+                                                        "${POD_IP}:8081", "--track", "blue=127.0.0.1:1",
+                                                        "--weights", "blue=100", "--grace-period", "1"}},
+                                   {"env", json::object{{"STREAMGATE_ADMIN_TOKEN", kAdminToken}}}}}};
     std::ofstream(dir_.path() / "kubelet.json") << json::serialize(map);
   }
 
@@ -166,11 +176,14 @@ class SgctlKubeTest : public ::testing::Test {
 
   // `sgctl --backend kubernetes up` for state dir `state`, until the gateway serves the
   // active release through it.
-  void start_up(const fs::path& state, const std::string& expect_version = "v0.1.0") {
+  void start_up(const fs::path& state, const std::string& expect_version = "v0.1.0",
+                bool gateway_pods = false) {
     SpawnOptions o;
     o.argv = {SG_SGCTL_BIN, "--state-dir", state.string(), "--backend", "kubernetes", "--context", "fixture",
-              "-n", "streamgate", "up", "--gateway-admin", "127.0.0.1:" + std::to_string(admin_port_),
-              "--tick-ms", "200"};
+              "-n", "streamgate", "up", "--tick-ms", "200"};
+    if (!gateway_pods) {
+      o.argv.insert(o.argv.end(), {"--gateway-admin", "127.0.0.1:" + std::to_string(admin_port_)});
+    }
     o.env = env();
     o.log_file = dir_.path() / ("up-" + std::to_string(++ups_) + ".log");
     auto child = ChildProcess::spawn(o);
@@ -178,7 +191,9 @@ class SgctlKubeTest : public ::testing::Test {
     up_.emplace(std::move(*child));
     up_log_ = o.log_file;
     for (int i = 0; i < 600; ++i) {
-      auto r = http_get(port_, "/api/v1/health");
+      auto r = gateway_pods ? http::blocking_call(pod_ips("app=streamgate-gateway").front() + ":8080",
+                                                  {.target = "/api/v1/health", .timeout = 1000ms})
+                            : http_get(port_, "/api/v1/health");
       if (r.status == 200 && (expect_version.empty() || r.header("X-StreamGate-Version") == expect_version) &&
           sgctl(state, {"status", "-o", "json"}).exit_code == 0) {
         return;
@@ -206,6 +221,14 @@ class SgctlKubeTest : public ::testing::Test {
     auto r = sg::run_command({.argv = argv, .env = e, .timeout = timeout});
     if (!r) return {-1, r.error().message};
     return {r->exit_code, r->out + r->err};
+  }
+
+  std::vector<std::string> pod_ips(const std::string& selector) {
+    std::vector<std::string> ips;
+    std::stringstream in(kubectl({"get", "pods", "-l", selector, "-o", "jsonpath={.items[*].status.podIP}"}));
+    for (std::string ip; in >> ip;) ips.push_back(ip);
+    if (ips.empty()) ips.push_back("127.0.0.1");  // none yet: an address that fails the check
+    return ips;
   }
 
   json::value rollout_state() {
@@ -321,6 +344,32 @@ TEST_F(SgctlKubeTest, AnotherSgctlResumesTheRolloutFromTheCluster) {
   EXPECT_NE(tail_of(up_log_, 100000).find("resum"), std::string::npos) << up_log();
   EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v1.3.0");
   deployer.join();  // its control plane went away: it ended with an error
+}
+
+// Without --gateway-admin, sgctl configures every ready pod of the gateway Deployment (two
+// here, real gateways in kubelet mode) at its pod IP and adds their counters up.
+TEST_F(SgctlKubeTest, EveryGatewayReplicaIsConfigured) {
+  up_->terminate(10s);
+  up_.reset();
+  start_up(state_, "v0.1.0", /*gateway_pods=*/true);
+  const std::vector<std::string> gateways = pod_ips("app=streamgate-gateway");
+  ASSERT_EQ(gateways.size(), 2u);
+  auto deploy = script("blue-green-deploy.sh",
+                       {"streamgate:v1.3.0", "60", "--verify", "3", "--ready-stability", "1",
+                        "--scale-down-delay", "0", "--min-requests", "20", "--synthetic-rps", "300"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.output << up_log();
+  for (const std::string& ip : gateways) {
+    for (int i = 0; i < 20; ++i) {  // each gateway answers from green now
+      auto r = http::blocking_call(ip + ":8080", {.target = "/api/v1/health", .timeout = 1000ms});
+      EXPECT_EQ(r.status, 200) << ip;
+      EXPECT_EQ(r.header("X-StreamGate-Version"), "v1.3.0") << ip;
+    }
+  }
+  // The control plane lists both as its gateways.
+  auto status = sgctl(state_, {"status", "-o", "json"});
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find(gateways[0] + ":8081"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find(gateways[1] + ":8081"), std::string::npos) << status.output;
 }
 
 // Two `sgctl controller`s on one namespace: the Lease holder drives, the other waits; the

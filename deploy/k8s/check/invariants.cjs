@@ -212,19 +212,36 @@ function checkController(w, c, objs, ctx, add) {
     && find(objs, "Role", b.roleRef.name));
   if (!sa || !find(objs, "ServiceAccount", sa)) add(w, "serviceaccount", `ServiceAccount ${sa || "(default)"} is not rendered`);
   else if (!bound) add(w, "rbac", `ServiceAccount ${sa} is bound to no rendered Role`);
-  const admin = expand(c, argValue(c, "--gateway-admin") || env.STREAMGATE_GATEWAY_ADMIN || "");
-  const [host, port] = admin.split(":");
-  const svc = host && find(objs, "Service", host);
-  const svcPort = svc && svc.spec.ports.find((p) => p.port === Number(port));
-  if (!svcPort) return add(w, "controller", `gateway admin ${admin || "(none)"} is not a port of a rendered Service`);
-  const gatewayPods = objs.filter((o) => WORKLOADS.has(o.kind) && matches(svc.spec.selector, podLabels(o)));
+  // The gateways it configures: one --gateway-admin Service port, or (the default) every pod
+  // labelled --gateway-selector (app=streamgate-gateway) at its container port "admin".
+  const admin = expand(c, argValue(c, "--gateway-admin") || "");
+  let gatewayPods, adminPort, what;
+  if (admin) {
+    const [host, port] = admin.split(":");
+    const svc = host && find(objs, "Service", host);
+    const svcPort = svc && svc.spec.ports.find((p) => p.port === Number(port));
+    if (!svcPort) return add(w, "controller", `gateway admin ${admin} is not a port of a rendered Service`);
+    gatewayPods = objs.filter((o) => WORKLOADS.has(o.kind) && matches(svc.spec.selector, podLabels(o)));
+    adminPort = svcPort.targetPort;
+    what = admin;
+  } else {
+    const selector = argValue(c, "--gateway-selector") || "app=streamgate-gateway";
+    const [key, value] = selector.split("=");
+    gatewayPods = objs.filter((o) => WORKLOADS.has(o.kind) && podLabels(o)[key] === value);
+    if (gatewayPods.length === 0) return add(w, "controller", `--gateway-selector ${selector} matches no rendered workload`);
+    adminPort = "admin";
+    what = `pods ${selector}, port admin`;
+    if (!gatewayPods.every((g) => g.spec.template.spec.containers.some((gc) => containerPort(gc, "admin")))) {
+      add(w, "controller", `a workload matching ${selector} has no container port named admin`);
+    }
+  }
   const admits = objs.some((n) => n.kind === "NetworkPolicy" && gatewayPods.some((g) => matches(n.spec.podSelector.matchLabels, podLabels(g)))
     && (n.spec.ingress || []).some((r) => (r.from || []).some((f) => f.podSelector && !f.namespaceSelector && matches(f.podSelector.matchLabels, labels))
-      && (r.ports || []).some((p) => p.port === svcPort.targetPort || gatewayPods.some((g) => g.spec.template.spec.containers.some((gc) => {
-        const cp = containerPort(gc, svcPort.targetPort);
+      && (r.ports || []).some((p) => p.port === adminPort || gatewayPods.some((g) => g.spec.template.spec.containers.some((gc) => {
+        const cp = containerPort(gc, adminPort);
         return cp && cp.containerPort === p.port;
       })))));
-  if (!admits) add(w, "networkpolicy", `no NetworkPolicy admits its pods to ${admin} (the gateway's admin port)`);
+  if (!admits) add(w, "networkpolicy", `no NetworkPolicy admits its pods to ${what} (the gateway's admin port)`);
 }
 
 // What sgctl's kubernetes backend does through kubectl (docs/kubernetes.md), as Role rules:

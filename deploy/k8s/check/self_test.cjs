@@ -28,7 +28,7 @@ const CASES = [
   ["controller probe on a path its control API lacks", (o) => { controller(o).spec.containers[0].readinessProbe.httpGet.path = "/ready"; }, "is not a token-free route of sgctl's control API"],
   ["controller's control API on loopback", (o) => { setArg(o, "--control-listen", "127.0.0.1:9091"); }, "is loopback: the kubelet's probes cannot reach it"],
   ["controller's state dir not mounted", (o) => { controller(o).spec.containers[0].volumeMounts.shift(); }, "SG_STATE_DIR /var/lib/streamgate-controller is not a mounted volume"],
-  ["controller not admitted to the gateway admin port", (o) => { delete controller(o).metadata.labels["app.kubernetes.io/component"]; }, "no NetworkPolicy admits its pods to streamgate-gateway-admin:8081"],
+  ["controller not admitted to the gateway admin port", (o) => { delete controller(o).metadata.labels["app.kubernetes.io/component"]; }, "no NetworkPolicy admits its pods to pods app=streamgate-gateway, port admin"],
   ["controller Role granting more", (o) => { get(o, "Role", "streamgate-controller").rules[1].verbs.push("watch"); }, "grants more than the kubernetes backend does: watch pods"],
   ["controller Role lacking the Lease update", (o) => { rule(o, "leases").verbs = ["get"]; }, "lacks what the kubernetes backend does: update coordination.k8s.io/leases streamgate-controller"],
   ["gateway track naming no Service", (o) => { const cm = get(o, "ConfigMap", "streamgate-gateway-config"); cm.data["gateway.yaml"] = cm.data["gateway.yaml"].replace("streamgate-active:9090", "streamgate-nowhere:9090"); }, "names no rendered Service"],

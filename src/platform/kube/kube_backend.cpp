@@ -64,16 +64,51 @@ std::string resolved(const std::string& address) {
   return HostPort{ip, hp->port}.text();
 }
 
-int container_port(const json::value& pod) {
+// The first container's port named `name`, else its first port, else `fallback`.
+int named_port(const json::value& pod, std::string_view name, int fallback) {
   const json::array* containers = array_at(pod, {"spec", "containers"});
-  if (containers == nullptr || containers->empty()) return 9090;
+  if (containers == nullptr || containers->empty()) return fallback;
   const json::array* ports = array_at((*containers)[0], {"ports"});
-  if (ports == nullptr) return 9090;
+  if (ports == nullptr || ports->empty()) return fallback;
   for (const auto& p : *ports) {
-    if (text_at(p, {"name"}) == "http") return static_cast<int>(int_at(p, {"containerPort"}));
+    if (text_at(p, {"name"}) == name) return static_cast<int>(int_at(p, {"containerPort"}));
   }
-  return ports->empty() ? 9090 : static_cast<int>(int_at((*ports)[0], {"containerPort"}));
+  return static_cast<int>(int_at((*ports)[0], {"containerPort"}));
 }
+
+void add_histogram(std::vector<double>& bounds, std::vector<std::uint64_t>& counts,
+                   const std::vector<double>& more_bounds, const std::vector<std::uint64_t>& more) {
+  if (bounds.empty() && counts.empty()) {
+    bounds = more_bounds;
+    counts = more;
+  } else if (bounds == more_bounds && counts.size() == more.size()) {
+    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += more[i];
+  }
+}
+
+}  // namespace
+
+void add_traffic(TrackTraffic& into, const TrackTraffic& more) {
+  for (const auto& [track, m] : more.tracks) {
+    control::TrafficSample& t = into.tracks[track];
+    t.requests += m.requests;
+    t.errors += m.errors;
+    add_histogram(t.bounds, t.counts, m.bounds, m.counts);
+    t.window = std::max(t.window, m.window);
+    control::StreamingSample& s = t.streaming;
+    const control::StreamingSample& ms = m.streaming;
+    s.segments += ms.segments;
+    s.segment_errors += ms.segment_errors;
+    add_histogram(s.ttfb_bounds, s.ttfb_counts, ms.ttfb_bounds, ms.ttfb_counts);
+    s.sessions_started += ms.sessions_started;
+    s.session_minutes += ms.session_minutes;
+    s.rebuffer_reports += ms.rebuffer_reports;
+    s.throughput_reports += ms.throughput_reports;
+    s.throughput_kbps_sum += ms.throughput_kbps_sum;
+  }
+}
+
+namespace {
 
 }  // namespace
 
@@ -100,7 +135,7 @@ std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_rea
     r.release = split_image(text_at((*containers)[0], {"image"})).second;
   }
   const std::string ip = text_at(pod, {"status", "podIP"});
-  if (!ip.empty()) r.address = ip + ":" + std::to_string(container_port(pod));
+  if (!ip.empty()) r.address = ip + ":" + std::to_string(named_port(pod, "http", 9090));
   bool ready = false;
   if (const json::array* conds = array_at(pod, {"status", "conditions"})) {
     for (const auto& c : *conds) {
@@ -138,7 +173,11 @@ std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_rea
 }
 
 KubeBackend::KubeBackend(KubeBackendOptions options, EventFn events)
-    : opts_(std::move(options)), kubectl_(opts_.kubectl), events_(std::move(events)) {}
+    : opts_(std::move(options)), kubectl_(opts_.kubectl), events_(std::move(events)) {
+  if (const auto eq = opts_.gateway_selector.find('='); eq != std::string::npos) {
+    gateway_key_.emplace(opts_.gateway_selector.substr(0, eq), opts_.gateway_selector.substr(eq + 1));
+  }
+}
 
 Result<std::unique_ptr<KubeBackend>> KubeBackend::open(KubeBackendOptions options, EventFn events) {
   std::unique_ptr<KubeBackend> b(new KubeBackend(std::move(options), std::move(events)));
@@ -179,6 +218,7 @@ Status KubeBackend::read_namespace() {
   std::map<std::string, KubeTrack> tracks;
   std::vector<ReplicaInfo> replicas;
   std::set<std::string> ready_now;
+  std::map<std::string, std::string> gateways;
   for (const auto& item : *items) {
     const std::string kind = text_at(item, {"kind"});
     const std::string name = text_at(item, {"metadata", "name"});
@@ -198,6 +238,19 @@ Status KubeBackend::read_namespace() {
       active_ = text_at(item, {"spec", "selector", "version"});
     } else if (kind == "Service" && name == opts_.prefix + "preview") {
       preview_ = text_at(item, {"spec", "selector", "version"});
+    } else if (kind == "Pod" && opts_.gateway_admin.empty() && gateway_key_.has_value() &&
+               text_at(item, {"metadata", "labels", gateway_key_->first}) == gateway_key_->second) {
+      bool ready = false;
+      if (const json::array* conds = array_at(item, {"status", "conditions"})) {
+        for (const auto& c : *conds) {
+          if (text_at(c, {"type"}) == "Ready") ready = text_at(c, {"status"}) == "True";
+        }
+      }
+      const json::value* deleting = at(item, {"metadata", "deletionTimestamp"});
+      const std::string ip = text_at(item, {"status", "podIP"});
+      if (ready && (deleting == nullptr || deleting->is_null()) && !ip.empty()) {
+        gateways[name] = ip + ":" + std::to_string(named_port(item, "admin", 8081));
+      }
     } else if (kind == "Pod") {
       const bool was_ready = ready_pods_.contains(name);
       auto r = replica_from_pod(item, was_ready);
@@ -221,6 +274,11 @@ Status KubeBackend::read_namespace() {
             [](const ReplicaInfo& a, const ReplicaInfo& b) { return a.name < b.name; });
   tracks_ = std::move(tracks);
   replicas_ = std::move(replicas);
+  if (opts_.gateway_admin.empty()) {
+    gateway_targets_ = std::move(gateways);
+  } else {
+    gateway_targets_ = {{opts_.gateway_admin, opts_.gateway_admin}};
+  }
   return Status::ok();
 }
 
@@ -230,36 +288,51 @@ void KubeBackend::set_track(const std::string& track, const control::TrackTarget
 
 void KubeBackend::set_weights(const std::map<std::string, int>& weights) { weights_ = weights; }
 
-void KubeBackend::connect_gateway(std::chrono::steady_clock::time_point now) {
-  if (gateway_ && gateway_->alive()) return;
-  if (now < next_gateway_try_) return;
-  next_gateway_try_ = now + 2s;
-  auto client = std::make_unique<GatewayClient>(resolved(opts_.gateway_admin), opts_.gateway_token);
-  auto cfg = client->config();
-  if (!cfg) {
-    gateway_.reset();
-    problem("gateway_unreachable", "gateway admin " + opts_.gateway_admin + ": " + cfg.error().message);
-    return;
+void KubeBackend::connect_gateways(std::chrono::steady_clock::time_point now) {
+  // Gone (or no longer ready) gateways leave; the sum of counters changes: a new epoch.
+  for (auto it = gateways_.begin(); it != gateways_.end();) {
+    if (gateway_targets_.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    events_("gateway", "gateway " + it->first + " left");
+    it = gateways_.erase(it);
+    ++traffic_epoch_;
+    last_total_ = 0;
   }
-  solved("gateway_unreachable");
-  base_ = *cfg;
-  applied_.reset();
-  ++traffic_epoch_;  // another gateway (or the same after a restart): counters from its zero
-  last_total_ = 0;
-  gateway_ = std::move(client);
+  for (const auto& [name, admin] : gateway_targets_) {
+    if (gateways_.contains(name)) continue;
+    if (auto r = gateway_retry_.find(name); r != gateway_retry_.end() && now < r->second) continue;
+    gateway_retry_[name] = now + 2s;
+    auto client = std::make_unique<GatewayClient>(resolved(admin), opts_.gateway_token);
+    auto cfg = client->config();
+    if (!cfg) {
+      problem("gateway_unreachable", "gateway admin " + admin + ": " + cfg.error().message);
+      continue;
+    }
+    solved("gateway_unreachable");
+    events_("gateway", "configuring gateway " + name + (name == admin ? "" : " at " + admin));
+    gateways_[name] = Gateway{std::move(client), *cfg, std::nullopt};
+    ++traffic_epoch_;  // its counters join the sum (and count from its own zero)
+    last_total_ = 0;
+  }
+  for (auto it = gateway_retry_.begin(); it != gateway_retry_.end();) {
+    it = gateway_targets_.contains(it->first) ? std::next(it) : gateway_retry_.erase(it);
+  }
 }
 
-gateway::GatewayConfig KubeBackend::desired_gateway_config() const {
-  gateway::GatewayConfig c = *base_;
+gateway::GatewayConfig KubeBackend::desired_gateway_config(
+    const gateway::GatewayConfig& base, const std::optional<gateway::GatewayConfig>& applied) const {
+  gateway::GatewayConfig c = base;
   c.tracks.clear();
   c.route.weights.clear();
   for (const char* track : kTracks) {
     std::vector<std::string> eps = track_endpoints(track);
     const auto w = weights_.find(track);
     const bool weighted = w != weights_.end() && w->second > 0;
-    if (eps.empty() && weighted && applied_) {
+    if (eps.empty() && weighted && applied) {
       // No pod ready right now: keep what the gateway has rather than pointing at nothing.
-      if (auto it = applied_->tracks.find(track); it != applied_->tracks.end()) eps = it->second.endpoints;
+      if (auto it = applied->tracks.find(track); it != applied->tracks.end()) eps = it->second.endpoints;
     }
     if (eps.empty() && !weighted) continue;
     c.tracks[track].endpoints = std::move(eps);
@@ -277,16 +350,25 @@ void KubeBackend::sync_routes() {
 }
 
 void KubeBackend::apply_routes() {
-  if (!gateway_ || !base_ || weights_.empty()) return;
-  gateway::GatewayConfig cfg = desired_gateway_config();
-  if (applied_ && *applied_ == cfg) return;
-  if (!gateway::validate_gateway_config(cfg)) return;  // never point the route at nothing
-  if (auto st = gateway_->apply(cfg); !st) {
-    problem("gateway_sync_failed", st.error().message);
-    return;
+  if (weights_.empty()) return;
+  for (auto it = gateways_.begin(); it != gateways_.end();) {
+    Gateway& g = it->second;
+    gateway::GatewayConfig cfg = desired_gateway_config(g.base, g.applied);
+    if ((g.applied && *g.applied == cfg) || !gateway::validate_gateway_config(cfg)) {
+      ++it;  // unchanged, or it would point the route at nothing
+      continue;
+    }
+    if (auto st = g.client->apply(cfg); !st) {
+      problem("gateway_sync_failed", "gateway " + it->first + ": " + st.error().message);
+      it = gateways_.erase(it);  // reconnect (and re-read its config) at the next reconcile
+      ++traffic_epoch_;
+      last_total_ = 0;
+      continue;
+    }
+    solved("gateway_sync_failed");
+    g.applied = cfg;
+    ++it;
   }
-  solved("gateway_sync_failed");
-  applied_ = cfg;
 }
 
 void KubeBackend::apply_desired() {
@@ -363,35 +445,59 @@ void KubeBackend::reconcile(std::chrono::steady_clock::time_point now) {
     }
     solved("cluster_unreachable");
   }
-  connect_gateway(now);
+  connect_gateways(now);
   sync_routes();  // routes first: a track loses its weight before it shrinks
 }
 
 GatewayInfo KubeBackend::gateway() const {
   GatewayInfo g;
-  g.admin = opts_.gateway_admin;
-  g.running = gateway_ != nullptr;
-  if (base_) g.listen = base_->listen;
+  for (const auto& [name, admin] : gateway_targets_) g.admin += (g.admin.empty() ? "" : ",") + admin;
+  g.running = !gateways_.empty();
+  if (!gateways_.empty()) g.listen = gateways_.begin()->second.base.listen;
   return g;
 }
 
 Result<TrackTraffic> KubeBackend::traffic() {
-  if (!gateway_) return make_error(ErrorCode::kUnavailable, "the gateway's admin API does not answer");
-  auto t = gateway_->traffic();
-  if (!t) {
-    gateway_.reset();  // reconnect (and re-read its config) at the next reconcile
-    return t.error();
+  if (gateways_.empty()) return make_error(ErrorCode::kUnavailable, "no gateway's admin API answers");
+  TrackTraffic sum;
+  for (auto& [name, g] : gateways_) {
+    auto t = g.client->traffic();
+    if (!t) {
+      const std::string failed = name;
+      gateways_.erase(failed);  // reconnect at the next reconcile: counters start again
+      ++traffic_epoch_;
+      last_total_ = 0;
+      return make_error(t.error().code, "gateway " + failed + ": " + t.error().message);
+    }
+    add_traffic(sum, *t);
   }
   std::uint64_t total = 0;
-  for (const auto& [track, s] : t->tracks) total += s.requests;
-  if (total < last_total_) ++traffic_epoch_;  // the gateway restarted behind the Service
+  for (const auto& [track, s] : sum.tracks) total += s.requests;
+  if (total < last_total_) ++traffic_epoch_;  // a gateway restarted behind the same name
   last_total_ = total;
-  return t;
+  return sum;
 }
 
 Result<std::vector<EndpointLoad>> KubeBackend::endpoint_load() {
-  if (!gateway_) return make_error(ErrorCode::kUnavailable, "the gateway's admin API does not answer");
-  return gateway_->endpoint_load();
+  if (gateways_.empty()) return make_error(ErrorCode::kUnavailable, "no gateway's admin API answers");
+  std::vector<EndpointLoad> all;
+  for (auto& [name, g] : gateways_) {
+    auto load = g.client->endpoint_load();
+    if (!load) return load.error();
+    for (const EndpointLoad& e : *load) {
+      // Each gateway replica sends part of an endpoint's load: add them up.
+      auto same = std::find_if(all.begin(), all.end(), [&](const EndpointLoad& x) {
+        return x.track == e.track && x.address == e.address;
+      });
+      if (same == all.end()) {
+        all.push_back(e);
+      } else {
+        same->rps += e.rps;
+        same->in_flight += e.in_flight;
+      }
+    }
+  }
+  return all;
 }
 
 std::optional<std::string> KubeBackend::track_version(const std::string& track) {

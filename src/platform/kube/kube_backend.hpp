@@ -41,7 +41,13 @@ namespace sg::platform {
 
 struct KubeBackendOptions {
   KubectlOptions kubectl;
-  std::string gateway_admin;  // HOST:PORT of the gateway's admin listener (a name is resolved)
+  // The gateways: every ready pod labelled `gateway_selector` (KEY=VALUE), each configured
+  // and read at POD_IP:ADMIN_PORT (its container port named "admin", else 8081), so that all
+  // replicas of the gateway Deployment route alike and their counters add up. Or, when
+  // gateway_admin is set, the one gateway at that HOST:PORT (a name is resolved; behind a
+  // Service only when it has one replica).
+  std::string gateway_admin;
+  std::string gateway_selector = "app=streamgate-gateway";
   std::string gateway_token;
   std::string prefix = "streamgate-";  // Deployment streamgate-TRACK, Services streamgate-active/-preview
   std::chrono::milliseconds read_every{1000};  // at most one namespace read per this period
@@ -58,6 +64,8 @@ struct KubeTrack {
 std::pair<std::string, std::string> split_image(const std::string& image);
 // ReplicaInfo of a pod (track from label version); nullopt for a pod that is not one of ours.
 std::optional<ReplicaInfo> replica_from_pod(const boost::json::value& pod, bool was_ready);
+// Adds one gateway's counters to `into` (several gateway replicas: the traffic path's total).
+void add_traffic(TrackTraffic& into, const TrackTraffic& more);
 
 class KubeBackend final : public Backend {
  public:
@@ -94,8 +102,9 @@ class KubeBackend final : public Backend {
   void apply_desired();
   void apply_active_service();
   void apply_deployments();
-  void connect_gateway(std::chrono::steady_clock::time_point now);
-  gateway::GatewayConfig desired_gateway_config() const;
+  void connect_gateways(std::chrono::steady_clock::time_point now);
+  gateway::GatewayConfig desired_gateway_config(const gateway::GatewayConfig& base,
+                                                const std::optional<gateway::GatewayConfig>& applied) const;
   void problem(const std::string& key, const std::string& message);
   void solved(const std::string& key);
 
@@ -110,11 +119,16 @@ class KubeBackend final : public Backend {
   std::vector<ReplicaInfo> replicas_;
   std::set<std::string> ready_pods_;  // pods seen ready (for readiness flaps)
   std::map<std::string, int> flaps_;
-  std::unique_ptr<GatewayClient> gateway_;
-  std::chrono::steady_clock::time_point next_gateway_try_{};
+  struct Gateway {
+    std::unique_ptr<GatewayClient> client;
+    gateway::GatewayConfig base;                    // its own config (listeners, checks, ...)
+    std::optional<gateway::GatewayConfig> applied;  // what we last applied
+  };
+  std::optional<std::pair<std::string, std::string>> gateway_key_;  // gateway_selector
+  std::map<std::string, std::string> gateway_targets_;  // name -> admin HOST:PORT, as read
+  std::map<std::string, Gateway> gateways_;             // connected, by name
+  std::map<std::string, std::chrono::steady_clock::time_point> gateway_retry_;
   std::chrono::steady_clock::time_point next_read_{};
-  std::optional<gateway::GatewayConfig> base_;     // the gateway's own config (listeners, ...)
-  std::optional<gateway::GatewayConfig> applied_;  // what we last applied
   std::uint64_t traffic_epoch_ = 0;
   std::uint64_t last_total_ = 0;
   std::set<std::string> problems_;  // reported once until solved

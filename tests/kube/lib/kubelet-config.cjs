@@ -31,7 +31,9 @@ function checkVars(text, where) {
 function expand(text, vars) { return text.replace(/\$\{([A-Z_]+)\}/g, (_, k) => vars[k] ?? ""); }
 
 // Reads and checks the --kubelet file: {"IMAGE": {"exec": "/abs/path", "args": [...], "env": {...}}}.
-// An image key may end in ":*" to match every tag of that repository (an exact key wins).
+// An image key may end in ":*" to match every tag of that repository (an exact key wins). A key
+// "command:NAME" matches a container whose command[0] is NAME or ends in /NAME, whatever its
+// image, and wins over image keys (our images hold both the server and the gateway).
 function loadImageMap(file) {
   let text;
   try { text = fs.readFileSync(file, "utf8"); } catch (e) { throw new Error(`--kubelet ${file}: cannot read it: ${e.message}`); }
@@ -41,7 +43,7 @@ function loadImageMap(file) {
   const out = new Map();
   for (const [image, e] of Object.entries(map)) {
     const at = `--kubelet ${file}: "${image}"`;
-    if (!/^[^\s]+:[^\s:/]+$/.test(image)) throw new Error(`${at}: the key must be an image REPOSITORY:TAG (or REPOSITORY:*)`);
+    if (!/^[^\s]+:[^\s:/]+$/.test(image)) throw new Error(`${at}: the key must be an image REPOSITORY:TAG (or REPOSITORY:*, or command:NAME)`);
     if (!e || typeof e !== "object" || Array.isArray(e)) throw new Error(`${at}: must be an object {"exec", "args", "env"}`);
     for (const k of Object.keys(e)) if (!["exec", "args", "env"].includes(k)) throw new Error(`${at}: unknown key "${k}" (keys: exec, args, env)`);
     if (typeof e.exec !== "string" || !path.isAbsolute(e.exec)) throw new Error(`${at}.exec: must be an absolute path, got ${JSON.stringify(e.exec)}`);

@@ -53,7 +53,11 @@ class Kubelet {
 
   // The map entry for a pod spec's first container, or null (then the pod is simulated).
   entryFor(spec) {
-    const image = (spec && spec.containers && spec.containers[0] && spec.containers[0].image) || "";
+    const c = (spec && spec.containers && spec.containers[0]) || {};
+    const command = (Array.isArray(c.command) && typeof c.command[0] === "string" && c.command[0]) || "";
+    const byCommand = command ? this.images.get(`command:${command.slice(command.lastIndexOf("/") + 1)}`) : null;
+    if (byCommand) return byCommand;
+    const image = c.image || "";
     const repo = image.includes(":") ? image.slice(0, image.lastIndexOf(":")) : image;
     return this.images.get(image) || this.images.get(`${repo}:*`) || null;
   }
