@@ -401,11 +401,20 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
   EXPECT_FALSE(log_has("b", "driving namespace")) << "both controllers drive";
   EXPECT_TRUE(holder().ends_with("/" + std::to_string(a.pid()))) << holder();
 
-  std::thread deployer([this] {
-    (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "4",
-                                    "--ready-stability", "1", "--steps", "20,50,100", "--min-requests",
-                                    "20", "--synthetic-rps", "300"},
-                25s);  // killed then if still following: the rollout runs in the control plane
+  // The operator's sgctl reaches the controller's control API as through kubectl
+  // port-forward: SG_CONTROL_ADDRESS and SG_CONTROL_TOKEN, no state dir of its own.
+  std::string address, token;
+  std::getline(std::ifstream(dir_.path() / "a" / "control-address"), address);
+  std::getline(std::ifstream(dir_.path() / "a" / "control-token"), token);
+  ASSERT_FALSE(address.empty() || token.empty());
+  std::thread deployer([this, address, token] {
+    auto e = env();
+    e.insert(e.end(), {{"SG_CONTROL_ADDRESS", address}, {"SG_CONTROL_TOKEN", token}});
+    (void)sg::run_command({.argv = {SG_SGCTL_BIN, "--state-dir", (dir_.path() / "operator").string(), "deploy",
+                                    "canary", "streamgate:v1.3.0", "--step-interval", "4", "--ready-stability",
+                                    "1", "--steps", "20,50,100", "--min-requests", "20", "--synthetic-rps", "300"},
+                           .env = e,
+                           .timeout = 25s});  // killed then if still following: the rollout runs in the controller
   });
   bool stepping = false;
   for (int i = 0; i < 600 && !stepping; ++i) {

@@ -349,6 +349,23 @@ void KubeBackend::sync_routes() {
   apply_desired();
 }
 
+void KubeBackend::verify_gateways(std::chrono::steady_clock::time_point now) {
+  // A gateway container restarted in its pod comes back with the ConfigMap's routes: compare
+  // what each has with what we applied every few seconds, and apply ours again.
+  if (now < next_verify_) return;
+  next_verify_ = now + 5s;
+  for (auto& [name, g] : gateways_) {
+    if (!g.applied) continue;
+    auto cfg = g.client->config();
+    if (!cfg || *cfg == *g.applied) continue;
+    events_("gateway", "gateway " + name + " does not have our routes (restarted?); applying them again");
+    g.base = *cfg;
+    g.applied.reset();
+    ++traffic_epoch_;
+    last_total_ = 0;
+  }
+}
+
 void KubeBackend::apply_routes() {
   if (weights_.empty()) return;
   for (auto it = gateways_.begin(); it != gateways_.end();) {
@@ -446,6 +463,7 @@ void KubeBackend::reconcile(std::chrono::steady_clock::time_point now) {
     solved("cluster_unreachable");
   }
   connect_gateways(now);
+  verify_gateways(now);
   sync_routes();  // routes first: a track loses its weight before it shrinks
 }
 

@@ -103,6 +103,7 @@ class KubeBackend final : public Backend {
   void apply_active_service();
   void apply_deployments();
   void connect_gateways(std::chrono::steady_clock::time_point now);
+  void verify_gateways(std::chrono::steady_clock::time_point now);
   gateway::GatewayConfig desired_gateway_config(const gateway::GatewayConfig& base,
                                                 const std::optional<gateway::GatewayConfig>& applied) const;
   void problem(const std::string& key, const std::string& message);
@@ -129,6 +130,7 @@ class KubeBackend final : public Backend {
   std::map<std::string, Gateway> gateways_;             // connected, by name
   std::map<std::string, std::chrono::steady_clock::time_point> gateway_retry_;
   std::chrono::steady_clock::time_point next_read_{};
+  std::chrono::steady_clock::time_point next_verify_{};
   std::uint64_t traffic_epoch_ = 0;
   std::uint64_t last_total_ = 0;
   std::set<std::string> problems_;  // reported once until solved

@@ -72,6 +72,45 @@ TEST(KubePod, UnreadyAfterReadyTerminatingAndForeignPods) {
   EXPECT_FALSE(replica_from_pod(json::parse(R"({"metadata":{"name":"postgres-0"}})"), false));
 }
 
+TEST(KubeTraffic, GatewayReplicasCountersAddUp) {
+  TrackTraffic a, b;
+  auto sample = [](std::uint64_t requests, std::uint64_t errors, std::vector<std::uint64_t> counts) {
+    control::TrafficSample t;
+    t.requests = requests;
+    t.errors = errors;
+    t.bounds = {0.1, 1};
+    t.counts = std::move(counts);
+    return t;
+  };
+  a.tracks["blue"] = sample(10, 1, {8, 1, 1});
+  a.tracks["blue"].streaming.segments = 4;
+  a.tracks["blue"].streaming.segment_errors = 1;
+  a.tracks["blue"].streaming.ttfb_bounds = {0.3};
+  a.tracks["blue"].streaming.ttfb_counts = {3, 1};
+  a.tracks["blue"].streaming.session_minutes = 2;
+  a.tracks["blue"].streaming.throughput_kbps_sum = 1000;
+  b.tracks["blue"] = sample(5, 0, {5, 0, 0});
+  b.tracks["canary"] = sample(3, 3, {0, 0, 3});
+  b.tracks["blue"].streaming.segments = 6;
+  b.tracks["blue"].streaming.ttfb_bounds = {0.3};
+  b.tracks["blue"].streaming.ttfb_counts = {6, 0};
+  b.tracks["blue"].streaming.session_minutes = 1;
+  b.tracks["blue"].streaming.throughput_kbps_sum = 500;
+  TrackTraffic sum;
+  add_traffic(sum, a);
+  add_traffic(sum, b);
+  const auto& blue = sum.tracks.at("blue");
+  EXPECT_EQ(blue.requests, 15u);
+  EXPECT_EQ(blue.errors, 1u);
+  EXPECT_EQ(blue.counts, (std::vector<std::uint64_t>{13, 1, 1}));
+  EXPECT_EQ(blue.streaming.segments, 10u);
+  EXPECT_EQ(blue.streaming.segment_errors, 1u);
+  EXPECT_EQ(blue.streaming.ttfb_counts, (std::vector<std::uint64_t>{9, 1}));
+  EXPECT_EQ(blue.streaming.session_minutes, 3u);
+  EXPECT_DOUBLE_EQ(blue.streaming.throughput_kbps_sum, 1500);
+  EXPECT_EQ(sum.tracks.at("canary").errors, 3u);
+}
+
 TEST(RunCommand, PassesInputAndReturnsOutputAndExitCode) {
   auto r = run_command({.argv = {"/bin/sh", "-c", "cat; echo err >&2; exit 3"}, .input = "hello\n"});
   ASSERT_TRUE(r) << r.error().message;
