@@ -174,6 +174,16 @@ Status LocalControlPlane::Parts::open_kube_backend() {
   o.gateway_admin = k.gateway_admin;
   o.gateway_selector = k.gateway_selector;
   o.gateway_token = token;
+  if (!k.controller) {
+    // `up` next to a live controller would fight it (and lose at the first Conflict).
+    Kubectl probe(o.kubectl);
+    auto holder = live_lease_holder(probe, k.lease_name, std::chrono::seconds(30));
+    if (holder && *holder) {
+      return make_error(ErrorCode::kConflict,
+                        "controller " + **holder + " holds lease " + k.lease_name + " in namespace " + k.ns +
+                            " and drives it; use it (SG_CONTROL_ADDRESS, docs/kubernetes.md) instead of sgctl up");
+    }
+  }
   auto backend = KubeBackend::open(o, [this](const std::string& kind, const std::string& m) { event(kind, m); });
   if (!backend) return backend.error();
   kube = backend->get();

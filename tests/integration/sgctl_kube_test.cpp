@@ -400,6 +400,12 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
   std::this_thread::sleep_for(3s);
   EXPECT_FALSE(log_has("b", "driving namespace")) << "both controllers drive";
   EXPECT_TRUE(holder().ends_with("/" + std::to_string(a.pid()))) << holder();
+  // An `sgctl up` on the namespace a controller drives is refused, naming the holder.
+  auto refused = sgctl(dir_.path() / "c", {"--backend", "kubernetes", "--context", "fixture", "up",
+                                           "--gateway-admin", "127.0.0.1:" + std::to_string(admin_port_)},
+                       30s);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("holds lease streamgate-controller"), std::string::npos) << refused.output;
 
   // The operator's sgctl reaches the controller's control API as through kubectl
   // port-forward: SG_CONTROL_ADDRESS and SG_CONTROL_TOKEN, no state dir of its own.

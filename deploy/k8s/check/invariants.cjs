@@ -248,7 +248,7 @@ function checkController(w, c, objs, ctx, add) {
 // the controller's Role must grant exactly these, no fewer and no more.
 const CONTROLLER_GRANTS = [
   "apps deployments * get", "apps deployments * list", "apps deployments * patch",
-  " pods * get", " pods * list", " pods/log * get", " services * get", " services * patch",
+  " pods * get", " pods * list", " pods/log * get", " services * get", " services * list", " services * patch",
   " configmaps streamgate-rollout-state get", " configmaps streamgate-rollout-state update", " configmaps * create",
   "coordination.k8s.io leases streamgate-controller get", "coordination.k8s.io leases streamgate-controller update",
   "coordination.k8s.io leases * create",

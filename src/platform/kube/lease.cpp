@@ -28,7 +28,44 @@ std::string text(const json::object& o, const char* key) {
   return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+// "2026-12-06T07:00:00.123456Z" (or without the fraction) -> Unix seconds; nullopt if not.
+std::optional<std::int64_t> parse_time(const std::string& t) {
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                  &tm.tm_min, &tm.tm_sec, &consumed) != 6 || consumed < 19) {
+    return std::nullopt;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
 }  // namespace
+
+Result<std::optional<std::string>> live_lease_holder(const Kubectl& kubectl, const std::string& name,
+                                                     std::chrono::seconds margin) {
+  auto got = kubectl.get_json({"get", "lease/" + name});
+  if (!got) {
+    if (got.error().code == ErrorCode::kNotFound) return std::optional<std::string>();
+    return got.error();
+  }
+  const json::value* spec = got->is_object() ? got->as_object().if_contains("spec") : nullptr;
+  if (spec == nullptr || !spec->is_object()) return std::optional<std::string>();
+  const std::string holder = text(spec->as_object(), "holderIdentity");
+  const auto renewed = parse_time(text(spec->as_object(), "renewTime"));
+  std::int64_t duration = 15;
+  if (const auto* d = spec->as_object().if_contains("leaseDurationSeconds"); d != nullptr && d->is_int64()) {
+    duration = d->as_int64();
+  }
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  if (holder.empty() || !renewed || now - *renewed > duration + margin.count()) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(holder);
+}
 
 LeaderLease::LeaderLease(const Kubectl& kubectl, LeaseOptions options, EventFn events)
     : kubectl_(kubectl), opts_(std::move(options)), events_(std::move(events)) {}

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -27,6 +28,12 @@ struct LeaseOptions {
   std::string identity;  // this candidate: HOSTNAME/PID
   std::chrono::seconds duration{15};
 };
+
+// The holder of Lease `name` when it was renewed within its duration plus `margin` by our
+// clock (clocks differ across machines: the margin absorbs that); nullopt when nobody holds
+// it (no Lease, released, or expired). An error when the Lease cannot be read.
+Result<std::optional<std::string>> live_lease_holder(const Kubectl& kubectl, const std::string& name,
+                                                     std::chrono::seconds margin);
 
 class LeaderLease {
  public:
