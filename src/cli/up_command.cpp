@@ -31,6 +31,53 @@ fs::path find_binary(const std::string& name, const std::string& build_dir) {
   return {};
 }
 
+// SIGINT and SIGTERM, taken by one thread with sigtimedwait: blocks them on the calling
+// thread first (so on every thread it starts later and, through the spawn attributes, in no
+// child); a signal prints `message` and sets `stop`. The destructor ends the thread.
+class StopOnSignal {
+ public:
+  StopOnSignal(std::atomic<bool>& stop, std::string message) : stop_(stop), message_(std::move(message)) {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+  }
+  // Starts the watching thread.
+  void start() {
+    thread_ = std::thread([this] {
+      const timespec wait{0, 200 * 1000 * 1000};
+      while (!done_.load()) {
+        const int sig = sigtimedwait(&signals_, nullptr, &wait);
+        if (sig == SIGINT || sig == SIGTERM) {
+          std::cerr << message_ << " (signal " << sig << ")\n";
+          stop_.store(true);
+        }
+      }
+    });
+  }
+  ~StopOnSignal() {
+    done_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  StopOnSignal(const StopOnSignal&) = delete;
+  StopOnSignal& operator=(const StopOnSignal&) = delete;
+
+ private:
+  std::atomic<bool>& stop_;
+  std::string message_;
+  sigset_t signals_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+// One control plane per state dir: an exclusive lock on STATE_DIR/up.lock, held while the
+// returned descriptor is open (invalid: another holds it).
+UniqueFd lock_state_dir(const fs::path& dir) {
+  UniqueFd lock(::open((dir / "up.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) return UniqueFd();
+  return lock;
+}
+
 }  // namespace
 
 int run_up(const Common& c, platform::LocalPlaneOptions p) {
@@ -63,19 +110,13 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
   std::error_code ec;
   fs::create_directories(c.state_dir, ec);
   if (ec) return usage_error("state dir " + c.state_dir.string() + ": " + ec.message());
-  // One control plane per state dir.
-  UniqueFd lock(::open((c.state_dir / "up.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
-    return usage_error("another sgctl up is running for state dir " + c.state_dir.string());
+  const UniqueFd lock = lock_state_dir(c.state_dir);
+  if (!lock.valid()) {
+    return usage_error("another sgctl up or controller is running for state dir " + c.state_dir.string());
   }
-
-  // Signals are taken by one thread with sigtimedwait; every other thread (and, through the
-  // spawn attributes, no child) has them blocked.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::atomic<bool> stop{false};
+  StopOnSignal signals(stop, p.kube.enabled ? "sgctl up: stopping (the workload keeps serving)"
+                                            : "sgctl up: stopping the gateway and replicas");
 
   const std::string listen = p.listen;
   const std::string admin = p.admin_listen;
@@ -94,22 +135,11 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
               << (*plane)->control_address() << ", state " << c.state_dir.string() << "\n";
   }
 
-  std::atomic<bool> stop{false};
-  std::thread signal_thread([&] {
-    const timespec wait{0, 200 * 1000 * 1000};
-    while (!stop.load()) {
-      const int sig = sigtimedwait(&signals, nullptr, &wait);
-      if (sig == SIGINT || sig == SIGTERM) {
-        std::cerr << "sgctl up: signal " << sig
-                  << (kube.enabled ? ", stopping (the workload keeps serving)\n"
-                                   : ", stopping the gateway and replicas\n");
-        stop.store(true);
-      }
-    }
-  });
-  (*plane)->run(stop);
-  stop.store(true);
-  signal_thread.join();
+  signals.start();
+  if (Status st = (*plane)->run(stop); !st) {
+    std::cerr << "sgctl up: stopped driving: " << st.error().message << "\n";
+    return kExitRolledBack;
+  }
   return kExitOk;
 }
 
@@ -124,33 +154,17 @@ int run_controller(const Common& c, platform::LocalPlaneOptions p) {
   std::error_code ec;
   fs::create_directories(c.state_dir, ec);
   if (ec) return usage_error("state dir " + c.state_dir.string() + ": " + ec.message());
-  UniqueFd lock(::open((c.state_dir / "up.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock.valid() || ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+  const UniqueFd lock = lock_state_dir(c.state_dir);
+  if (!lock.valid()) {
     return usage_error("another sgctl up or controller is running for state dir " + c.state_dir.string());
   }
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::atomic<bool> stop{false};
-  std::atomic<bool> finished{false};
-  std::thread signal_thread([&] {
-    const timespec wait{0, 200 * 1000 * 1000};
-    while (!finished.load()) {
-      const int sig = sigtimedwait(&signals, nullptr, &wait);
-      if (sig == SIGINT || sig == SIGTERM) {
-        std::cerr << "sgctl controller: signal " << sig << ", handing over the lease\n";
-        stop.store(true);
-      }
-    }
-  });
+  StopOnSignal signals(stop, "sgctl controller: stopping and handing over the lease");
+  signals.start();
   Status st = platform::run_kube_controller(p, stop, [&](const std::string& address) {
     std::cerr << "sgctl controller: driving namespace " << p.kube.ns << ", control API " << address
               << ", state " << c.state_dir.string() << "\n";
   });
-  finished.store(true);
-  signal_thread.join();
   if (!st) return usage_error(st.error().message);
   return kExitOk;
 }

@@ -27,23 +27,6 @@ bool passes(const std::string& name, const std::optional<std::vector<std::string
   return false;
 }
 
-std::vector<std::string> merged_environment(
-    const std::vector<std::pair<std::string, std::string>>& extra,
-    const std::optional<std::vector<std::string>>& pass) {
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq == std::string::npos) continue;
-    std::string name = entry.substr(0, eq);
-    if (passes(name, pass)) vars[std::move(name)] = entry.substr(eq + 1);
-  }
-  for (const auto& [k, v] : extra) vars[k] = v;
-  std::vector<std::string> out;
-  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
-  return out;
-}
-
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
   std::vector<char*> out;
   for (auto& s : strings) out.push_back(s.data());
@@ -68,6 +51,23 @@ struct SpawnSetup {
 };
 
 }  // namespace
+
+std::vector<std::string> merged_environment(
+    const std::vector<std::pair<std::string, std::string>>& extra,
+    const std::optional<std::vector<std::string>>& pass) {
+  std::map<std::string, std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry(*e);
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq);
+    if (passes(name, pass)) vars[std::move(name)] = entry.substr(eq + 1);
+  }
+  for (const auto& [k, v] : extra) vars[k] = v;
+  std::vector<std::string> out;
+  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
+  return out;
+}
 
 std::vector<std::string> default_pass_env() {
   return {"PATH",   "HOME",   "USER",         "LOGNAME",      "LANG",        "LANGUAGE",

@@ -38,6 +38,11 @@ struct SpawnSpec {
 // secrets, storage URLs or tokens (those a child needs are passed in SpawnSpec::env).
 std::vector<std::string> default_pass_env();
 
+// Our environment as NAME=VALUE entries, only the names `pass` lets through (all when unset),
+// with `extra` added or replacing: what a spawned child gets.
+std::vector<std::string> merged_environment(const std::vector<std::pair<std::string, std::string>>& extra,
+                                            const std::optional<std::vector<std::string>>& pass);
+
 // Starts the process; stdin is /dev/null; the log file is created 0600. The error names
 // argv[0] and the reason.
 Result<pid_t> spawn_process(const SpawnSpec& spec);

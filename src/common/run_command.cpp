@@ -12,29 +12,14 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <thread>
 #include <tuple>
 
+#include "common/process.hpp"
 #include "common/unique_fd.hpp"
-
-extern char** environ;
 
 namespace sg {
 namespace {
-
-std::vector<std::string> environment_with(
-    const std::vector<std::pair<std::string, std::string>>& extra) {
-  std::map<std::string, std::string> vars;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string entry(*e);
-    const auto eq = entry.find('=');
-    if (eq != std::string::npos) vars[entry.substr(0, eq)] = entry.substr(eq + 1);
-  }
-  for (const auto& [k, v] : extra) vars[k] = v;
-  std::vector<std::string> out;
-  out.reserve(vars.size());
-  for (const auto& [k, v] : vars) out.push_back(k + "=" + v);
-  return out;
-}
 
 std::vector<char*> pointers(std::vector<std::string>& strings) {
   std::vector<char*> out;
@@ -80,7 +65,7 @@ Result<CommandResult> run_command(const CommandSpec& spec) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   std::vector<std::string> argv = spec.argv;
-  std::vector<std::string> env = environment_with(spec.env);
+  std::vector<std::string> env = merged_environment(spec.env, std::nullopt);
   auto argv_c = pointers(argv);
   auto env_c = pointers(env);
   pid_t pid = -1;
@@ -108,6 +93,7 @@ Result<CommandResult> run_command(const CommandSpec& spec) {
   const auto deadline = std::chrono::steady_clock::now() + spec.timeout;
   bool timed_out = false;
   bool too_long = false;
+  int poll_failed = 0;
   std::array<char, 65536> buf{};
   while (out.read.valid() || err.read.valid()) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -123,7 +109,10 @@ Result<CommandResult> run_command(const CommandSpec& spec) {
     if (err.read.valid()) { err_i = static_cast<int>(n); fds[n++] = {err.read.get(), POLLIN, 0}; }
     if (in.write.valid()) { in_i = static_cast<int>(n); fds[n++] = {in.write.get(), POLLOUT, 0}; }
     const int ready = ::poll(fds.data(), n, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (ready < 0 && errno != EINTR) break;
+    if (ready < 0 && errno != EINTR) {
+      poll_failed = errno;
+      break;
+    }
     if (ready <= 0) continue;
     if (in_i >= 0 && fds[static_cast<std::size_t>(in_i)].revents != 0) {
       const ssize_t w = ::write(in.write.get(), spec.input.data() + written, spec.input.size() - written);
@@ -152,9 +141,30 @@ Result<CommandResult> run_command(const CommandSpec& spec) {
     (void)sigtimedwait(&pipe_signal, nullptr, &zero);
   }
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (timed_out || too_long) ::kill(pid, SIGKILL);  // our child, spawned above
+  // Reap it: at once when it failed or ran out of time, else once it exits (it may have
+  // closed its output and still run), by the deadline at the latest.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  bool reaped = false;
+  while (!timed_out && !too_long && poll_failed == 0) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      reaped = true;
+      break;
+    }
+    if (done < 0 && errno != EINTR) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      timed_out = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (!reaped) {
+    ::kill(pid, SIGKILL);  // our child, spawned above and not yet reaped: the PID is still ours
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (poll_failed != 0) {
+    return make_error(ErrorCode::kInternal, std::string("poll: ") + std::strerror(poll_failed));
   }
   if (timed_out) {
     return make_error(ErrorCode::kUnavailable, spec.argv[0] + " did not finish within " +

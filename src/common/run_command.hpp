@@ -1,7 +1,8 @@
 // Running a short-lived command to completion and capturing what it prints: the child gets
 // `input` on stdin, its stdout and stderr are read (each up to a cap) until it exits, and it
-// is killed (SIGKILL, by the PID we spawned) when it outlives the time limit. Used by the
-// Kubernetes backend to drive kubectl.
+// is killed (SIGKILL, by the PID we spawned, before it is reaped) when it outlives the time
+// limit, whether or not it still holds its output open. Used by the Kubernetes backend to
+// drive kubectl.
 //
 // Thread-safety: no shared state; the call blocks the calling thread.
 #pragma once

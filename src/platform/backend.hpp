@@ -83,6 +83,10 @@ struct GatewayInfo {
   std::optional<double> memory_bytes;
 };
 
+// The version the replica at HOST:PORT reports in GET /api/v1/health (1 s timeout); none
+// without an answer. Backends' track_version() asks their ready replicas with it.
+std::optional<std::string> health_version(const std::string& address);
+
 class Backend {
  public:
   virtual ~Backend() = default;

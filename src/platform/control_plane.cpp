@@ -1,7 +1,11 @@
 #include "platform/control_plane.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <cstdlib>
 
@@ -10,6 +14,7 @@
 
 #include "common/clock.hpp"
 #include "common/host_port.hpp"
+#include "common/unique_fd.hpp"
 #include "common/http/http_server.hpp"
 #include "platform/engine/control_api.hpp"
 #include "platform/engine/engine.hpp"
@@ -69,6 +74,9 @@ struct LocalControlPlane::Parts {
   std::unique_ptr<Kubectl> kubectl;
   std::unique_ptr<ClusterState> cluster_state;
   std::function<bool()> keep_driving;  // the controller: while it holds the Lease
+  bool save_failing = false;           // the last save to the cluster failed (reported once)
+  std::string failure;                 // why the plane stopped driving on its own
+  bool driving() const { return !keep_driving || keep_driving(); }
   std::unique_ptr<Engine> engine;
   std::unique_ptr<ControlApi> api;
   std::unique_ptr<http::HttpServer> server;
@@ -162,17 +170,12 @@ Status LocalControlPlane::Parts::open_kube_backend() {
     return make_error(ErrorCode::kInvalidArgument,
                       "the gateway's admin token: pass --gateway-token-file FILE or set STREAMGATE_ADMIN_TOKEN");
   }
-  if (k.gateway_admin.empty()) {
-    const auto eq = k.gateway_selector.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == k.gateway_selector.size()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "--gateway-selector must be KEY=VALUE, got '" + k.gateway_selector + "'");
-    }
-  }
   KubeBackendOptions o;
   o.kubectl = {.kubectl = k.kubectl, .context = k.context, .ns = k.ns};
   o.gateway_admin = k.gateway_admin;
   o.gateway_selector = k.gateway_selector;
+  // No write to the cluster or the gateways once a controller lost its Lease.
+  o.may_write = [this] { return driving(); };
   o.gateway_token = token;
   if (!k.controller) {
     // `up` next to a live controller would fight it (and lose at the first Conflict).
@@ -207,7 +210,8 @@ Status LocalControlPlane::Parts::open_kube_backend() {
 Status LocalControlPlane::Parts::open_control_api() {
   // A controller in a cluster gets its token from a Secret (env SG_CONTROL_TOKEN), so an
   // operator's sgctl can call it through kubectl port-forward.
-  if (const char* given = std::getenv("SG_CONTROL_TOKEN"); given != nullptr && *given != '\0') {
+  const char* given = std::getenv("SG_CONTROL_TOKEN");
+  if (options.kube.controller && given != nullptr && *given != '\0') {
     if (std::string_view(given).size() < 32) {
       return make_error(ErrorCode::kInvalidArgument, "SG_CONTROL_TOKEN must have at least 32 characters");
     }
@@ -215,13 +219,15 @@ Status LocalControlPlane::Parts::open_control_api() {
     const fs::path tmp = options.state_dir / "control-token.tmp";
     std::error_code ec;
     fs::remove(tmp, ec);
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << given << "\n";
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+    const std::string line = std::string(given) + "\n";
+    if (!fd.valid() || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()) ||
+        ::fsync(fd.get()) != 0) {
+      return make_error(ErrorCode::kInvalidArgument, "writing " + tmp.string() + ": " + std::strerror(errno));
     }
-    fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, ec);
+    fd.reset();
     fs::rename(tmp, file, ec);
-    if (ec) return make_error(ErrorCode::kInvalidArgument, "control-token: " + ec.message());
+    if (ec) return make_error(ErrorCode::kInvalidArgument, "writing " + file.string() + ": " + ec.message());
   }
   auto token = read_or_create_secret(options.state_dir / "control-token");
   if (!token) return token.error();
@@ -246,10 +252,89 @@ Status LocalControlPlane::Parts::open_control_api() {
   return Status::ok();
 }
 
+namespace {
+
+bool dns_name(const std::string& name, std::size_t max, bool dots) {
+  if (name.empty() || name.size() > max) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool inner = c == '-' || (dots && c == '.');
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && !(inner && i > 0 && i + 1 < name.size())) return false;
+  }
+  return true;
+}
+
+// The Kubernetes options from flags: names Kubernetes accepts, a HOST:PORT, KEY=VALUE.
+Status validate_kube_options(const KubePlaneOptions& k) {
+  if (!dns_name(k.ns, 63, false)) {
+    return make_error(ErrorCode::kInvalidArgument, "--namespace '" + k.ns + "' is not a namespace name (RFC 1123 label)");
+  }
+  if (!dns_name(k.lease_name, 253, true)) {
+    return make_error(ErrorCode::kInvalidArgument, "--lease '" + k.lease_name + "' is not an object name");
+  }
+  if (k.context.find_first_of("\r\n") != std::string::npos) {
+    return make_error(ErrorCode::kInvalidArgument, "--context must be one line");
+  }
+  if (!k.gateway_admin.empty()) {
+    if (auto hp = parse_host_port(k.gateway_admin); !hp) {
+      return make_error(ErrorCode::kInvalidArgument, "--gateway-admin " + hp.error().message);
+    }
+  } else {
+    const auto eq = k.gateway_selector.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == k.gateway_selector.size()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--gateway-selector must be KEY=VALUE, got '" + k.gateway_selector + "'");
+    }
+  }
+  return Status::ok();
+}
+
+// A state dir holds one platform's state: the local one, or one Kubernetes context and
+// namespace (its state.db is then a cache of that namespace's ConfigMap). STATE_DIR/platform
+// says which; another platform is refused rather than mixed in.
+Status claim_state_dir(const LocalPlaneOptions& o) {
+  std::string want = "local";
+  if (o.kube.enabled) {
+    std::string context = o.kube.context;
+    if (context.empty()) {
+      KubectlOptions ko;
+      ko.kubectl = o.kube.kubectl;
+      ko.ns = o.kube.ns;
+      auto current = Kubectl(ko).run({"config", "current-context"});
+      if (!current) return current.error();
+      context = current->substr(0, current->find_first_of("\r\n"));
+    }
+    want = "kubernetes " + context + "/" + o.kube.ns;
+  }
+  const fs::path file = o.state_dir / "platform";
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    std::string found;
+    std::getline(std::ifstream(file), found);
+    if (found == want) return Status::ok();
+    return make_error(ErrorCode::kInvalidArgument, "state dir " + o.state_dir.string() + " holds the state of " +
+                                                       found + "; use another --state-dir for " + want);
+  }
+  if (o.kube.enabled && fs::exists(o.state_dir / "state.db", ec)) {
+    return make_error(ErrorCode::kInvalidArgument, "state dir " + o.state_dir.string() +
+                                                       " holds the local platform's state; use another "
+                                                       "--state-dir for " + want);
+  }
+  std::ofstream(file, std::ios::trunc) << want << "\n";
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOptions options) {
   if (const std::string bad = control::validate(options.session_drain); !bad.empty()) {
     return make_error(ErrorCode::kInvalidArgument, bad);
   }
+  if (options.kube.enabled) {
+    if (Status st = validate_kube_options(options.kube); !st) return st.error();
+  }
+  if (Status st = claim_state_dir(options); !st) return st.error();
   auto parts = std::make_unique<Parts>();
   parts->options = std::move(options);
   const LocalPlaneOptions& o = parts->options;
@@ -284,14 +369,24 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
     if (blue.replicas > 0) eo.initial_replicas = blue.replicas;
     eo.check_release = [](const std::string& release) { return validate_release_name(release); };
     eo.after_tick = [p] {
-      if (p->keep_driving && !p->keep_driving()) {
+      if (!p->driving()) {
         p->event("lease_lost", "stopped driving: this controller no longer holds the lease");
         return false;
       }
       Status st = p->cluster_state->save(*p->store);
-      if (st) return true;
-      p->event("state_save_failed", st.error().message);
-      return st.error().code != ErrorCode::kConflict;  // another writer: stop driving
+      if (st) {
+        if (p->save_failing) p->event("state_saved", "the rollout state is written to the cluster again");
+        p->save_failing = false;
+        return true;
+      }
+      if (st.error().code == ErrorCode::kConflict) {  // another writer: stop driving
+        p->failure = st.error().message;
+        p->event("state_save_failed", st.error().message);
+        return false;
+      }
+      if (!p->save_failing) p->event("state_save_failed", st.error().message + " (reported once until it works)");
+      p->save_failing = true;
+      return true;
     };
   }
   parts->engine = std::make_unique<Engine>(std::move(eo), *parts->backend, *parts->store,
@@ -301,7 +396,7 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
   return std::unique_ptr<LocalControlPlane>(new LocalControlPlane(std::move(parts)));
 }
 
-void LocalControlPlane::run(const std::atomic<bool>& stop) {
+Status LocalControlPlane::run(const std::atomic<bool>& stop) {
   // Every second: Prometheus's file-based discovery (scrape_targets.hpp) and the rollups
   // behind `sgctl report`, both from one status.
   std::atomic<bool> done{false};
@@ -334,6 +429,14 @@ void LocalControlPlane::run(const std::atomic<bool>& stop) {
   parts_->engine->run(stop);
   done.store(true);
   observer.join();
+  if (parts_->cluster_state && parts_->driving() && parts_->failure.empty()) {
+    // The last changes (a save may have been held back by its 2 s spacing).
+    if (Status st = parts_->cluster_state->save(*parts_->store, std::chrono::milliseconds(0)); !st) {
+      parts_->event("state_save_failed", st.error().message);
+    }
+  }
+  if (!parts_->failure.empty()) return make_error(ErrorCode::kConflict, parts_->failure);
+  return Status::ok();
 }
 
 namespace {
@@ -376,14 +479,15 @@ std::unique_ptr<http::HttpServer> start_standby(const LocalPlaneOptions& options
 Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
                            const std::function<void(const std::string&)>& started) {
   options.kube.enabled = true;
-  Kubectl kubectl({.kubectl = options.kube.kubectl, .context = options.kube.context, .ns = options.kube.ns});
+  if (Status st = validate_kube_options(options.kube); !st) return st;
   char host[256] = {};
   ::gethostname(host, sizeof host - 1);
   const std::string identity = std::string(host) + "/" + std::to_string(::getpid());
   auto say = [](const std::string& kind, const std::string& message) {
     std::fprintf(stderr, "%s %s: %s\n", iso8601_utc(unix_ms_now()).c_str(), kind.c_str(), message.c_str());
   };
-  LeaderLease lease(kubectl, {.name = options.kube.lease_name, .identity = identity, .duration = options.kube.lease_duration},
+  LeaderLease lease({.kubectl = options.kube.kubectl, .context = options.kube.context, .ns = options.kube.ns},
+                    {.name = options.kube.lease_name, .identity = identity, .duration = options.kube.lease_duration},
                     say);
   say("controller", identity + " waiting for lease " + options.kube.lease_name + " in namespace " +
                         options.kube.ns);
@@ -404,10 +508,15 @@ Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& s
     }
     (*plane)->parts_->keep_driving = [&lease] { return lease.holding(); };
     started((*plane)->control_address());
-    (*plane)->run(stop);
+    const Status ran = (*plane)->run(stop);
     plane->reset();
     if (stop.load()) break;
-    say("controller", "lease lost; waiting to acquire it again");
+    // Lost the Lease, or another writer changed the rollout state: hand the Lease over (if
+    // still held), wait, and compete again.
+    say("controller", ran ? std::string("lease lost; waiting to acquire it again")
+                          : "stopped driving: " + ran.error().message + "; waiting to acquire the lease again");
+    lease.release();
+    for (int i = 0; i < 20 && !stop.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   lease.release();
   return Status::ok();

@@ -85,8 +85,10 @@ class LocalControlPlane {
   static Result<std::unique_ptr<LocalControlPlane>> start(LocalPlaneOptions options);
   ~LocalControlPlane();
 
-  // Runs the control loop until `stop`, then stops the gateway and the replicas gracefully.
-  void run(const std::atomic<bool>& stop);
+  // Runs the control loop until `stop`, then stops the gateway and the replicas gracefully
+  // (on Kubernetes the workload keeps serving). Kubernetes: an error (kConflict) when it
+  // stopped on its own because another control plane wrote the rollout state.
+  Status run(const std::atomic<bool>& stop);
   // Where the control API listens ("127.0.0.1:PORT").
   const std::string& control_address() const;
 

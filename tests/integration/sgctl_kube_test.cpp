@@ -238,6 +238,20 @@ class SgctlKubeTest : public ::testing::Test {
     return ec ? json::value() : v;
   }
 
+  // The newest deployment's result in the cluster's state once it is no longer in progress
+  // (at most 90 s).
+  std::string final_result() {
+    std::string result;
+    for (int i = 0; i < 900 && (result.empty() || result == "in_progress"); ++i) {
+      json::value records = rollout_state();
+      if (records.is_array() && !records.as_array().empty()) {
+        result = std::string(records.as_array()[0].at("result").as_string());
+      }
+      std::this_thread::sleep_for(100ms);
+    }
+    return result;
+  }
+
   std::string up_log() { return "\n--- sgctl up:\n" + tail_of(up_log_, 6000); }
 
   TempDir dir_{"sg-it-kube"};
@@ -330,14 +344,7 @@ TEST_F(SgctlKubeTest, AnotherSgctlResumesTheRolloutFromTheCluster) {
 
   const fs::path other = dir_.path() / "state-elsewhere";
   start_up(other, "");
-  std::string result;
-  for (int i = 0; i < 900 && (result.empty() || result == "in_progress"); ++i) {
-    json::value records = rollout_state();
-    if (records.is_array() && !records.as_array().empty()) {
-      result = std::string(records.as_array()[0].at("result").as_string());
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  const std::string result = final_result();
   EXPECT_EQ(result, "promoted") << up_log();
   auto history = sgctl(other, {"history", "-o", "json"});
   EXPECT_NE(history.output.find("promoted"), std::string::npos) << history.output;
@@ -382,7 +389,7 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
     SpawnOptions o;
     o.argv = {SG_SGCTL_BIN, "--state-dir", (dir_.path() / name).string(), "--backend", "kubernetes",
               "--context", "fixture", "-n", "streamgate", "controller", "--gateway-admin",
-              "127.0.0.1:" + std::to_string(admin_port_), "--lease-seconds", "6", "--tick-ms", "200"};
+              "127.0.0.1:" + std::to_string(admin_port_), "--lease-seconds", "15", "--tick-ms", "200"};
     o.env = env();
     o.log_file = dir_.path() / (name + ".log");
     auto child = ChildProcess::spawn(o);
@@ -406,6 +413,15 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
                        30s);
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("holds lease streamgate-controller"), std::string::npos) << refused.output;
+  // Bad input is one line naming it, before anything is touched.
+  auto bad_ns = sgctl(dir_.path() / "d", {"--backend", "kubernetes", "-n", "Not_A_Namespace", "up"}, 30s);
+  EXPECT_EQ(bad_ns.exit_code, 2) << bad_ns.output;
+  EXPECT_NE(bad_ns.output.find("--namespace 'Not_A_Namespace'"), std::string::npos) << bad_ns.output;
+  // A state dir of one namespace is not used for another (nor for the local platform).
+  auto other_ns = sgctl(state_, {"--backend", "kubernetes", "--context", "fixture", "-n", "default", "up"}, 30s);
+  EXPECT_EQ(other_ns.exit_code, 2) << other_ns.output;
+  EXPECT_NE(other_ns.output.find("holds the state of kubernetes fixture/streamgate"), std::string::npos)
+      << other_ns.output;
 
   // The operator's sgctl reaches the controller's control API as through kubectl
   // port-forward: SG_CONTROL_ADDRESS and SG_CONTROL_TOKEN, no state dir of its own.
@@ -430,7 +446,7 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
                records.as_array()[0].at("result") == "in_progress";
     if (!stepping) std::this_thread::sleep_for(100ms);
   }
-  ASSERT_TRUE(stepping) << tail_of(dir_.path() / "a.log", 4000);
+  ASSERT_TRUE(stepping) << tail_of(dir_.path() / "a.log", 8000) << "\n--- b:\n" << tail_of(dir_.path() / "b.log", 3000);
   const auto handover = Clock::now();
   a.terminate(20s);  // SIGTERM: stops driving and releases the Lease
   for (int i = 0; i < 100 && !log_has("b", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
@@ -438,14 +454,7 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
   EXPECT_LT(Clock::now() - handover, 20s) << "a released lease is taken at once, not after it expires";
   EXPECT_TRUE(holder().ends_with("/" + std::to_string(b.pid()))) << holder();
   EXPECT_EQ(jsonpath("lease/streamgate-controller", ".spec.leaseTransitions"), "1");
-  std::string result;
-  for (int i = 0; i < 900 && (result.empty() || result == "in_progress"); ++i) {
-    json::value records = rollout_state();
-    if (records.is_array() && !records.as_array().empty()) {
-      result = std::string(records.as_array()[0].at("result").as_string());
-    }
-    std::this_thread::sleep_for(100ms);
-  }
+  const std::string result = final_result();
   EXPECT_EQ(result, "promoted") << tail_of(dir_.path() / "b.log", 6000);
   EXPECT_TRUE(log_has("b", "resuming deployment 1")) << tail_of(dir_.path() / "b.log", 4000);
   EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v1.3.0");

@@ -1,5 +1,6 @@
 #include "platform/kube/cluster_state.hpp"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 
@@ -54,22 +55,39 @@ std::string newest_entries(const std::string& journal, std::size_t keep) {
 
 }  // namespace
 
+namespace {
+
+// Closes, as failed, every deployment the store holds as in progress except `keep` (the
+// cluster's open one; 0: none).
+Status close_other_open(StateStore& store, std::int64_t keep) {
+  auto all = store.deployments(1000000);
+  if (!all) return all.error();
+  for (DeploymentRecord d : *all) {
+    if (d.result != "in_progress" || d.id == keep) continue;
+    d.result = "failed";
+    d.reason = std::string("not in progress in the cluster's state (configmap ") + ClusterState::kName + ")";
+    d.finished_ms = unix_ms_now();
+    if (Status st = store.update_deployment(d); !st) return st;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
 Result<bool> ClusterState::restore(StateStore& store) {
   auto cm = kubectl_.get_json({"get", std::string("configmap/") + kName});
-  if (!cm) {
-    if (cm.error().code == ErrorCode::kNotFound) {
-      resource_version_.clear();
-      return false;
-    }
-    return cm.error();
-  }
-  const json::object& obj = cm->as_object();
-  resource_version_.clear();
-  if (const auto* meta = obj.if_contains("metadata"); meta && meta->is_object()) {
-    resource_version_ = str(meta->as_object(), "resourceVersion");
-  }
   json::object data;
-  if (const auto* d = obj.if_contains("data"); d && d->is_object()) data = d->as_object();
+  resource_version_.clear();
+  if (!cm) {
+    if (cm.error().code != ErrorCode::kNotFound) return cm.error();
+  } else {
+    if (!cm->is_object()) return make_error(ErrorCode::kUnavailable, std::string("configmap ") + kName + ": not an object");
+    const json::object& obj = cm->as_object();
+    if (const auto* meta = obj.if_contains("metadata"); meta && meta->is_object()) {
+      resource_version_ = str(meta->as_object(), "resourceVersion");
+    }
+    if (const auto* d = obj.if_contains("data"); d && d->is_object()) data = d->as_object();
+  }
   boost::system::error_code ec;
   json::value settings = json::parse(str(data, "settings.json").empty() ? "{}" : str(data, "settings.json"), ec);
   if (ec || !settings.is_object()) {
@@ -80,6 +98,14 @@ Result<bool> ClusterState::restore(StateStore& store) {
   if (ec || !deployments.is_array()) {
     return make_error(ErrorCode::kInvalidArgument, std::string("configmap ") + kName + ": deployments.json is not a JSON array");
   }
+  // The cluster is the truth: its settings replace the cache's (none without a ConfigMap).
+  auto local = store.settings();
+  if (!local) return local.error();
+  for (const auto& [key, value] : *local) {
+    if (!settings.as_object().contains(key)) {
+      if (Status st = store.delete_setting(key); !st) return st.error();
+    }
+  }
   for (const auto& [key, value] : settings.as_object()) {
     if (!value.is_string()) continue;
     if (Status st = store.set_setting(std::string(key), std::string(value.as_string())); !st) return st.error();
@@ -89,20 +115,13 @@ Result<bool> ClusterState::restore(StateStore& store) {
     if (!item.is_object()) continue;
     DeploymentRecord d = record_from(item.as_object());
     if (d.id <= 0) continue;
-    if (d.result == "in_progress") open_id = d.id;
+    if (d.result == "in_progress") open_id = std::max(open_id, d.id);
     if (Status st = store.put_deployment(d); !st) return st.error();
   }
-  // The cluster is the truth: a rollout the local cache holds as open but the cluster does not.
-  if (auto local = store.open_deployment(); local && *local && (*local)->id != open_id) {
-    DeploymentRecord d = **local;
-    d.result = "failed";
-    d.reason = std::string("not in progress in the cluster's state (configmap ") + kName + ")";
-    d.finished_ms = unix_ms_now();
-    (void)store.update_deployment(d);
-  }
+  if (Status st = close_other_open(store, open_id); !st) return st.error();
   written_ = json::serialize(json::object{{"settings.json", str(data, "settings.json")},
                                           {"deployments.json", str(data, "deployments.json")}});
-  return true;
+  return cm.is_ok();
 }
 
 Status ClusterState::save(StateStore& store, std::chrono::milliseconds min_interval) {
@@ -118,17 +137,30 @@ Status ClusterState::save(StateStore& store, std::chrono::milliseconds min_inter
     if (d.result == "in_progress") key = std::to_string(d.id);
   }
   key += "/" + (recent->empty() ? std::string() : std::to_string(recent->front().id) + recent->front().result);
+  // The newest deployments, fewer while too big, never without the open one; last, journals
+  // cut to their newest 50 entries.
+  std::vector<DeploymentRecord> kept = *recent;
   std::string deployments_text;
-  for (std::size_t n = recent->size();; n = n > 1 ? n / 2 : 0) {
+  auto serialize = [&] {
     json::array a;
-    for (std::size_t i = 0; i < recent->size() && i < n; ++i) a.push_back(record_json((*recent)[i]));
+    for (const auto& d : kept) a.push_back(record_json(d));
     deployments_text = json::serialize(a);
-    if (deployments_text.size() + settings_text.size() < kMaxBytes || n == 0) break;
+    return deployments_text.size() + settings_text.size() < kMaxBytes;
+  };
+  while (!serialize() && kept.size() > 1) {
+    kept.resize(kept.size() / 2);
+    if (auto open = std::find_if(recent->begin(), recent->end(), [](const DeploymentRecord& d) { return d.result == "in_progress"; });
+        open != recent->end() && std::none_of(kept.begin(), kept.end(), [&](const DeploymentRecord& d) { return d.id == open->id; })) {
+      kept.back() = *open;
+    }
   }
-  if (deployments_text.size() + settings_text.size() >= kMaxBytes && !recent->empty()) {
-    DeploymentRecord newest = recent->front();
-    newest.journal = newest_entries(newest.journal, 50);
-    deployments_text = json::serialize(json::array{record_json(newest)});
+  if (deployments_text.size() + settings_text.size() >= kMaxBytes) {
+    for (auto& d : kept) d.journal = newest_entries(d.journal, 50);
+    if (!serialize()) {
+      return make_error(ErrorCode::kTooLarge, std::string("the rollout state does not fit in configmap ") + kName +
+                                                  " (" + std::to_string(deployments_text.size() + settings_text.size()) +
+                                                  " bytes)");
+    }
   }
   const std::string text = json::serialize(
       json::object{{"settings.json", settings_text}, {"deployments.json", deployments_text}});

@@ -11,8 +11,9 @@
 // ConfigMap), readable with kubectl, and optimistic concurrency built in. Every write
 // carries the resourceVersion last read or written, so a second control plane writing the
 // same namespace gets kConflict instead of silently overwriting: the caller stops. A
-// ConfigMap holds at most 1 MiB: older deployments are left out (and, last, the oldest
-// journal entries of the one in progress) to stay under 900 KiB.
+// ConfigMap holds at most 1 MiB: older deployments are left out (never the one in progress)
+// and, last, journals cut to their newest 50 entries, to stay under 900 KiB; beyond that
+// save() fails (kTooLarge) rather than lose the rollout in progress.
 //
 // Thread: the control loop's.
 #pragma once
@@ -34,9 +35,10 @@ class ClusterState {
 
   ClusterState(const Kubectl& kubectl, std::string writer) : kubectl_(kubectl), writer_(std::move(writer)) {}
 
-  // Copies the ConfigMap's settings and deployments into `store`; a deployment the store
-  // holds as in progress that the cluster's state does not is closed as failed (the cluster
-  // is the truth). Ok(false) when there is no ConfigMap yet.
+  // Makes `store` hold the ConfigMap's state: its settings replace the store's, its
+  // deployments are put with their ids, and every other deployment the store holds as in
+  // progress is closed as failed (the cluster is the truth). Ok(false) when there is no
+  // ConfigMap yet (then the store keeps no settings and no open deployment).
   Result<bool> restore(StateStore& store);
   // Writes the store's state when it differs from what was last written (at most once per
   // `min_interval` unless a deployment started or ended). kConflict: another writer.

@@ -7,7 +7,6 @@
 #include <boost/json.hpp>
 
 #include "common/host_port.hpp"
-#include "common/http/blocking_client.hpp"
 
 namespace sg::platform {
 namespace json = boost::json;
@@ -147,7 +146,13 @@ std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_rea
     for (const auto& s : *statuses) {
       r.restarts += static_cast<int>(int_at(s, {"restartCount"}));
       const std::string waiting = text_at(s, {"state", "waiting", "reason"});
-      if (waiting == "CrashLoopBackOff" || at(s, {"state", "terminated"}) != nullptr) backoff = true;
+      // A container that exits and restarts, or whose image cannot be pulled (a release tag
+      // that does not exist): neither will serve.
+      if (waiting == "CrashLoopBackOff" || waiting == "ImagePullBackOff" || waiting == "ErrImagePull" ||
+          waiting == "InvalidImageName" || at(s, {"state", "terminated"}) != nullptr) {
+        backoff = true;
+        if (waiting != "CrashLoopBackOff" && !waiting.empty()) r.last_exit = waiting;
+      }
       if (const json::value* term = at(s, {"lastState", "terminated"})) {
         const std::string reason = text_at(*term, {"reason"});
         if (const std::int64_t sig = int_at(*term, {"signal"}); sig != 0) {
@@ -193,6 +198,12 @@ Result<std::unique_ptr<KubeBackend>> KubeBackend::open(KubeBackendOptions option
     return make_error(ErrorCode::kNotFound,
                       "namespace " + b->opts_.kubectl.ns + " lacks " + list +
                           " (apply the blue-green overlay: kubectl apply -k deploy/k8s/overlays/blue-green)");
+  }
+  for (const char* track : kTracks) {
+    if (b->tracks_[track].container.empty()) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "deployment/" + b->opts_.prefix + track + " has no container to set the image of");
+    }
   }
   if (b->active_ != "blue" && b->active_ != "green") {
     return make_error(ErrorCode::kInvalidArgument,
@@ -366,8 +377,12 @@ void KubeBackend::verify_gateways(std::chrono::steady_clock::time_point now) {
   }
 }
 
+bool KubeBackend::may_write() const {
+  return fresh_ && (!opts_.may_write || opts_.may_write());
+}
+
 void KubeBackend::apply_routes() {
-  if (weights_.empty()) return;
+  if (weights_.empty() || !may_write()) return;
   for (auto it = gateways_.begin(); it != gateways_.end();) {
     Gateway& g = it->second;
     gateway::GatewayConfig cfg = desired_gateway_config(g.base, g.applied);
@@ -389,6 +404,7 @@ void KubeBackend::apply_routes() {
 }
 
 void KubeBackend::apply_desired() {
+  if (!may_write()) return;
   apply_active_service();
   apply_deployments();
 }
@@ -458,8 +474,10 @@ void KubeBackend::reconcile(std::chrono::steady_clock::time_point now) {
     next_read_ = now + opts_.read_every;
     if (Status st = read_namespace(); !st) {
       problem("cluster_unreachable", st.error().message);
-      return;  // act only on a fresh view
+      fresh_ = false;  // write nothing on a stale view (sync_routes included) until a read works
+      return;
     }
+    fresh_ = true;
     solved("cluster_unreachable");
   }
   connect_gateways(now);
@@ -521,14 +539,7 @@ Result<std::vector<EndpointLoad>> KubeBackend::endpoint_load() {
 std::optional<std::string> KubeBackend::track_version(const std::string& track) {
   for (const auto& r : replicas_) {
     if (r.track != track || r.phase != ReplicaPhase::kReady || r.address.empty()) continue;
-    auto reply = http::blocking_call(r.address, {.target = "/api/v1/health", .timeout = 1000ms});
-    if (reply.status != 200) continue;
-    boost::system::error_code ec;
-    auto v = json::parse(reply.body, ec);
-    if (ec || !v.is_object()) continue;
-    if (auto* version = v.as_object().if_contains("version"); version && version->is_string()) {
-      return std::string(version->as_string());
-    }
+    if (auto version = health_version(r.address)) return version;
   }
   return std::nullopt;
 }
@@ -542,8 +553,23 @@ std::vector<std::string> KubeBackend::track_endpoints(const std::string& track) 
 }
 
 std::string KubeBackend::log_tail(const ReplicaInfo& replica, std::size_t max_bytes) const {
-  auto out = kubectl_.run({"logs", replica.name, "--tail=500", "--limit-bytes=" + std::to_string(max_bytes)});
-  return out ? *out : std::string();
+  // The engine asks for the log of every restarted replica at every look: read it once per
+  // restart (the container that exited: --previous), with a short time limit.
+  KubectlOptions quick = opts_.kubectl;
+  quick.timeout = std::chrono::seconds(3);
+  const Kubectl kubectl(quick);
+  std::vector<std::string> args = {"logs", replica.name, "--tail=200", "--limit-bytes=" + std::to_string(max_bytes)};
+  if (replica.restarts == 0) {
+    auto out = kubectl.run(args);
+    return out ? *out : std::string();
+  }
+  auto& cached = logs_[replica.name];
+  if (cached.first == replica.restarts && !cached.second.empty()) return cached.second;
+  args.push_back("--previous");
+  auto out = kubectl.run(args);
+  cached = {replica.restarts, out ? *out : "(log unavailable: " + out.error().message + ")"};
+  if (logs_.size() > 256) logs_.erase(logs_.begin());
+  return cached.second;
 }
 
 }  // namespace sg::platform

@@ -51,6 +51,8 @@ struct KubeBackendOptions {
   std::string gateway_token;
   std::string prefix = "streamgate-";  // Deployment streamgate-TRACK, Services streamgate-active/-preview
   std::chrono::milliseconds read_every{1000};  // at most one namespace read per this period
+  // False: write nothing (Deployments, Services, gateways); the controller without its Lease.
+  std::function<bool()> may_write;
 };
 
 // What a Deployment's and its pods' JSON say, as the backend uses it (exposed for tests).
@@ -98,6 +100,7 @@ class KubeBackend final : public Backend {
  private:
   KubeBackend(KubeBackendOptions options, EventFn events);
   Status read_namespace();
+  bool may_write() const;
   void apply_routes();
   void apply_desired();
   void apply_active_service();
@@ -134,6 +137,8 @@ class KubeBackend final : public Backend {
   std::uint64_t traffic_epoch_ = 0;
   std::uint64_t last_total_ = 0;
   std::set<std::string> problems_;  // reported once until solved
+  bool fresh_ = false;              // the last namespace read worked
+  mutable std::map<std::string, std::pair<int, std::string>> logs_;  // pod -> (restarts, tail)
 };
 
 }  // namespace sg::platform

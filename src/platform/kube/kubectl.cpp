@@ -40,7 +40,7 @@ Result<std::string> Kubectl::run(const std::vector<std::string>& args, const std
   spec.argv.push_back("--request-timeout=" + std::to_string(std::max<long long>(1, opts_.timeout.count() / 1000)) + "s");
   spec.argv.insert(spec.argv.end(), args.begin(), args.end());
   spec.input = input;
-  spec.timeout = opts_.timeout + std::chrono::seconds(5);
+  spec.timeout = opts_.timeout + std::chrono::seconds(2);  // kubectl's own start-up
   auto done = run_command(spec);
   const std::string what = "kubectl " + (args.empty() ? std::string() : args.front()) +
                            (args.size() > 1 ? " " + args[1] : std::string());

@@ -6,8 +6,9 @@
 //
 // Errors: kubectl's "Error from server (Reason): ..." becomes kNotFound (NotFound),
 // kConflict (Conflict, AlreadyExists), kPermissionDenied (Forbidden), kUnauthenticated
-// (Unauthorized), kInvalidArgument (Invalid, BadRequest); anything else (no server, a
-// timeout) kUnavailable. The message is kubectl's first line.
+// (Unauthorized from the server), kInvalidArgument (Invalid, BadRequest); anything else (no
+// server, a timeout, kubectl's own "You must be logged in") kUnavailable. The message is
+// kubectl's first line. Each call is limited to `timeout` (--request-timeout) plus 2 s.
 //
 // Thread-safety: no mutable state.
 #pragma once
@@ -39,7 +40,7 @@ class Kubectl {
   // kubectl patch KIND/NAME --type merge -p PATCH.
   Status merge_patch(const std::string& object, const boost::json::value& patch) const;
   // kubectl replace -f - (the object carries metadata.resourceVersion: a stale one is
-  // kConflict) or, with create_if_missing and no resourceVersion, kubectl create -f -.
+  // kConflict); kubectl create -f - (an existing one is kConflict).
   Status replace(const boost::json::value& object) const;
   Status create(const boost::json::value& object) const;
 

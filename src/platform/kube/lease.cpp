@@ -67,12 +67,39 @@ Result<std::optional<std::string>> live_lease_holder(const Kubectl& kubectl, con
   return std::optional<std::string>(holder);
 }
 
-LeaderLease::LeaderLease(const Kubectl& kubectl, LeaseOptions options, EventFn events)
-    : kubectl_(kubectl), opts_(std::move(options)), events_(std::move(events)) {}
+namespace {
 
-LeaderLease::~LeaderLease() {
+KubectlOptions limited(KubectlOptions o, std::chrono::seconds duration) {
+  o.timeout = std::max<std::chrono::milliseconds>(std::chrono::seconds(1), duration / 3);
+  return o;
+}
+
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+LeaderLease::LeaderLease(KubectlOptions kubectl, LeaseOptions options, EventFn events)
+    : kubectl_(limited(std::move(kubectl), options.duration)),
+      opts_(std::move(options)),
+      events_(std::move(events)) {}
+
+LeaderLease::~LeaderLease() { stop_renewal(); }
+
+void LeaderLease::stop_renewal() {
   stop_renewing_ = true;
   if (renewer_.joinable()) renewer_.join();
+}
+
+std::chrono::milliseconds LeaderLease::give_up() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(opts_.duration) * 2 / 3;
+}
+
+bool LeaderLease::holding() const {
+  if (!holding_.load()) return false;
+  const auto since = std::chrono::nanoseconds(steady_ns(std::chrono::steady_clock::now()) - renewed_at_ns_.load());
+  return since < give_up();
 }
 
 Result<bool> LeaderLease::try_acquire_or_renew() {
@@ -93,8 +120,11 @@ Result<bool> LeaderLease::try_acquire_or_renew() {
                               {"leaseTransitions", 0}}}};
     Status st = kubectl_.create(lease);
     if (!st) return st.error().code == ErrorCode::kConflict ? Result<bool>(false) : Result<bool>(st.error());
-    renewed_at_ = now;
+    renewed_at_ns_ = steady_ns(now);
     return true;
+  }
+  if (!got->is_object() || !got->as_object().contains("metadata") || !got->as_object().at("metadata").is_object()) {
+    return make_error(ErrorCode::kUnavailable, "lease " + opts_.name + ": not a Lease object");
   }
   json::object lease = got->as_object();
   json::object& meta = lease["metadata"].as_object();
@@ -125,18 +155,19 @@ Result<bool> LeaderLease::try_acquire_or_renew() {
   if (!st) return st.error().code == ErrorCode::kConflict ? Result<bool>(false) : Result<bool>(st.error());
   if (!ours) events_("lease", "acquired lease " + opts_.name + " as " + opts_.identity + " (from " +
                                   (holder.empty() ? std::string("nobody") : holder) + ")");
-  renewed_at_ = now;
+  renewed_at_ns_ = steady_ns(now);
   return true;
 }
 
 bool LeaderLease::acquire(const std::atomic<bool>& stop) {
+  stop_renewal();  // a renewal thread of an earlier term, if any
+  holding_ = false;
   std::string last_error;
   while (!stop.load()) {
     auto held = try_acquire_or_renew();
     if (held && *held) {
       holding_ = true;
       stop_renewing_ = false;
-      if (renewer_.joinable()) renewer_.join();
       renewer_ = std::thread([this] { renew_loop(); });
       return true;
     }
@@ -151,7 +182,6 @@ bool LeaderLease::acquire(const std::atomic<bool>& stop) {
 
 void LeaderLease::renew_loop() {
   const auto period = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.duration) / 3;
-  const auto give_up = std::chrono::duration_cast<std::chrono::milliseconds>(opts_.duration) * 2 / 3;
   while (!stop_renewing_.load() && holding_.load()) {
     const auto next = std::chrono::steady_clock::now() + period;
     while (!stop_renewing_.load() && std::chrono::steady_clock::now() < next) std::this_thread::sleep_for(50ms);
@@ -162,7 +192,7 @@ void LeaderLease::renew_loop() {
       events_("lease_lost", "lease " + opts_.name + " is held by another controller now");
       return;
     }
-    if (!held && std::chrono::steady_clock::now() - renewed_at_ > give_up) {
+    if (!held && !holding()) {
       holding_ = false;
       events_("lease_lost", "could not renew lease " + opts_.name + ": " + held.error().message);
       return;
@@ -171,8 +201,7 @@ void LeaderLease::renew_loop() {
 }
 
 void LeaderLease::release() {
-  stop_renewing_ = true;
-  if (renewer_.joinable()) renewer_.join();
+  stop_renewal();
   if (!holding_.exchange(false)) return;
   auto got = kubectl_.get_json({"get", "lease/" + opts_.name});
   if (!got || !got->is_object()) return;
@@ -180,7 +209,10 @@ void LeaderLease::release() {
   if (!lease.contains("spec") || !lease["spec"].is_object()) return;
   json::object& spec = lease["spec"].as_object();
   if (text(spec, "holderIdentity") != opts_.identity) return;
+  // As client-go releases: no holder, a 1 s duration from now.
   spec["holderIdentity"] = "";
+  spec["leaseDurationSeconds"] = 1;
+  spec["renewTime"] = micro_time_now();
   if (kubectl_.replace(lease)) events_("lease", "released lease " + opts_.name);
 }
 

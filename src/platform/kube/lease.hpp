@@ -4,14 +4,17 @@
 // resourceVersion has not changed for a whole lease duration by the candidate's own clock
 // (no trust in clocks across machines), or when the holder released it (empty
 // holderIdentity). Every write carries the resourceVersion read, so of two candidates one
-// wins and the other gets 409 Conflict. A holder that cannot renew for 2/3 of the duration
-// considers itself lost and stops acting before anyone else may take over.
+// wins and the other gets 409 Conflict. holding() turns false once 2/3 of the duration passed
+// since the last successful renewal, whatever a renewal in flight does (each kubectl call of
+// the Lease is limited to duration/3), so a holder stops acting before anyone else may take
+// over.
 //
-// Thread-safety: acquire() and release() on one thread; holding() from any (the renewal
-// runs on a thread of its own while held).
+// Thread-safety: acquire() and release() on one thread (each first stops the renewal
+// thread); holding() from any.
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -38,13 +41,14 @@ Result<std::optional<std::string>> live_lease_holder(const Kubectl& kubectl, con
 class LeaderLease {
  public:
   using EventFn = std::function<void(const std::string& kind, const std::string& message)>;
-  LeaderLease(const Kubectl& kubectl, LeaseOptions options, EventFn events);
+  // Its own kubectl calls are limited to max(1 s, duration/3).
+  LeaderLease(KubectlOptions kubectl, LeaseOptions options, EventFn events);
   ~LeaderLease();  // stops renewing (does not release)
 
   // Blocks until this candidate holds the Lease (true) or `stop` is set (false); then renews
   // it in the background until release() or until renewal fails too long (holding() false).
   bool acquire(const std::atomic<bool>& stop);
-  bool holding() const { return holding_.load(); }
+  bool holding() const;
   // Stops renewing and, if still held, hands the Lease over at once (empty holder).
   void release();
 
@@ -53,8 +57,10 @@ class LeaderLease {
 
  private:
   void renew_loop();
+  void stop_renewal();
+  std::chrono::milliseconds give_up() const;
 
-  const Kubectl& kubectl_;
+  Kubectl kubectl_;
   LeaseOptions opts_;
   EventFn events_;
   std::atomic<bool> holding_{false};
@@ -63,7 +69,7 @@ class LeaderLease {
   // What we last saw of the Lease, and when (our clock), for the expiry rule.
   std::string seen_version_;
   std::chrono::steady_clock::time_point seen_at_{};
-  std::chrono::steady_clock::time_point renewed_at_{};
+  std::atomic<std::int64_t> renewed_at_ns_{0};  // steady clock, last successful write
 };
 
 }  // namespace sg::platform

@@ -199,14 +199,7 @@ Result<std::vector<EndpointLoad>> LocalBackend::endpoint_load() {
 std::optional<std::string> LocalBackend::track_version(const std::string& track) {
   for (const auto& r : replicas_->replicas()) {
     if (r.track != track || r.phase != ReplicaPhase::kReady) continue;
-    auto reply = http::blocking_call(r.address(), {.target = "/api/v1/health", .timeout = 1000ms});
-    if (reply.status != 200) continue;
-    boost::system::error_code ec;
-    auto v = json::parse(reply.body, ec);
-    if (ec || !v.is_object()) continue;
-    if (auto* version = v.as_object().if_contains("version"); version && version->is_string()) {
-      return std::string(version->as_string());
-    }
+    if (auto version = health_version(r.address())) return version;
   }
   return std::nullopt;
 }

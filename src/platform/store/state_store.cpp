@@ -245,6 +245,13 @@ Result<std::optional<std::string>> StateStore::setting(const std::string& key) {
   return std::optional<std::string>(st->text(0));
 }
 
+Status StateStore::delete_setting(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto st = db_.prepare("DELETE FROM settings WHERE key = ?");
+  if (!st) return st.error();
+  return st->bind(key).run("deleting setting " + key);
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> StateStore::settings() {
   std::lock_guard lock(mu_);
   auto st = db_.prepare("SELECT key, value FROM settings ORDER BY key");

@@ -91,6 +91,7 @@ class StateStore {
 
   Status set_setting(const std::string& key, const std::string& value);
   Result<std::optional<std::string>> setting(const std::string& key);
+  Status delete_setting(const std::string& key);
   // Every setting, by key.
   Result<std::vector<std::pair<std::string, std::string>>> settings();
 

@@ -135,6 +135,12 @@ TEST(RunCommand, TimeoutKillsTheChildAndOutputIsCapped) {
   auto loud = run_command({.argv = {"/bin/sh", "-c", "yes | head -c 100000"}, .max_output = 1000});
   ASSERT_FALSE(loud);
   EXPECT_EQ(loud.error().code, ErrorCode::kInvalidArgument);
+  // A child that closes its output and goes on running is killed at the deadline too.
+  const auto quiet_start = std::chrono::steady_clock::now();
+  auto quiet = run_command({.argv = {"/bin/sh", "-c", "exec >&- 2>&-; sleep 30"}, .timeout = 300ms});
+  ASSERT_FALSE(quiet);
+  EXPECT_EQ(quiet.error().code, ErrorCode::kUnavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - quiet_start, 10s);
   auto missing = run_command({.argv = {"/nonexistent/kubectl"}});
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message.find("/nonexistent/kubectl"), std::string::npos);
