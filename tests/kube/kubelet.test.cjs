@@ -256,7 +256,12 @@ test("an image whose process exits at once crash-loops: CrashLoopBackOff, restar
   assert.equal(cs.lastState.terminated.exitCode, 2, "streamgate-server exits 2 on a bad flag");
   assert.equal(cs.lastState.terminated.reason, "Error");
   assert.ok(!isReady(json));
-  const row = (await ok(["get", "pod", pod.metadata.name, "-n", "streamgate", "--no-headers"])).trim().split(/\s+/);
+  // The table says so too (read again while the pod is between restarts: a restart may
+  // come between the two reads, and the process runs for a moment before it exits).
+  const row = await until("the table shows 0/1 CrashLoopBackOff", async () => {
+    const r = (await ok(["get", "pod", pod.metadata.name, "-n", "streamgate", "--no-headers"])).trim().split(/\s+/);
+    return r[2] === "CrashLoopBackOff" ? r : null;
+  });
   assert.deepEqual(row.slice(1, 3), ["0/1", "CrashLoopBackOff"]);
   const restarts = await until("it is restarted after the back-off", async () => {
     const [p] = await pods("version=canary");
