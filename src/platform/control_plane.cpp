@@ -367,7 +367,15 @@ Result<std::unique_ptr<LocalControlPlane>> LocalControlPlane::start(LocalPlaneOp
     const KubeTrack& blue = p->kube->tracks().at("blue");
     if (o.release.empty()) eo.initial_release = blue.release;
     if (blue.replicas > 0) eo.initial_replicas = blue.replicas;
-    eo.check_release = [](const std::string& release) { return validate_release_name(release); };
+    eo.check_release = [](const std::string& release) {
+      if (Status st = validate_release_name(release); !st) return st;
+      if (release.front() == '.' || release.front() == '-') {  // an image tag cannot start so
+        return Status(make_error(ErrorCode::kInvalidArgument,
+                                 "release '" + release + "' cannot be an image tag: it starts with '" +
+                                     release.front() + "'"));
+      }
+      return Status::ok();
+    };
     eo.after_tick = [p] {
       if (!p->driving()) {
         p->event("lease_lost", "stopped driving: this controller no longer holds the lease");

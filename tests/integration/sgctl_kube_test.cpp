@@ -353,6 +353,57 @@ TEST_F(SgctlKubeTest, AnotherSgctlResumesTheRolloutFromTheCluster) {
   deployer.join();  // its control plane went away: it ended with an error
 }
 
+// A controller killed (SIGKILL) mid-rollout cannot hand its Lease over: the other takes it
+// once its resourceVersion stood still for a lease duration, and finishes the rollout.
+TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
+  up_->terminate(10s);
+  up_.reset();
+  auto start_controller = [&](const std::string& name) {
+    SpawnOptions o;
+    o.argv = {SG_SGCTL_BIN, "--state-dir", (dir_.path() / name).string(), "--backend", "kubernetes",
+              "--context", "fixture", "-n", "streamgate", "controller", "--gateway-admin",
+              "127.0.0.1:" + std::to_string(admin_port_), "--lease-seconds", "9", "--tick-ms", "200"};
+    o.env = env();
+    o.log_file = dir_.path() / (name + ".log");
+    auto child = ChildProcess::spawn(o);
+    EXPECT_TRUE(child) << child.error().message;
+    return std::move(*child);
+  };
+  auto log_has = [&](const std::string& name, const std::string& text) {
+    return tail_of(dir_.path() / (name + ".log"), 200000).find(text) != std::string::npos;
+  };
+  ChildProcess a = start_controller("a");
+  for (int i = 0; i < 300 && !log_has("a", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(log_has("a", "driving namespace")) << tail_of(dir_.path() / "a.log");
+  ChildProcess b = start_controller("b");
+  // Started, then followed for 3 s only (the rollout runs in the controller).
+  (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "4",
+                                  "--ready-stability", "1", "--steps", "20,50,100", "--min-requests", "20",
+                                  "--synthetic-rps", "300"},
+              3s);
+  bool stepping = false;
+  for (int i = 0; i < 600 && !stepping; ++i) {
+    json::value records = rollout_state();
+    stepping = log_has("a", "[step]") && records.is_array() && !records.as_array().empty() &&
+               records.as_array()[0].at("result") == "in_progress";
+    if (!stepping) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_TRUE(stepping) << tail_of(dir_.path() / "a.log", 6000);
+  ASSERT_TRUE(a.signal(SIGKILL));
+  a.wait_exit(5s);
+  const auto killed = Clock::now();
+  for (int i = 0; i < 600 && !log_has("b", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(log_has("b", "driving namespace")) << tail_of(dir_.path() / "b.log", 4000);
+  // Not before the lease could have expired (9 s after a's last renewal, which was at most a
+  // third of that before the kill), and not much after.
+  EXPECT_GT(Clock::now() - killed, 5s);
+  EXPECT_LT(Clock::now() - killed, 40s);
+  EXPECT_TRUE(jsonpath("lease/streamgate-controller", ".spec.holderIdentity").ends_with("/" + std::to_string(b.pid())));
+  EXPECT_EQ(final_result(), "promoted") << tail_of(dir_.path() / "b.log", 6000);
+  EXPECT_TRUE(log_has("b", "resuming deployment 1")) << tail_of(dir_.path() / "b.log", 4000);
+  b.terminate(20s);
+}
+
 // Without --gateway-admin, sgctl configures every ready pod of the gateway Deployment (two
 // here, real gateways in kubelet mode) at its pod IP and adds their counters up.
 TEST_F(SgctlKubeTest, EveryGatewayReplicaIsConfigured) {

@@ -324,9 +324,15 @@ void KubeBackend::connect_gateways(std::chrono::steady_clock::time_point now) {
     solved("gateway_unreachable");
     events_("gateway", "configuring gateway " + name + (name == admin ? "" : " at " + admin));
     gateways_[name] = Gateway{std::move(client), *cfg, std::nullopt};
-    ++traffic_epoch_;  // its counters join the sum (and count from its own zero)
-    last_total_ = 0;
+    // A gateway joining the sum starts a new epoch, except those found at start: the
+    // baseline a resumed rollout restored from the cluster was read from them (a counter
+    // that went backwards meanwhile still counts from zero: TrackTraffic::since).
+    if (connected_once_) {
+      ++traffic_epoch_;
+      last_total_ = 0;
+    }
   }
+  if (!gateways_.empty()) connected_once_ = true;
   for (auto it = gateway_retry_.begin(); it != gateway_retry_.end();) {
     it = gateway_targets_.contains(it->first) ? std::next(it) : gateway_retry_.erase(it);
   }

@@ -138,6 +138,7 @@ class KubeBackend final : public Backend {
   std::uint64_t last_total_ = 0;
   std::set<std::string> problems_;  // reported once until solved
   bool fresh_ = false;              // the last namespace read worked
+  bool connected_once_ = false;     // some gateway was connected (the first round is not a new epoch)
   mutable std::map<std::string, std::pair<int, std::string>> logs_;  // pod -> (restarts, tail)
 };
 
