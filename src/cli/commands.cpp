@@ -9,6 +9,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/control_client.hpp"
+#include "cli/embedded_plane.hpp"
 #include "common/json_text.hpp"
 #include "platform/model.hpp"
 
@@ -133,6 +134,8 @@ int usage_error(const std::string& message) {
 }
 
 int run_deploy(const Common& c, const control::RolloutOptions& request) {
+  auto embedded = EmbeddedPlane::start_if_needed(c);
+  if (!embedded) return fail(embedded.error());
   auto client = ControlClient::connect(c.state_dir);
   if (!client) return fail(client.error());
   auto created = client->post("/control/v1/deployments", platform::to_json(request));
@@ -149,6 +152,8 @@ int run_deploy(const Common& c, const control::RolloutOptions& request) {
 }
 
 int run_rollback(const Common& c) {
+  auto embedded = EmbeddedPlane::start_if_needed(c);
+  if (!embedded) return fail(embedded.error());
   auto client = ControlClient::connect(c.state_dir);
   if (!client) return fail(client.error());
   auto r = client->post("/control/v1/rollback", json::object{});
@@ -228,9 +233,13 @@ void print_status(const PlatformStatus& st) {
 }  // namespace
 
 int run_promote(const Common& c) {
+  auto embedded = EmbeddedPlane::start_if_needed(c);
+  if (!embedded) return fail(embedded.error());
   return simple_post(c, "/control/v1/promote", json::object{}, "promotion ordered");
 }
 int run_abort(const Common& c) {
+  auto embedded = EmbeddedPlane::start_if_needed(c);
+  if (!embedded) return fail(embedded.error());
   return simple_post(c, "/control/v1/abort", json::object{},
                      "abort ordered: traffic back to stable");
 }
@@ -240,6 +249,8 @@ int run_scale(const Common& c, int replicas) {
 }
 
 int run_status(const Common& c, bool watch) {
+  auto embedded = EmbeddedPlane::start_if_needed(c);
+  if (!embedded) return fail(embedded.error());
   for (;;) {
     auto client = ControlClient::connect(c.state_dir);
     if (!client) return fail(client.error());

@@ -23,6 +23,9 @@ inline constexpr int kExitUsage = 2;
 struct Common {
   std::filesystem::path state_dir = ".streamgate";
   std::string output = "text";  // text | json (| markdown for history)
+  // --backend kubernetes (with its --context, -n, --kubectl): deploy, rollback, promote, abort
+  // and status run the engine themselves when no control plane answers (embedded_plane.hpp).
+  platform::KubePlaneOptions kube;
 };
 
 int run_up(const Common& c, platform::LocalPlaneOptions options);

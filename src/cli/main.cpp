@@ -52,7 +52,9 @@ struct CommandLine {
     const char* env_kubectl = std::getenv("SG_KUBECTL");
     if (env_kubectl != nullptr && *env_kubectl != '\0') up.kube.kubectl = env_kubectl;
     app.add_option("--backend", backend,
-                   "local (processes on this machine) | kubernetes (env SG_BACKEND; used by up)");
+                   "local (processes on this machine) | kubernetes (env SG_BACKEND): up, controller, "
+                   "and deploy/rollback/promote/abort/status, which run the engine themselves when "
+                   "no control plane answers");
     app.add_option("--context", up.kube.context, "kubernetes: the kubeconfig context");
     app.add_option("-n,--namespace", up.kube.ns, "kubernetes: the namespace (streamgate)");
     app.add_option("--kubectl", up.kube.kubectl, "kubernetes: the kubectl to run (env SG_KUBECTL)");
@@ -341,6 +343,11 @@ int main(int argc, char** argv) {
     std::cerr << "sgctl: " << e.what() << " (see sgctl --help)\n";
     return kExitUsage;
   }
+  if (cli.backend != "local" && cli.backend != "kubernetes") {
+    return usage_error("--backend (or SG_BACKEND) must be local or kubernetes, got '" + cli.backend + "'");
+  }
+  cli.common.kube = cli.up.kube;
+  cli.common.kube.enabled = cli.backend == "kubernetes";
   for (const auto& [cmd, run] : cli.commands) {
     if (cmd->parsed()) return run();
   }

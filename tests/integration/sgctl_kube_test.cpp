@@ -404,6 +404,34 @@ TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   b.terminate(20s);
 }
 
+// Without any control plane running, the runbook script's sgctl runs the engine itself for as
+// long as the rollout takes (the gateways: the gateway Deployment's pods).
+TEST_F(SgctlKubeTest, WithoutAControlPlaneTheCommandRunsTheEngine) {
+  up_->terminate(10s);
+  up_.reset();
+  // Extra script arguments reach sgctl: the global --context may follow the command.
+  auto deploy = script("canary-deploy.sh", {"streamgate:v1.3.0", "60", "3", "--steps", "50,100", "--ready-stability",
+                                            "1", "--min-requests", "20", "--synthetic-rps", "300", "--context",
+                                            "fixture"});
+  ASSERT_EQ(deploy.exit_code, 0) << deploy.output;
+  EXPECT_NE(deploy.output.find("running the engine in this command"), std::string::npos) << deploy.output;
+  EXPECT_EQ(final_result(), "promoted");
+  EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "green");
+  for (const std::string& ip : pod_ips("app=streamgate-gateway")) {
+    auto r = http::blocking_call(ip + ":8080", {.target = "/api/v1/health", .timeout = 1000ms});
+    EXPECT_EQ(r.header("X-StreamGate-Version"), "v1.3.0") << ip;
+  }
+  auto e = env();
+  e.insert(e.end(), {{"SG_BACKEND", "kubernetes"}});
+  auto status = sg::run_command({.argv = {SG_SGCTL_BIN, "--state-dir", state_.string(), "--context", "fixture",
+                                          "status"},
+                                 .env = e,
+                                 .timeout = 60s});
+  ASSERT_TRUE(status);
+  EXPECT_EQ(status->exit_code, 0) << status->out << status->err;
+  EXPECT_NE(status->out.find("active: green (v1.3.0)"), std::string::npos) << status->out;
+}
+
 // Without --gateway-admin, sgctl configures every ready pod of the gateway Deployment (two
 // here, real gateways in kubelet mode) at its pod IP and adds their counters up.
 TEST_F(SgctlKubeTest, EveryGatewayReplicaIsConfigured) {
