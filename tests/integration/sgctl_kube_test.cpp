@@ -252,6 +252,23 @@ class SgctlKubeTest : public ::testing::Test {
     return result;
   }
 
+  // `sgctl controller` with state dir DIR/NAME and log DIR/NAME.log.
+  ChildProcess start_controller(const std::string& name, const std::string& lease_seconds) {
+    SpawnOptions o;
+    o.argv = {SG_SGCTL_BIN, "--state-dir", (dir_.path() / name).string(), "--backend", "kubernetes",
+              "--context", "fixture", "-n", "streamgate", "controller", "--gateway-admin",
+              "127.0.0.1:" + std::to_string(admin_port_), "--lease-seconds", lease_seconds, "--tick-ms", "200"};
+    o.env = env();
+    o.log_file = dir_.path() / (name + ".log");
+    auto child = ChildProcess::spawn(o);
+    EXPECT_TRUE(child) << child.error().message;
+    return std::move(*child);
+  }
+
+  bool log_has(const std::string& name, const std::string& text) {
+    return tail_of(dir_.path() / (name + ".log"), 200000).find(text) != std::string::npos;
+  }
+
   std::string up_log() { return "\n--- sgctl up:\n" + tail_of(up_log_, 6000); }
 
   TempDir dir_{"sg-it-kube"};
@@ -358,24 +375,10 @@ TEST_F(SgctlKubeTest, AnotherSgctlResumesTheRolloutFromTheCluster) {
 TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   up_->terminate(10s);
   up_.reset();
-  auto start_controller = [&](const std::string& name) {
-    SpawnOptions o;
-    o.argv = {SG_SGCTL_BIN, "--state-dir", (dir_.path() / name).string(), "--backend", "kubernetes",
-              "--context", "fixture", "-n", "streamgate", "controller", "--gateway-admin",
-              "127.0.0.1:" + std::to_string(admin_port_), "--lease-seconds", "9", "--tick-ms", "200"};
-    o.env = env();
-    o.log_file = dir_.path() / (name + ".log");
-    auto child = ChildProcess::spawn(o);
-    EXPECT_TRUE(child) << child.error().message;
-    return std::move(*child);
-  };
-  auto log_has = [&](const std::string& name, const std::string& text) {
-    return tail_of(dir_.path() / (name + ".log"), 200000).find(text) != std::string::npos;
-  };
-  ChildProcess a = start_controller("a");
+  ChildProcess a = start_controller("a", "9");
   for (int i = 0; i < 300 && !log_has("a", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(log_has("a", "driving namespace")) << tail_of(dir_.path() / "a.log");
-  ChildProcess b = start_controller("b");
+  ChildProcess b = start_controller("b", "9");
   // Started, then followed for 3 s only (the rollout runs in the controller).
   (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "4",
                                   "--ready-stability", "1", "--steps", "20,50,100", "--min-requests", "20",
@@ -464,25 +467,11 @@ TEST_F(SgctlKubeTest, EveryGatewayReplicaIsConfigured) {
 TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
   up_->terminate(10s);  // the controllers drive instead
   up_.reset();
-  auto start_controller = [&](const std::string& name) {
-    SpawnOptions o;
-    o.argv = {SG_SGCTL_BIN, "--state-dir", (dir_.path() / name).string(), "--backend", "kubernetes",
-              "--context", "fixture", "-n", "streamgate", "controller", "--gateway-admin",
-              "127.0.0.1:" + std::to_string(admin_port_), "--lease-seconds", "15", "--tick-ms", "200"};
-    o.env = env();
-    o.log_file = dir_.path() / (name + ".log");
-    auto child = ChildProcess::spawn(o);
-    EXPECT_TRUE(child) << child.error().message;
-    return std::move(*child);
-  };
-  auto log_has = [&](const std::string& name, const std::string& text) {
-    return tail_of(dir_.path() / (name + ".log"), 200000).find(text) != std::string::npos;
-  };
   auto holder = [&] { return jsonpath("lease/streamgate-controller", ".spec.holderIdentity"); };
-  ChildProcess a = start_controller("a");
+  ChildProcess a = start_controller("a", "15");
   for (int i = 0; i < 300 && !log_has("a", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(log_has("a", "driving namespace")) << tail_of(dir_.path() / "a.log");
-  ChildProcess b = start_controller("b");
+  ChildProcess b = start_controller("b", "15");
   std::this_thread::sleep_for(3s);
   EXPECT_FALSE(log_has("b", "driving namespace")) << "both controllers drive";
   EXPECT_TRUE(holder().ends_with("/" + std::to_string(a.pid()))) << holder();

@@ -8,6 +8,7 @@
 "use strict";
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
+const { until: untilWithin } = require("./lib/until.cjs");
 const { spawn, spawnSync, execFile } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -85,16 +86,7 @@ function render(overlay) {
   return { file, count: (r.stdout.match(/^kind: /mg) || []).length };
 }
 
-async function until(what, fn, ms = 5000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
+const until = (what, fn, ms = 5000) => untilWithin(what, fn, ms);
 
 const rows = (table) => table.trim().split("\n").map((l) => l.trim().split(/\s{2,}/));
 

@@ -11,6 +11,7 @@
 "use strict";
 const { test, before, after } = require("node:test");
 const assert = require("node:assert/strict");
+const { until: untilWithin } = require("./lib/until.cjs");
 const { spawn, spawnSync, execFile } = require("node:child_process");
 const fs = require("node:fs");
 const os = require("node:os");
@@ -63,16 +64,7 @@ async function ok(args, opts) {
   assert.equal(r.code, 0, `kubectl ${args.join(" ")} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
-async function until(what, fn, ms = 15000) {
-  const deadline = Date.now() + ms;
-  let last;
-  while (Date.now() < deadline) {
-    last = await fn();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
+const until = (what, fn, ms = 15000) => untilWithin(what, fn, ms);
 const kubeletState = async () => (await fetch(`${fixture.url}/__fixture/kubelet`)).json();
 const pods = async (selector) => JSON.parse(await ok(["get", "pods", "-n", "streamgate", "-l", selector, "-o", "json"])).items;
 const isReady = (p) => (p.status.conditions || []).some((c) => c.type === "Ready" && c.status === "True");

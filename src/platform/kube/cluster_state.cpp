@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "platform/kube/json_path.hpp"
+
 
 namespace sg::platform {
 namespace json = boost::json;
@@ -16,30 +18,20 @@ json::object record_json(const DeploymentRecord& d) {
           {"state", d.state},     {"evidence", d.evidence}, {"journal", d.journal}};
 }
 
-std::string str(const json::object& o, const char* key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
-std::int64_t num(const json::object& o, const char* key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_int64() ? v->as_int64() : 0;
-}
-
 DeploymentRecord record_from(const json::object& o) {
   DeploymentRecord d;
-  d.id = num(o, "id");
-  d.strategy = str(o, "strategy");
-  d.from_release = str(o, "from_release");
-  d.to_release = str(o, "to_release");
-  d.result = str(o, "result");
-  d.reason = str(o, "reason");
-  d.started_ms = num(o, "started_ms");
-  d.finished_ms = num(o, "finished_ms");
-  d.options = str(o, "options");
-  d.state = str(o, "state");
-  d.evidence = str(o, "evidence");
-  d.journal = str(o, "journal");
+  d.id = int_of(o, "id");
+  d.strategy = text_of(o, "strategy");
+  d.from_release = text_of(o, "from_release");
+  d.to_release = text_of(o, "to_release");
+  d.result = text_of(o, "result");
+  d.reason = text_of(o, "reason");
+  d.started_ms = int_of(o, "started_ms");
+  d.finished_ms = int_of(o, "finished_ms");
+  d.options = text_of(o, "options");
+  d.state = text_of(o, "state");
+  d.evidence = text_of(o, "evidence");
+  d.journal = text_of(o, "journal");
   return d;
 }
 
@@ -84,17 +76,17 @@ Result<bool> ClusterState::restore(StateStore& store) {
     if (!cm->is_object()) return make_error(ErrorCode::kUnavailable, std::string("configmap ") + kName + ": not an object");
     const json::object& obj = cm->as_object();
     if (const auto* meta = obj.if_contains("metadata"); meta && meta->is_object()) {
-      resource_version_ = str(meta->as_object(), "resourceVersion");
+      resource_version_ = text_of(meta->as_object(), "resourceVersion");
     }
     if (const auto* d = obj.if_contains("data"); d && d->is_object()) data = d->as_object();
   }
   boost::system::error_code ec;
-  json::value settings = json::parse(str(data, "settings.json").empty() ? "{}" : str(data, "settings.json"), ec);
+  json::value settings = json::parse(text_of(data, "settings.json").empty() ? "{}" : text_of(data, "settings.json"), ec);
   if (ec || !settings.is_object()) {
     return make_error(ErrorCode::kInvalidArgument, std::string("configmap ") + kName + ": settings.json is not a JSON object");
   }
   json::value deployments =
-      json::parse(str(data, "deployments.json").empty() ? "[]" : str(data, "deployments.json"), ec);
+      json::parse(text_of(data, "deployments.json").empty() ? "[]" : text_of(data, "deployments.json"), ec);
   if (ec || !deployments.is_array()) {
     return make_error(ErrorCode::kInvalidArgument, std::string("configmap ") + kName + ": deployments.json is not a JSON array");
   }
@@ -119,8 +111,8 @@ Result<bool> ClusterState::restore(StateStore& store) {
     if (Status st = store.put_deployment(d); !st) return st.error();
   }
   if (Status st = close_other_open(store, open_id); !st) return st.error();
-  written_ = json::serialize(json::object{{"settings.json", str(data, "settings.json")},
-                                          {"deployments.json", str(data, "deployments.json")}});
+  written_ = json::serialize(json::object{{"settings.json", text_of(data, "settings.json")},
+                                          {"deployments.json", text_of(data, "deployments.json")}});
   return cm.is_ok();
 }
 
@@ -194,7 +186,7 @@ Status ClusterState::save(StateStore& store, std::chrono::milliseconds min_inter
   json::value v = json::parse(*out, ec);
   if (!ec && v.is_object()) {
     if (const auto* meta = v.as_object().if_contains("metadata"); meta && meta->is_object()) {
-      resource_version_ = str(meta->as_object(), "resourceVersion");
+      resource_version_ = text_of(meta->as_object(), "resourceVersion");
     }
   }
   written_ = text;

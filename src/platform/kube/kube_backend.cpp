@@ -7,6 +7,8 @@
 #include <boost/json.hpp>
 
 #include "common/host_port.hpp"
+#include "control/synthetic.hpp"
+#include "platform/kube/json_path.hpp"
 
 namespace sg::platform {
 namespace json = boost::json;
@@ -15,35 +17,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* kTracks[] = {"blue", "green", "canary"};
-
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (std::string_view key : path) {
-    const auto* obj = cur->if_object();
-    if (obj == nullptr) return nullptr;
-    cur = obj->if_contains(key);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-std::string text_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x != nullptr && x->is_string() ? std::string(x->as_string()) : std::string();
-}
-
-std::int64_t int_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  if (x == nullptr) return 0;
-  if (x->is_int64()) return x->as_int64();
-  if (x->is_uint64()) return static_cast<std::int64_t>(x->as_uint64());
-  return 0;
-}
-
-const json::array* array_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x != nullptr ? x->if_array() : nullptr;
-}
 
 // HOST:PORT with HOST an IP literal: a name is resolved (IPv4 first); as given when it cannot be.
 std::string resolved(const std::string& address) {
@@ -75,35 +48,12 @@ int named_port(const json::value& pod, std::string_view name, int fallback) {
   return static_cast<int>(int_at((*ports)[0], {"containerPort"}));
 }
 
-void add_histogram(std::vector<double>& bounds, std::vector<std::uint64_t>& counts,
-                   const std::vector<double>& more_bounds, const std::vector<std::uint64_t>& more) {
-  if (bounds.empty() && counts.empty()) {
-    bounds = more_bounds;
-    counts = more;
-  } else if (bounds == more_bounds && counts.size() == more.size()) {
-    for (std::size_t i = 0; i < counts.size(); ++i) counts[i] += more[i];
-  }
-}
-
 }  // namespace
 
 void add_traffic(TrackTraffic& into, const TrackTraffic& more) {
   for (const auto& [track, m] : more.tracks) {
     control::TrafficSample& t = into.tracks[track];
-    t.requests += m.requests;
-    t.errors += m.errors;
-    add_histogram(t.bounds, t.counts, m.bounds, m.counts);
-    t.window = std::max(t.window, m.window);
-    control::StreamingSample& s = t.streaming;
-    const control::StreamingSample& ms = m.streaming;
-    s.segments += ms.segments;
-    s.segment_errors += ms.segment_errors;
-    add_histogram(s.ttfb_bounds, s.ttfb_counts, ms.ttfb_bounds, ms.ttfb_counts);
-    s.sessions_started += ms.sessions_started;
-    s.session_minutes += ms.session_minutes;
-    s.rebuffer_reports += ms.rebuffer_reports;
-    s.throughput_reports += ms.throughput_reports;
-    s.throughput_kbps_sum += ms.throughput_kbps_sum;
+    t = control::merge_samples(std::move(t), m);
   }
 }
 
@@ -149,11 +99,11 @@ std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_rea
       // A container that exits and restarts, or whose image cannot be pulled (a release tag
       // that does not exist): neither will serve.
       if (waiting == "CrashLoopBackOff" || waiting == "ImagePullBackOff" || waiting == "ErrImagePull" ||
-          waiting == "InvalidImageName" || at(s, {"state", "terminated"}) != nullptr) {
+          waiting == "InvalidImageName" || json_at(s, {"state", "terminated"}) != nullptr) {
         backoff = true;
         if (waiting != "CrashLoopBackOff" && !waiting.empty()) r.last_exit = waiting;
       }
-      if (const json::value* term = at(s, {"lastState", "terminated"})) {
+      if (const json::value* term = json_at(s, {"lastState", "terminated"})) {
         const std::string reason = text_at(*term, {"reason"});
         if (const std::int64_t sig = int_at(*term, {"signal"}); sig != 0) {
           r.last_exit = "signal " + std::to_string(sig);
@@ -164,8 +114,8 @@ std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_rea
       }
     }
   }
-  if (at(pod, {"metadata", "deletionTimestamp"}) != nullptr &&
-      !at(pod, {"metadata", "deletionTimestamp"})->is_null()) {
+  if (json_at(pod, {"metadata", "deletionTimestamp"}) != nullptr &&
+      !json_at(pod, {"metadata", "deletionTimestamp"})->is_null()) {
     r.phase = ReplicaPhase::kTerminating;
   } else if (backoff) {
     r.phase = ReplicaPhase::kBackoff;
@@ -257,7 +207,7 @@ Status KubeBackend::read_namespace() {
           if (text_at(c, {"type"}) == "Ready") ready = text_at(c, {"status"}) == "True";
         }
       }
-      const json::value* deleting = at(item, {"metadata", "deletionTimestamp"});
+      const json::value* deleting = json_at(item, {"metadata", "deletionTimestamp"});
       const std::string ip = text_at(item, {"status", "podIP"});
       if (ready && (deleting == nullptr || deleting->is_null()) && !ip.empty()) {
         gateways[name] = ip + ":" + std::to_string(named_port(item, "admin", 8081));

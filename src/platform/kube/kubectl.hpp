@@ -44,8 +44,6 @@ class Kubectl {
   Status replace(const boost::json::value& object) const;
   Status create(const boost::json::value& object) const;
 
-  const KubectlOptions& options() const { return opts_; }
-
  private:
   KubectlOptions opts_;
 };

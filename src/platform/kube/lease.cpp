@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <ctime>
 
+#include "platform/kube/json_path.hpp"
+
 namespace sg::platform {
 namespace json = boost::json;
 using namespace std::chrono_literals;
@@ -21,11 +23,6 @@ std::string micro_time_now() {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<long long>(micros));
   return buf;
-}
-
-std::string text(const json::object& o, const char* key) {
-  const auto* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 // "2026-12-06T07:00:00.123456Z" (or without the fraction) -> Unix seconds; nullopt if not.
@@ -52,8 +49,8 @@ Result<std::optional<std::string>> live_lease_holder(const Kubectl& kubectl, con
   }
   const json::value* spec = got->is_object() ? got->as_object().if_contains("spec") : nullptr;
   if (spec == nullptr || !spec->is_object()) return std::optional<std::string>();
-  const std::string holder = text(spec->as_object(), "holderIdentity");
-  const auto renewed = parse_time(text(spec->as_object(), "renewTime"));
+  const std::string holder = text_of(spec->as_object(), "holderIdentity");
+  const auto renewed = parse_time(text_of(spec->as_object(), "renewTime"));
   std::int64_t duration = 15;
   if (const auto* d = spec->as_object().if_contains("leaseDurationSeconds"); d != nullptr && d->is_int64()) {
     duration = d->as_int64();
@@ -130,8 +127,8 @@ Result<bool> LeaderLease::try_acquire_or_renew() {
   json::object& meta = lease["metadata"].as_object();
   if (!lease.contains("spec") || !lease["spec"].is_object()) lease["spec"] = json::object{};
   json::object& spec = lease["spec"].as_object();
-  const std::string version = text(meta, "resourceVersion");
-  const std::string holder = text(spec, "holderIdentity");
+  const std::string version = text_of(meta, "resourceVersion");
+  const std::string holder = text_of(spec, "holderIdentity");
   if (version != seen_version_) {
     seen_version_ = version;
     seen_at_ = now;
@@ -208,7 +205,7 @@ void LeaderLease::release() {
   json::object lease = got->as_object();
   if (!lease.contains("spec") || !lease["spec"].is_object()) return;
   json::object& spec = lease["spec"].as_object();
-  if (text(spec, "holderIdentity") != opts_.identity) return;
+  if (text_of(spec, "holderIdentity") != opts_.identity) return;
   // As client-go releases: no holder, a 1 s duration from now.
   spec["holderIdentity"] = "";
   spec["leaseDurationSeconds"] = 1;
