@@ -379,8 +379,11 @@ TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   for (int i = 0; i < 300 && !log_has("a", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(log_has("a", "driving namespace")) << tail_of(dir_.path() / "a.log");
   ChildProcess b = start_controller("b", "9");
-  // Started, then followed for 3 s only (the rollout runs in the controller).
-  (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "4",
+  // Started, then followed for 3 s only (the rollout runs in the controller). Steps of 10 s:
+  // the step in progress keeps its clock while no controller drives (the Lease expiring takes
+  // up to 12 s here), and no synthetic requests flow then; with 4 s steps it could run out of
+  // time before the new holder measured enough (a conservative rollback, seen 1 run in 5).
+  (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "10",
                                   "--ready-stability", "1", "--steps", "20,50,100", "--min-requests", "20",
                                   "--synthetic-rps", "300"},
               3s);
