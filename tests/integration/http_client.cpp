@@ -38,6 +38,7 @@ std::string raw_exchange(std::uint16_t port, const std::string& bytes,
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       std::size_t n = sock.read_some(asio::buffer(buf), ec);
+      if (ec == asio::error::interrupted) continue;  // a stop/continue of this process
       if (ec) break;
       out.append(buf, n);
     }

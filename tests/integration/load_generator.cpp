@@ -62,10 +62,34 @@ LoadResult LoadGenerator::window() {
   return w;
 }
 
+namespace {
+
+// A signal or a stop/continue of this process (a job-control stop, a frozen cgroup) fails a
+// blocking socket call with EINTR, and on a socket with SO_RCVTIMEO the kernel never
+// restarts it (signal(7)): that is the client's hiccup, not a failed request, so each
+// step below retries it. The parser and the serializer keep their state across a retry.
+bool interrupted(const beast::error_code& ec) { return ec == asio::error::interrupted; }
+
+void throw_if(const beast::error_code& ec) {
+  if (ec) throw boost::system::system_error(ec);
+}
+
+void connect_retrying(tcp::socket& sock, const tcp::endpoint& to) {
+  for (int attempt = 0;; ++attempt) {
+    beast::error_code ec;
+    sock.connect(to, ec);
+    if (!interrupted(ec) || attempt == 3) return throw_if(ec);
+    sock.close(ec);  // an interrupted connect goes on in the kernel: start over
+  }
+}
+
+}  // namespace
+
 void LoadGenerator::run_connection() {
   asio::io_context io;
   std::optional<tcp::socket> sock;
   beast::flat_buffer buf;
+  const tcp::endpoint to(asio::ip::make_address("127.0.0.1"), opts_.port);
   while (!stop_ && std::chrono::steady_clock::now() < deadline_) {
     if (budget_.fetch_sub(1) == 0 || budget_.load() > opts_.max_requests) break;
     int status = 0;
@@ -74,16 +98,26 @@ void LoadGenerator::run_connection() {
     try {
       if (!sock) {
         sock.emplace(io);
-        sock->connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), opts_.port));
+        connect_retrying(*sock, to);
         timeval tv{10, 0};
         ::setsockopt(sock->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
         buf.clear();
       }
       http::request<http::empty_body> req{http::verb::get, opts_.target, 11};
       req.set(http::field::host, "127.0.0.1");
-      http::write(*sock, req);
-      http::response<http::string_body> res;
-      http::read(*sock, buf, res);
+      http::request_serializer<http::empty_body> out(req);
+      beast::error_code ec;
+      do {
+        http::write(*sock, out, ec);
+      } while (interrupted(ec));
+      throw_if(ec);
+      http::response_parser<http::string_body> in;
+      in.body_limit(64 * 1024 * 1024);
+      do {
+        http::read(*sock, buf, in, ec);
+      } while (interrupted(ec));
+      throw_if(ec);
+      const auto& res = in.get();
       status = res.result_int();
       header = std::string(res[opts_.count_header]);
       if (!res.keep_alive()) sock.reset();
