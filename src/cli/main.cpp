@@ -58,6 +58,21 @@ struct CommandLine {
     app.add_option("--context", up.kube.context, "kubernetes: the kubeconfig context");
     app.add_option("-n,--namespace", up.kube.ns, "kubernetes: the namespace (streamgate)");
     app.add_option("--kubectl", up.kube.kubectl, "kubernetes: the kubectl to run (env SG_KUBECTL)");
+    for (const auto& [env, into] : {std::pair{"SG_ROUTING", &up.kube.routing},
+                                    std::pair{"SG_PROMETHEUS", &up.kube.prometheus}}) {
+      if (const char* v = std::getenv(env); v != nullptr && *v != '\0') *into = v;
+    }
+    app.add_option("--routing", up.kube.routing,
+                   "kubernetes: gateway (weights on our gateway) | replicas (no gateway: Service "
+                   "streamgate-live, replica-ratio canary, traffic from --prometheus) (env SG_ROUTING)");
+    app.add_option("--prometheus", up.kube.prometheus,
+                   "kubernetes: http://HOST:PORT of Prometheus: per-track traffic from it instead of "
+                   "the gateways (env SG_PROMETHEUS)");
+    app.add_option("--prom-requests", up.kube.prom_requests,
+                   "kubernetes: PromQL of requests by track (default: the server pods' http_requests_total)");
+    app.add_option("--prom-errors", up.kube.prom_errors, "kubernetes: PromQL of 5xx responses by track");
+    app.add_option("--prom-latency", up.kube.prom_latency,
+                   "kubernetes: PromQL of cumulative latency buckets by track and le");
   }
 
   std::string backend = "local";

@@ -126,8 +126,11 @@ int run_up(const Common& c, platform::LocalPlaneOptions p) {
   if (kube.enabled) {
     std::cerr << "sgctl up: kubernetes namespace " << kube.ns
               << (kube.context.empty() ? std::string() : " (context " + kube.context + ")")
-              << ", gateways "
-              << (kube.gateway_admin.empty() ? "pods " + kube.gateway_selector : kube.gateway_admin)
+              << (kube.routing == "replicas"
+                      ? ", no gateway: Service streamgate-live, replica-ratio canary"
+                      : ", gateways " + (kube.gateway_admin.empty() ? "pods " + kube.gateway_selector
+                                                                    : kube.gateway_admin))
+              << (kube.prometheus.empty() ? std::string() : ", traffic from Prometheus " + kube.prometheus)
               << ", control API "
               << (*plane)->control_address() << ", state " << c.state_dir.string() << "\n";
   } else {

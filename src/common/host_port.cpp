@@ -1,5 +1,8 @@
 #include "common/host_port.hpp"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <arpa/inet.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -74,6 +77,23 @@ bool is_loopback_host(std::string_view host) {
   in_addr v4{};
   const std::string text(host);
   return ::inet_pton(AF_INET, text.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+std::string resolve_host_port(const std::string& address) {
+  auto hp = parse_host_port(address);
+  if (!hp) return address;
+  if (parse_host_port(address, {.require_ip_literal = true})) return address;
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(hp->host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
+    return address;
+  }
+  char ip[64] = {};
+  ::getnameinfo(found->ai_addr, found->ai_addrlen, ip, sizeof ip, nullptr, 0, NI_NUMERICHOST);
+  ::freeaddrinfo(found);
+  return HostPort{ip, hp->port}.text();
 }
 
 }  // namespace sg

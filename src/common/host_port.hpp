@@ -37,4 +37,9 @@ Result<HostPort> parse_host_port(std::string_view text, HostPortRules rules = {}
 // IPv4 literal in 127.0.0.0/8, "::1" or "localhost". "0.0.0.0", "::" and other names are not.
 bool is_loopback_host(std::string_view host);
 
+// HOST:PORT with HOST an IP literal: a name is resolved (IPv4 first, blocking getaddrinfo); the
+// text as given when it does not parse or the name does not resolve (the call that uses it
+// then fails naming it).
+std::string resolve_host_port(const std::string& address);
+
 }  // namespace sg

@@ -32,6 +32,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Prometheus options from the flags: the defaults for the namespace, queries replaced.
+PromTrafficOptions prom_options(const KubePlaneOptions& k) {
+  PromTrafficOptions o = default_prom_queries(k.ns);
+  o.url = k.prometheus;
+  if (!k.prom_requests.empty()) o.requests_query = k.prom_requests;
+  if (!k.prom_errors.empty()) o.errors_query = k.prom_errors;
+  if (!k.prom_latency.empty()) o.latency_query = k.prom_latency;
+  return o;
+}
+
 // What a local replica may use: the CPUs this process (and so each replica it starts) may run
 // on, and the machine's memory or, when lower, the memory limit of our cgroup (v2).
 ReplicaLimits machine_limits() {
@@ -157,8 +167,11 @@ Status LocalControlPlane::Parts::open_backend() {
 
 Status LocalControlPlane::Parts::open_kube_backend() {
   const KubePlaneOptions& k = options.kube;
+  const bool replica_routing = k.routing == "replicas";
   std::string token;
-  if (!k.gateway_token_file.empty()) {
+  if (replica_routing) {
+    // No gateway to configure or read.
+  } else if (!k.gateway_token_file.empty()) {
     auto t = read_secret_file(k.gateway_token_file);
     if (!t) return t.error();
     if (!*t) return make_error(ErrorCode::kInvalidArgument, "--gateway-token-file " + k.gateway_token_file.string() + " does not exist");
@@ -166,7 +179,7 @@ Status LocalControlPlane::Parts::open_kube_backend() {
   } else if (const char* env = std::getenv("STREAMGATE_ADMIN_TOKEN"); env != nullptr) {
     token = env;
   }
-  if (token.empty()) {
+  if (token.empty() && !replica_routing) {
     return make_error(ErrorCode::kInvalidArgument,
                       "the gateway's admin token: pass --gateway-token-file FILE or set STREAMGATE_ADMIN_TOKEN");
   }
@@ -174,6 +187,8 @@ Status LocalControlPlane::Parts::open_kube_backend() {
   o.kubectl = {.kubectl = k.kubectl, .context = k.context, .ns = k.ns};
   o.gateway_admin = k.gateway_admin;
   o.gateway_selector = k.gateway_selector;
+  o.routing = replica_routing ? KubeRouting::kReplicas : KubeRouting::kGateway;
+  if (!k.prometheus.empty()) o.prometheus = prom_options(k);
   // No write to the cluster or the gateways once a controller lost its Lease.
   o.may_write = [this] { return driving(); };
   o.gateway_token = token;
@@ -275,6 +290,18 @@ Status validate_kube_options(const KubePlaneOptions& k) {
   }
   if (k.context.find_first_of("\r\n") != std::string::npos) {
     return make_error(ErrorCode::kInvalidArgument, "--context must be one line");
+  }
+  if (k.routing != "gateway" && k.routing != "replicas") {
+    return make_error(ErrorCode::kInvalidArgument, "--routing must be gateway or replicas, got '" + k.routing + "'");
+  }
+  if (k.routing == "replicas" && k.prometheus.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--routing replicas reads per-track traffic from Prometheus: add --prometheus URL (env SG_PROMETHEUS)");
+  }
+  if (!k.prometheus.empty()) {
+    if (std::string bad = validate_prom_options(prom_options(k)); !bad.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, bad);
+    }
   }
   if (!k.gateway_admin.empty()) {
     if (auto hp = parse_host_port(k.gateway_admin); !hp) {

@@ -33,6 +33,13 @@ struct KubePlaneOptions {
   std::string gateway_admin;
   std::string gateway_selector = "app=streamgate-gateway";
   std::filesystem::path gateway_token_file;       // else env STREAMGATE_ADMIN_TOKEN
+  // "gateway" (weights on our gateway) or "replicas" (no gateway: Service streamgate-live and a
+  // replica-ratio canary; traffic from Prometheus): kube/kube_backend.hpp, KubeRouting.
+  std::string routing = "gateway";
+  // Prometheus' URL: per-track traffic from it (prom_traffic.hpp) instead of the gateways;
+  // required with routing "replicas". Empty queries take the defaults for the namespace.
+  std::string prometheus;
+  std::string prom_requests, prom_errors, prom_latency;
   // `sgctl controller`: drive only while holding this coordination.k8s.io Lease.
   bool controller = false;
   std::string lease_name = "streamgate-controller";

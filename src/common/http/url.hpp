@@ -19,6 +19,10 @@ Target split_target(std::string_view target);
 // malformed or decodes to a NUL byte.
 std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
+// Percent-encodes every byte but the unreserved ones (RFC 3986: ALPHA, DIGIT, - . _ ~), so
+// the result is safe as a query component or a path segment.
+std::string percent_encode(std::string_view in);
+
 // `url` fit for a log line or a message: the password of its userinfo
 // ("postgresql://user:SECRET@host/db", "redis://:SECRET@host") and the value of any
 // password= query parameter ("...?password=SECRET") replaced by "***". Anything that does not

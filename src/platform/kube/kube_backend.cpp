@@ -1,8 +1,5 @@
 #include "platform/kube/kube_backend.hpp"
 
-#include <netdb.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <boost/json.hpp>
 
@@ -18,24 +15,6 @@ namespace {
 
 constexpr const char* kTracks[] = {"blue", "green", "canary"};
 
-// HOST:PORT with HOST an IP literal: a name is resolved (IPv4 first); as given when it cannot be.
-std::string resolved(const std::string& address) {
-  auto hp = parse_host_port(address);
-  if (!hp) return address;
-  if (parse_host_port(address, {.require_ip_literal = true})) return address;
-  addrinfo hints{};
-  hints.ai_family = AF_INET;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (::getaddrinfo(hp->host.c_str(), nullptr, &hints, &found) != 0 || found == nullptr) {
-    return address;
-  }
-  char ip[64] = {};
-  ::getnameinfo(found->ai_addr, found->ai_addrlen, ip, sizeof ip, nullptr, 0, NI_NUMERICHOST);
-  ::freeaddrinfo(found);
-  return HostPort{ip, hp->port}.text();
-}
-
 // The first container's port named `name`, else its first port, else `fallback`.
 int named_port(const json::value& pod, std::string_view name, int fallback) {
   const json::array* containers = array_at(pod, {"spec", "containers"});
@@ -50,16 +29,20 @@ int named_port(const json::value& pod, std::string_view name, int fallback) {
 
 }  // namespace
 
+int canary_replicas_for_weight(int stable_replicas, int weight, int min_replicas) {
+  if (weight <= 0) return 0;
+  const int stable = std::max(stable_replicas, 1);
+  const int w = std::min(weight, 90);  // 9 canary pods per stable pod at most
+  const int n = static_cast<int>(std::lround(static_cast<double>(stable) * w / (100 - w)));
+  return std::max({n, min_replicas, 1});
+}
+
 void add_traffic(TrackTraffic& into, const TrackTraffic& more) {
   for (const auto& [track, m] : more.tracks) {
     control::TrafficSample& t = into.tracks[track];
     t = control::merge_samples(std::move(t), m);
   }
 }
-
-namespace {
-
-}  // namespace
 
 std::pair<std::string, std::string> split_image(const std::string& image) {
   const std::string name = image.substr(0, image.find('@'));
@@ -129,6 +112,7 @@ std::optional<ReplicaInfo> replica_from_pod(const json::value& pod, bool was_rea
 
 KubeBackend::KubeBackend(KubeBackendOptions options, EventFn events)
     : opts_(std::move(options)), kubectl_(opts_.kubectl), events_(std::move(events)) {
+  if (opts_.prometheus) prometheus_.emplace(*opts_.prometheus);
   if (const auto eq = opts_.gateway_selector.find('='); eq != std::string::npos) {
     gateway_key_.emplace(opts_.gateway_selector.substr(0, eq), opts_.gateway_selector.substr(eq + 1));
   }
@@ -142,6 +126,9 @@ Result<std::unique_ptr<KubeBackend>> KubeBackend::open(KubeBackendOptions option
     if (!b->tracks_[track].exists) missing.push_back("deployment/" + b->opts_.prefix + track);
   }
   if (b->active_.empty()) missing.push_back("service/" + b->opts_.prefix + "active");
+  if (b->opts_.routing == KubeRouting::kReplicas && !b->live_service_) {
+    missing.push_back("service/" + b->opts_.prefix + "live (needed by --routing replicas)");
+  }
   if (!missing.empty()) {
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
@@ -180,6 +167,9 @@ Status KubeBackend::read_namespace() {
   std::vector<ReplicaInfo> replicas;
   std::set<std::string> ready_now;
   std::map<std::string, std::string> gateways;
+  std::map<std::string, bool> live;
+  bool live_service = false;
+  const bool find_gateways = opts_.gateway_admin.empty() && opts_.routing == KubeRouting::kGateway;
   for (const auto& item : *items) {
     const std::string kind = text_at(item, {"kind"});
     const std::string name = text_at(item, {"metadata", "name"});
@@ -199,7 +189,9 @@ Status KubeBackend::read_namespace() {
       active_ = text_at(item, {"spec", "selector", "version"});
     } else if (kind == "Service" && name == opts_.prefix + "preview") {
       preview_ = text_at(item, {"spec", "selector", "version"});
-    } else if (kind == "Pod" && opts_.gateway_admin.empty() && gateway_key_.has_value() &&
+    } else if (kind == "Service" && name == opts_.prefix + "live") {
+      live_service = true;
+    } else if (kind == "Pod" && find_gateways && gateway_key_.has_value() &&
                text_at(item, {"metadata", "labels", gateway_key_->first}) == gateway_key_->second) {
       bool ready = false;
       if (const json::array* conds = array_at(item, {"status", "conditions"})) {
@@ -217,6 +209,7 @@ Status KubeBackend::read_namespace() {
       auto r = replica_from_pod(item, was_ready);
       if (!r) continue;
       if (r->phase == ReplicaPhase::kReady) ready_now.insert(name);
+      live[name] = text_at(item, {"metadata", "labels", kLiveLabel}) == "true";
       if (was_ready && r->phase == ReplicaPhase::kUnready) ++flaps_[name];
       r->readiness_flaps = flaps_[name];
       replicas.push_back(std::move(*r));
@@ -235,7 +228,11 @@ Status KubeBackend::read_namespace() {
             [](const ReplicaInfo& a, const ReplicaInfo& b) { return a.name < b.name; });
   tracks_ = std::move(tracks);
   replicas_ = std::move(replicas);
-  if (opts_.gateway_admin.empty()) {
+  pod_live_ = std::move(live);
+  live_service_ = live_service;
+  if (opts_.routing == KubeRouting::kReplicas) {
+    gateway_targets_.clear();
+  } else if (opts_.gateway_admin.empty()) {
     gateway_targets_ = std::move(gateways);
   } else {
     gateway_targets_ = {{opts_.gateway_admin, opts_.gateway_admin}};
@@ -265,7 +262,7 @@ void KubeBackend::connect_gateways(std::chrono::steady_clock::time_point now) {
     if (gateways_.contains(name)) continue;
     if (auto r = gateway_retry_.find(name); r != gateway_retry_.end() && now < r->second) continue;
     gateway_retry_[name] = now + 2s;
-    auto client = std::make_unique<GatewayClient>(resolved(admin), opts_.gateway_token);
+    auto client = std::make_unique<GatewayClient>(resolve_host_port(admin), opts_.gateway_token);
     auto cfg = client->config();
     if (!cfg) {
       problem("gateway_unreachable", "gateway admin " + admin + ": " + cfg.error().message);
@@ -339,6 +336,7 @@ bool KubeBackend::may_write() const {
 
 void KubeBackend::apply_routes() {
   if (weights_.empty() || !may_write()) return;
+  if (opts_.routing == KubeRouting::kReplicas) return apply_live_labels();
   for (auto it = gateways_.begin(); it != gateways_.end();) {
     Gateway& g = it->second;
     gateway::GatewayConfig cfg = desired_gateway_config(g.base, g.applied);
@@ -357,6 +355,64 @@ void KubeBackend::apply_routes() {
     g.applied = cfg;
     ++it;
   }
+}
+
+void KubeBackend::apply_live_labels() {
+  // Pods of a weighted track join Service streamgate-live (kube-proxy sends only to the ready
+  // ones), the others leave it; joining first, so a switch never leaves the Service empty.
+  // A pod created since the last read is labelled at the next one (before it is ready, as a
+  // rule: readiness takes longer than a read period).
+  std::vector<std::string> join, leave;
+  for (const ReplicaInfo& r : replicas_) {
+    if (r.phase == ReplicaPhase::kTerminating) continue;
+    const auto w = weights_.find(r.track);
+    const bool weighted = w != weights_.end() && w->second > 0;
+    const bool live = pod_live_[r.name];
+    if (weighted && !live) join.push_back(r.name);
+    if (!weighted && live) leave.push_back(r.name);
+  }
+  for (const auto& [pods, value] : {std::pair{&join, std::string("=true")}, std::pair{&leave, std::string("-")}}) {
+    if (pods->empty()) continue;
+    std::vector<std::string> args = {"label", "pod"};
+    args.insert(args.end(), pods->begin(), pods->end());
+    args.push_back(std::string(kLiveLabel) + value);
+    args.push_back("--overwrite");
+    if (auto st = kubectl_.run(args); !st) {
+      problem("pod_label_failed", st.error().message);  // a pod gone meanwhile: the next read says
+      continue;
+    }
+    solved("pod_label_failed");
+    std::string names;
+    for (const auto& p : *pods) {
+      pod_live_[p] = value == "=true";
+      names += (names.empty() ? "" : ", ") + p;
+    }
+    events_("service", opts_.prefix + "live " + (value == "=true" ? "adds " : "drops ") + names);
+  }
+}
+
+int KubeBackend::stable_replicas() const {
+  // The stable colour: the one with the most weight.
+  int stable = 0, best = -1;
+  for (const char* colour : {"blue", "green"}) {
+    const auto cw = weights_.find(colour);
+    const auto d = desired_.find(colour);
+    if (cw != weights_.end() && cw->second > best && d != desired_.end()) {
+      best = cw->second;
+      stable = d->second.replicas;
+    }
+  }
+  return stable;
+}
+
+int KubeBackend::canary_weight() const {
+  const auto w = weights_.find("canary");
+  return w == weights_.end() ? 0 : w->second;
+}
+
+int KubeBackend::effective_replicas(const std::string& track, const control::TrackTarget& target) const {
+  if (opts_.routing != KubeRouting::kReplicas || track != "canary" || canary_weight() <= 0) return target.replicas;
+  return canary_replicas_for_weight(stable_replicas(), canary_weight(), target.replicas);
 }
 
 void KubeBackend::apply_desired() {
@@ -398,9 +454,10 @@ void KubeBackend::apply_deployments() {
     auto it = tracks_.find(track);
     if (it == tracks_.end() || !it->second.exists) continue;
     KubeTrack& t = it->second;
+    const int replicas = effective_replicas(track, target);
     const bool release_differs = !target.release.empty() && t.release != target.release;
-    if (!release_differs && t.replicas == target.replicas) continue;
-    json::object spec{{"replicas", target.replicas}};
+    if (!release_differs && t.replicas == replicas) continue;
+    json::object spec{{"replicas", replicas}};
     if (release_differs) {
       spec["template"] = json::object{
           {"metadata", json::object{{"annotations", json::object{{"streamgate.dev/release", target.release}}}}},
@@ -418,9 +475,15 @@ void KubeBackend::apply_deployments() {
       continue;
     }
     solved("deployment_patch_failed_" + track);
-    events_("deployment", opts_.prefix + track + ": " + std::to_string(target.replicas) +
-                              " replicas of " + (target.release.empty() ? t.release : target.release));
-    t.replicas = target.replicas;
+    std::string why;
+    if (replicas != target.replicas) {
+      const int stable = stable_replicas();
+      why = " (replica ratio: " + std::to_string(canary_weight()) + " % asked, " +
+            std::to_string(100 * replicas / std::max(1, replicas + stable)) + " % of the pods)";
+    }
+    events_("deployment", opts_.prefix + track + ": " + std::to_string(replicas) + " replicas of " +
+                              (target.release.empty() ? t.release : target.release) + why);
+    t.replicas = replicas;
     if (release_differs) t.release = target.release;
   }
 }
@@ -436,8 +499,10 @@ void KubeBackend::reconcile(std::chrono::steady_clock::time_point now) {
     fresh_ = true;
     solved("cluster_unreachable");
   }
-  connect_gateways(now);
-  verify_gateways(now);
+  if (opts_.routing == KubeRouting::kGateway) {
+    connect_gateways(now);
+    verify_gateways(now);
+  }
   sync_routes();  // routes first: a track loses its weight before it shrinks
 }
 
@@ -449,7 +514,20 @@ GatewayInfo KubeBackend::gateway() const {
   return g;
 }
 
+Result<TrackTraffic> KubeBackend::prometheus_traffic() {
+  auto t = prometheus_->read();
+  if (!t) return t.error();
+  std::uint64_t total = 0;
+  for (const auto& [track, s] : t->tracks) total += s.requests;
+  // A sum over pods drops when a pod goes away (and when Prometheus restarts): count again
+  // from there rather than read a negative delta.
+  if (total < last_total_) ++traffic_epoch_;
+  last_total_ = total;
+  return t;
+}
+
 Result<TrackTraffic> KubeBackend::traffic() {
+  if (prometheus_) return prometheus_traffic();
   if (gateways_.empty()) return make_error(ErrorCode::kUnavailable, "no gateway's admin API answers");
   TrackTraffic sum;
   for (auto& [name, g] : gateways_) {
@@ -471,6 +549,9 @@ Result<TrackTraffic> KubeBackend::traffic() {
 }
 
 Result<std::vector<EndpointLoad>> KubeBackend::endpoint_load() {
+  if (opts_.routing == KubeRouting::kReplicas) {
+    return make_error(ErrorCode::kUnavailable, "no gateway (--routing replicas): per-replica load is not measured");
+  }
   if (gateways_.empty()) return make_error(ErrorCode::kUnavailable, "no gateway's admin API answers");
   std::vector<EndpointLoad> all;
   for (auto& [name, g] : gateways_) {

@@ -36,11 +36,32 @@
 #include "platform/backend.hpp"
 #include "platform/gateway_client.hpp"
 #include "platform/kube/kubectl.hpp"
+#include "platform/prom_traffic.hpp"
 
 namespace sg::platform {
 
+// How user traffic reaches the tracks.
+//  * kGateway: through our gateway, whose weights sgctl sets (exact per-request weights).
+//  * kReplicas: without our gateway, through Service streamgate-live, which selects the pods
+//    labelled streamgate.dev/live=true; sgctl labels the pods of every weighted track (and
+//    unlabels the others) and sizes the canary Deployment so that its share of the ready
+//    pods approximates the canary's weight (canary_replicas_for_weight): kube-proxy spreads
+//    connections evenly over the ready pods, so a canary's real share is
+//    canary pods / (stable pods + canary pods), and connections, not requests, are split.
+//    Per-track traffic then comes from Prometheus (KubeBackendOptions::prometheus).
+enum class KubeRouting { kGateway, kReplicas };
+inline constexpr const char* kLiveLabel = "streamgate.dev/live";
+
+// Canary replicas whose share of the pods is nearest `weight` % next to `stable_replicas`
+// (at least `min_replicas`, and at least 1 while weighted); 0 when the weight is 0.
+int canary_replicas_for_weight(int stable_replicas, int weight, int min_replicas);
+
 struct KubeBackendOptions {
   KubectlOptions kubectl;
+  KubeRouting routing = KubeRouting::kGateway;
+  // Per-track traffic from Prometheus instead of the gateways' /metrics (required with
+  // kReplicas).
+  std::optional<PromTrafficOptions> prometheus;
   // The gateways: every ready pod labelled `gateway_selector` (KEY=VALUE), each configured
   // and read at POD_IP:ADMIN_PORT (its container port named "admin", else 8081), so that all
   // replicas of the gateway Deployment route alike and their counters add up. Or, when
@@ -105,6 +126,11 @@ class KubeBackend final : public Backend {
   void apply_desired();
   void apply_active_service();
   void apply_deployments();
+  void apply_live_labels();
+  int effective_replicas(const std::string& track, const control::TrackTarget& target) const;
+  int stable_replicas() const;  // desired replicas of the colour with the most weight
+  int canary_weight() const;
+  Result<TrackTraffic> prometheus_traffic();
   void connect_gateways(std::chrono::steady_clock::time_point now);
   void verify_gateways(std::chrono::steady_clock::time_point now);
   gateway::GatewayConfig desired_gateway_config(const gateway::GatewayConfig& base,
@@ -121,6 +147,9 @@ class KubeBackend final : public Backend {
   std::string active_;   // streamgate-active's selector, as read
   std::string preview_;  // streamgate-preview's selector, as read
   std::vector<ReplicaInfo> replicas_;
+  std::map<std::string, bool> pod_live_;  // server pod -> carries streamgate.dev/live=true
+  bool live_service_ = false;             // Service streamgate-live exists
+  std::optional<PromTrafficSource> prometheus_;
   std::set<std::string> ready_pods_;  // pods seen ready (for readiness flaps)
   std::map<std::string, int> flaps_;
   struct Gateway {

@@ -7,8 +7,10 @@
 #include <boost/json.hpp>
 #include <filesystem>
 
+#include "common/http/url.hpp"
 #include "common/run_command.hpp"
 #include "platform/kube/kube_backend.hpp"
+#include "platform/prom_traffic.hpp"
 #include "platform/store/state_store.hpp"
 
 namespace sg::platform {
@@ -109,6 +111,72 @@ TEST(KubeTraffic, GatewayReplicasCountersAddUp) {
   EXPECT_EQ(blue.streaming.session_minutes, 3u);
   EXPECT_DOUBLE_EQ(blue.streaming.throughput_kbps_sum, 1500);
   EXPECT_EQ(sum.tracks.at("canary").errors, 3u);
+}
+
+// Without our gateway the canary's share is its share of the ready pods: the replica count
+// nearest the weight, never below the engine's own canary replicas, 0 without weight.
+TEST(KubeReplicaRatio, CanaryReplicasApproximateTheWeight) {
+  EXPECT_EQ(canary_replicas_for_weight(4, 0, 1), 0);
+  EXPECT_EQ(canary_replicas_for_weight(4, 10, 1), 1);   // 4 * 10/90 = 0.44 -> at least 1 (20 %)
+  EXPECT_EQ(canary_replicas_for_weight(4, 25, 1), 1);   // 1.33 -> 1 (20 %)
+  EXPECT_EQ(canary_replicas_for_weight(4, 50, 1), 4);   // 50 %
+  EXPECT_EQ(canary_replicas_for_weight(9, 10, 1), 1);   // exactly 10 %
+  EXPECT_EQ(canary_replicas_for_weight(2, 50, 3), 3);   // the engine's count is a floor
+  EXPECT_EQ(canary_replicas_for_weight(0, 20, 1), 1);   // no stable replicas desired: 1
+  EXPECT_EQ(canary_replicas_for_weight(2, 100, 1), 18); // capped at 90 %: 9 per stable pod
+}
+
+TEST(PromTraffic, ParsesAVectorAndRejectsErrorsAndOtherShapes) {
+  auto v = parse_prom_vector(
+      R"({"status":"success","data":{"resultType":"vector","result":[)"
+      R"({"metric":{"track":"blue"},"value":[1700000000.1,"120"]},)"
+      R"({"metric":{"track":"canary"},"value":[1700000000.1,"7.0000001"]}]}})");
+  ASSERT_TRUE(v) << v.error().message;
+  ASSERT_EQ(v->size(), 2u);
+  EXPECT_EQ((*v)[0].labels.at("track"), "blue");
+  EXPECT_DOUBLE_EQ((*v)[0].value, 120);
+  auto bad = parse_prom_vector(R"({"status":"error","errorType":"bad_data","error":"parse error at char 5"})");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("parse error at char 5"), std::string::npos);
+  auto matrix = parse_prom_vector(R"({"status":"success","data":{"resultType":"matrix","result":[]}})");
+  ASSERT_FALSE(matrix);
+  EXPECT_NE(matrix.error().message.find("instant vector"), std::string::npos);
+  EXPECT_FALSE(parse_prom_vector("<html>"));
+}
+
+TEST(PromTraffic, BuildsPerTrackCountersAndAHistogramFromCumulativeBuckets) {
+  const auto sample = [](std::map<std::string, std::string> labels, double v) { return PromSample{std::move(labels), v}; };
+  const TrackTraffic t = prom_track_traffic(
+      {sample({{"track", "blue"}}, 100), sample({{"track", "canary"}}, 20), sample({}, 5)},
+      {sample({{"track", "canary"}}, 3)},
+      {sample({{"track", "canary"}, {"le", "+Inf"}}, 20), sample({{"track", "canary"}, {"le", "0.1"}}, 15),
+       sample({{"track", "canary"}, {"le", "0.5"}}, 19)});
+  ASSERT_EQ(t.tracks.size(), 2u);  // the series without a track label is left out
+  EXPECT_EQ(t.tracks.at("blue").requests, 100u);
+  EXPECT_EQ(t.tracks.at("blue").errors, 0u);
+  const control::TrafficSample& c = t.tracks.at("canary");
+  EXPECT_EQ(c.requests, 20u);
+  EXPECT_EQ(c.errors, 3u);
+  EXPECT_EQ(c.bounds, (std::vector<double>{0.1, 0.5}));
+  EXPECT_EQ(c.counts, (std::vector<std::uint64_t>{15, 4, 1}));
+}
+
+TEST(PromTraffic, OptionsNeedAPlainHttpUrlAndOneLineQueries) {
+  PromTrafficOptions o = default_prom_queries("streamgate");
+  EXPECT_NE(o.requests_query.find(R"(namespace="streamgate")"), std::string::npos);
+  EXPECT_NE(o.errors_query.find(R"(code=~"5..")"), std::string::npos);
+  EXPECT_NE(o.latency_query.find("by (track, le)"), std::string::npos);
+  o.url = "http://127.0.0.1:9090";
+  EXPECT_EQ(validate_prom_options(o), "");
+  o.url = "http://prometheus.monitoring:9090/prom/";
+  EXPECT_EQ(validate_prom_options(o), "");
+  o.url = "https://prometheus:9090";
+  EXPECT_NE(validate_prom_options(o).find("--prometheus"), std::string::npos);
+  o.url = "http://127.0.0.1:9090";
+  o.errors_query = "x\ny";
+  EXPECT_NE(validate_prom_options(o).find("--prom-errors"), std::string::npos);
+  EXPECT_EQ(http::percent_encode("sum by (track) (x{a=~\"5..\"})"),
+            "sum%20by%20%28track%29%20%28x%7Ba%3D~%225..%22%7D%29");
 }
 
 TEST(RunCommand, PassesInputAndReturnsOutputAndExitCode) {
