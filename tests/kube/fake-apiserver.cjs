@@ -433,7 +433,8 @@ class FakeApiServer {
 async function main() {
   let opts;
   try { opts = parseFlags(process.argv.slice(2)); } catch (e) { process.stderr.write(`fake-apiserver: ${e.message}\n`); process.exit(2); }
-  const srv = new FakeApiServer(opts);
+  let srv; // the constructor writes --prometheus-sd's first []: an unwritable FILE is a bad flag
+  try { srv = new FakeApiServer(opts); } catch (e) { process.stderr.write(`fake-apiserver: ${e.message}\n`); process.exit(2); }
   const url = await srv.listen(opts.port);
   process.stdout.write(`listening ${url}\n`);
   let stopping = false;
