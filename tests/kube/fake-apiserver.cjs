@@ -10,10 +10,13 @@
 // Usage: node tests/kube/fake-apiserver.cjs [--port N] [--ready-delay-ms N] [--crash-period-ms N]
 //          [--progress-deadline-ms N] [--state-dump FILE] [--log-requests]
 //          [--kubelet FILE] [--crash-backoff-ms N] [--max-grace-ms N]
+//          [--service-proxy] [--prometheus-sd FILE]
 // Each flag may also come from the environment as FAKE_APISERVER_<FLAG> (e.g.
 // FAKE_APISERVER_READY_DELAY_MS). Prints `listening http://127.0.0.1:PORT` as its first line.
 // GET /__fixture/state returns every stored object; SIGTERM/SIGINT exit 0 (writing --state-dump),
-// after stopping every process kubelet mode started (SIGTERM, SIGKILL after 5 s).
+// after stopping every process kubelet mode started (SIGTERM, SIGKILL after 5 s). With
+// --kubelet, --service-proxy serves Services' cluster IPs on loopback (lib/service-proxy.cjs)
+// and --prometheus-sd FILE keeps a Prometheus file_sd list of the real pods (lib/prometheus-sd.cjs).
 "use strict";
 const http = require("node:http");
 const fs = require("node:fs");
@@ -24,6 +27,8 @@ const { table } = require("./lib/tables.cjs");
 const { Controllers } = require("./lib/controllers.cjs");
 const { Kubelet } = require("./lib/kubelet.cjs");
 const { loadImageMap } = require("./lib/kubelet-config.cjs");
+const { ServiceProxy } = require("./lib/service-proxy.cjs");
+const { PrometheusSd } = require("./lib/prometheus-sd.cjs");
 
 const kMaxBody = 3 * 1024 * 1024;      // the API server's own request limit
 const kMaxWatchSeconds = 1800;         // a watch without timeoutSeconds ends after this
@@ -31,7 +36,7 @@ const kMaxWatches = 200;
 
 function parseFlags(argv) {
   const spec = { port: "0", "ready-delay-ms": "1000", "crash-period-ms": "", "progress-deadline-ms": "", "state-dump": "", "log-requests": null,
-    kubelet: "", "crash-backoff-ms": "1000", "max-grace-ms": "10000" };
+    kubelet: "", "crash-backoff-ms": "1000", "max-grace-ms": "10000", "service-proxy": null, "prometheus-sd": "" };
   const out = {};
   for (const k of Object.keys(spec)) {
     const env = process.env[`FAKE_APISERVER_${k.toUpperCase().replace(/-/g, "_")}`];
@@ -50,9 +55,20 @@ function parseFlags(argv) {
     if (!Number.isInteger(v) || v < min || v > max) throw new Error(`--${k} must be an integer in [${min}, ${max}], got ${out[k]}`);
     return v;
   };
+  // A switch: set by the bare flag, or by its environment variable as 1/true/yes (0/false/no/empty: off).
+  const bool = (k) => {
+    const v = String(out[k] ?? "").toLowerCase();
+    if (["1", "true", "yes"].includes(v)) return true;
+    if (["", "0", "false", "no"].includes(v)) return false;
+    throw new Error(`FAKE_APISERVER_${k.toUpperCase().replace(/-/g, "_")} must be 1/true/yes or 0/false/no, got ${out[k]}`);
+  };
+  const serviceProxy = bool("service-proxy");
+  const prometheusSd = out["prometheus-sd"] || null;
+  if ((serviceProxy || prometheusSd) && !out.kubelet) throw new Error(`--${serviceProxy ? "service-proxy" : "prometheus-sd"} needs kubelet mode (--kubelet FILE)`);
   return { port: num("port", 0, 65535), readyDelayMs: num("ready-delay-ms", 0, 3600000), crashPeriodMs: num("crash-period-ms", 10, 3600000),
     progressDeadlineMs: num("progress-deadline-ms", 0, 86400000), stateDump: out["state-dump"] || null, logRequests: Boolean(out["log-requests"]),
-    kubeletImages: out.kubelet ? loadImageMap(out.kubelet) : null, crashBackoffMs: num("crash-backoff-ms", 10, 600000), maxGraceMs: num("max-grace-ms", 0, 600000) };
+    kubeletImages: out.kubelet ? loadImageMap(out.kubelet) : null, crashBackoffMs: num("crash-backoff-ms", 10, 600000), maxGraceMs: num("max-grace-ms", 0, 600000),
+    serviceProxy, prometheusSd };
 }
 
 function status(code, reason, message, details) {
@@ -124,6 +140,9 @@ class FakeApiServer {
     this.store = new Store();
     this.kubelet = opts.kubeletImages ? new Kubelet(this.store, { images: opts.kubeletImages, crashBackoffMs: opts.crashBackoffMs ?? 1000, maxGraceMs: opts.maxGraceMs ?? 10000 }) : null;
     this.controllers = new Controllers(this.store, { ...opts, kubelet: this.kubelet });
+    // Kubelet mode's stand-ins for kube-proxy and for Prometheus's pod discovery (both need real pods).
+    this.proxy = this.kubelet && opts.serviceProxy ? new ServiceProxy(this.store, this.kubelet.ips) : null;
+    this.sd = this.kubelet && opts.prometheusSd ? new PrometheusSd(this.store, this.kubelet, opts.prometheusSd) : null;
     this.watches = new Set();
     this.nextClusterIp = 10;
     const ns = res.byKind("v1", "Namespace");
@@ -137,12 +156,20 @@ class FakeApiServer {
   listen(port) {
     return new Promise((resolve, reject) => {
       this.server.once("error", reject);
-      this.server.listen(port, "127.0.0.1", () => { this.url = `http://127.0.0.1:${this.server.address().port}`; this.controllers.start(); resolve(this.url); });
+      this.server.listen(port, "127.0.0.1", () => {
+        this.url = `http://127.0.0.1:${this.server.address().port}`;
+        this.controllers.start();
+        if (this.proxy || this.sd) this.standIns = setInterval(() => { if (this.proxy) this.proxy.sync(); if (this.sd) this.sd.sync(); }, 50);
+        resolve(this.url);
+      });
     });
   }
   async close() {
     this.controllers.stop();
+    clearInterval(this.standIns);
+    if (this.proxy) this.proxy.stop();
     if (this.kubelet) await this.kubelet.shutdown(5000);
+    if (this.sd) this.sd.stop();
     for (const w of this.watches) w.end();
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));
@@ -159,6 +186,7 @@ class FakeApiServer {
       if (["/healthz", "/livez", "/readyz"].includes(p)) return send(rsp, 200, "ok", "text/plain");
       if (p === "/__fixture/state") return send(rsp, 200, this.state());
       if (p === "/__fixture/kubelet") return this.kubelet ? send(rsp, 200, this.kubelet.describe()) : send(rsp, 404, status(404, "NotFound", "kubelet mode is off (start the fixture with --kubelet FILE)"));
+      if (p === "/__fixture/services") return this.proxy ? send(rsp, 200, this.proxy.describe()) : send(rsp, 404, status(404, "NotFound", "the service proxy is off (start the fixture with --kubelet FILE --service-proxy)"));
       if (p === "/api") return wantsAggregated(req) ? send(rsp, 200, res.aggregated(true), kAggregatedType) : send(rsp, 200, res.legacyApiVersions(req.headers.host));
       if (p === "/apis") return wantsAggregated(req) ? send(rsp, 200, res.aggregated(false), kAggregatedType) : send(rsp, 200, res.apiGroupList());
       if (p === "/api/v1") return send(rsp, 200, res.apiResourceList("", "v1"));
@@ -309,16 +337,22 @@ class FakeApiServer {
     if (r.kind === "Service") {
       obj.spec = obj.spec || {};
       obj.spec.type ??= "ClusterIP";
-      if (obj.spec.type !== "ExternalName" && !obj.spec.clusterIP) {
-        const n = this.nextClusterIp++;
-        obj.spec.clusterIP = `10.96.${Math.floor(n / 250)}.${(n % 250) + 2}`;
-        obj.spec.clusterIPs = [obj.spec.clusterIP];
-      }
       for (const port of obj.spec.ports || []) { port.protocol ??= "TCP"; port.targetPort ??= port.port; }
       obj.status = { loadBalancer: {} };
     }
+    // With the service proxy, a Service it serves gets its loopback address (not 10.96.x.y).
+    const proxyIp = r.kind === "Service" && this.proxy && !dryRun ? this.proxy.reserve(obj) : null;
+    if (r.kind === "Service" && obj.spec.type !== "ExternalName" && !obj.spec.clusterIP) {
+      const n = this.nextClusterIp++;
+      obj.spec.clusterIP = `10.96.${Math.floor(n / 250)}.${(n % 250) + 2}`;
+      obj.spec.clusterIPs = [obj.spec.clusterIP];
+    }
     if (dryRun) return obj;
-    return this.store.create(r, ns, obj);
+    if (!proxyIp) return this.store.create(r, ns, obj);
+    let created;
+    try { created = this.store.create(r, ns, obj); } catch (e) { this.proxy.unreserve(proxyIp); throw e; }
+    this.proxy.adopt(created, proxyIp);
+    return created;
   }
 
   // Deleting a Namespace deletes what is in it at once (no Terminating phase, no finalizers;
@@ -399,7 +433,8 @@ class FakeApiServer {
 async function main() {
   let opts;
   try { opts = parseFlags(process.argv.slice(2)); } catch (e) { process.stderr.write(`fake-apiserver: ${e.message}\n`); process.exit(2); }
-  const srv = new FakeApiServer(opts);
+  let srv; // the constructor writes --prometheus-sd's first []: an unwritable FILE is a bad flag
+  try { srv = new FakeApiServer(opts); } catch (e) { process.stderr.write(`fake-apiserver: ${e.message}\n`); process.exit(2); }
   const url = await srv.listen(opts.port);
   process.stdout.write(`listening ${url}\n`);
   let stopping = false;

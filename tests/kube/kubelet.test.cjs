@@ -5,8 +5,11 @@
 // kubectl scale --replicas=1 terminates one (deletionTimestamp, SIGTERM, process gone, object
 // removed); kubectl delete pod is replaced by a new process; kubectl logs returns the server's
 // output; an image whose process exits at once crash-loops (CrashLoopBackOff, restarts, the
-// exit code); SIGTERM of the fixture stops every process and removes its temp dir.
-// Run: node tests/kube/kubelet.test.cjs PATH/TO/streamgate-server (about 10-20 s; a watchdog
+// exit code); SIGTERM of the fixture stops every process and removes its temp dir. The
+// fixture's stand-ins: --service-proxy gives a Service a loopback clusterIP whose connections
+// reach every ready pod, follow a selector patch and are reset with no ready endpoint;
+// --prometheus-sd keeps a file_sd list of the running pods with their track labels.
+// Run: node tests/kube/kubelet.test.cjs PATH/TO/streamgate-server (about 15-25 s; a watchdog
 // fails it at 90 s; skips without kubectl).
 "use strict";
 const { test, before, after } = require("node:test");
@@ -17,12 +20,16 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
+const http = require("node:http");
+const net = require("node:net");
 
 const kCommandTimeoutMs = 30000;
 const kWatchdogMs = 90000;
 const kImage = "streamgate:v1.3.0";
 const kBrokenImage = "streamgate:v1.3.1-broken";
 const kStuckImage = "streamgate:v1.3.2-stuck"; // runs, never listens, ignores SIGTERM
+const kWebA = "streamgate:v2.0.0-a"; // two tags, so /api/v1/health tells the pods apart
+const kWebB = "streamgate:v2.0.0-b";
 const kToken = "kubelet-test-token-0123456789";
 
 const server = process.argv[2];
@@ -36,6 +43,7 @@ if (spawnSync("kubectl", ["version", "--client"], { stdio: "ignore" }).status !=
 }
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "kubelet-test-"));
+const sdFile = path.join(tmp, "targets.json"); // --prometheus-sd
 const children = new Set(); // kubectl processes running now
 let fixture = null;         // { proc, url, env, stderr }
 
@@ -76,14 +84,34 @@ async function health(ip) {
   const rsp = await fetch(`http://${ip}:9090/api/v1/health`, { signal: AbortSignal.timeout(2000) });
   return { code: rsp.status, body: await rsp.json() };
 }
-function deployment(name, version, image, replicas, graceSeconds = 5) {
-  const labels = { app: "streamgate", version };
+// more: extra pod labels, pod annotations, and container ports instead of just http 9090.
+function deployment(name, version, image, replicas, graceSeconds = 5, more = {}) {
+  const labels = { app: "streamgate", version, ...more.labels };
   return { apiVersion: "apps/v1", kind: "Deployment", metadata: { name, namespace: "streamgate", labels },
-    spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: {
+    spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels, ...(more.annotations ? { annotations: more.annotations } : {}) }, spec: {
       terminationGracePeriodSeconds: graceSeconds,
-      containers: [{ name: "streamgate-server", image, ports: [{ name: "http", containerPort: 9090, protocol: "TCP" }],
+      containers: [{ name: "streamgate-server", image, ports: more.ports || [{ name: "http", containerPort: 9090, protocol: "TCP" }],
         readinessProbe: { httpGet: { path: "/readyz", port: "http" }, periodSeconds: 5 } }] } } } };
 }
+function service(name, selector, ports) {
+  return { apiVersion: "v1", kind: "Service", metadata: { name, namespace: "streamgate" }, spec: { selector, ports } };
+}
+// GET on a connection of its own (agent false) or of `agent`: status, the server's version
+// header, and whether the request went over a connection used before.
+function get(url, agent = false) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent, timeout: 3000 }, (rsp) => {
+      rsp.resume();
+      rsp.on("end", () => resolve({ code: rsp.statusCode, version: rsp.headers["x-streamgate-version"], reused: req.reusedSocket }));
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${url}: no answer in 3 s`)));
+    req.on("error", reject);
+  });
+}
+const readSd = () => JSON.parse(fs.readFileSync(sdFile, "utf8"));
+const proxied = async () => (await fetch(`${fixture.url}/__fixture/services`)).json();
+const kClusterIp = /^127\.0\.([1-9]\d*)\.\d+$/;
+
 function writeManifest(name, objects) {
   const file = path.join(tmp, name);
   fs.writeFileSync(file, objects.map((o) => JSON.stringify(o)).join("\n"));
@@ -96,8 +124,11 @@ before(async () => {
     [kImage]: { exec: server, env: { STREAMGATE_API_TOKENS: kToken, STREAMGATE_DRAIN_DELAY: "1", STREAMGATE_GRACE_PERIOD: "2" } },
     [kBrokenImage]: { exec: server, args: ["--no-such-flag"] },
     [kStuckImage]: { exec: "/bin/sh", args: ["-c", "trap '' TERM; exec sleep 60"] },
+    [kWebA]: { exec: server, env: { STREAMGATE_API_TOKENS: kToken, STREAMGATE_DRAIN_DELAY: "1", STREAMGATE_GRACE_PERIOD: "2" } },
+    [kWebB]: { exec: server, env: { STREAMGATE_API_TOKENS: kToken, STREAMGATE_DRAIN_DELAY: "1", STREAMGATE_GRACE_PERIOD: "2" } },
   }));
-  const proc = spawn(process.execPath, [path.join(__dirname, "fake-apiserver.cjs"), "--kubelet", map, "--crash-backoff-ms", "300", "--max-grace-ms", "5000"],
+  const proc = spawn(process.execPath, [path.join(__dirname, "fake-apiserver.cjs"), "--kubelet", map, "--crash-backoff-ms", "300", "--max-grace-ms", "5000",
+    "--service-proxy", "--prometheus-sd", sdFile],
     { stdio: ["ignore", "pipe", "pipe"] });
   fixture = { proc, stderr: "" };
   proc.stderr.on("data", (d) => { fixture.stderr += d; });
@@ -135,6 +166,26 @@ after(async () => {
 });
 
 let blue = []; // the two pods after the rollout
+
+test("--service-proxy or --prometheus-sd without --kubelet, and an unwritable --prometheus-sd FILE, stop the fixture with exit 2 and a message", () => {
+  for (const flags of [["--service-proxy"], ["--prometheus-sd", sdFile]]) {
+    const r = spawnSync(process.execPath, [path.join(__dirname, "fake-apiserver.cjs"), ...flags], { encoding: "utf8", timeout: 10000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`${flags[0]} needs kubelet mode \\(--kubelet FILE\\)`));
+  }
+  const noDir = path.join(tmp, "no-such-dir", "targets.json");
+  const r = spawnSync(process.execPath, [path.join(__dirname, "fake-apiserver.cjs"), "--kubelet", path.join(tmp, "kubelet.json"), "--prometheus-sd", noDir],
+    { encoding: "utf8", timeout: 10000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--prometheus-sd .*no-such-dir\/targets\.json: cannot write it: ENOENT/);
+});
+
+test("at start: the --prometheus-sd file holds [] and the service proxy serves nothing (the built-in kubernetes Service has no selector)", async () => {
+  assert.equal(fs.readFileSync(sdFile, "utf8"), "[]\n");
+  assert.deepEqual(await proxied(), {});
+  const k = JSON.parse(await ok(["get", "service", "kubernetes", "-n", "default", "-o", "json"]));
+  assert.equal(k.spec.clusterIP, "10.96.0.1");
+});
 
 test("rollout status succeeds once both real servers answer /readyz; each pod IP serves /api/v1/health", async () => {
   const file = writeManifest("blue.json", [
@@ -178,6 +229,106 @@ test("rollout status succeeds once both real servers answer /readyz; each pod IP
     const proc = procs.find((x) => x.uid === p.metadata.uid);
     assert.ok(proc && proc.pid && alive(proc.pid), `pod ${p.metadata.name} has a live process`);
   }
+});
+
+test("--prometheus-sd lists each running real pod: POD_IP:9090 (its http port) with labels namespace, pod, track, app", async () => {
+  const want = blue.map((p) => ({ targets: [`${p.status.podIP}:9090`], labels: { namespace: "streamgate", pod: p.metadata.name, track: "blue", app: "streamgate" } }))
+    .sort((a, b) => a.labels.pod.localeCompare(b.labels.pod));
+  await until(`the SD file lists the 2 blue pods: ${JSON.stringify(want)}`, () => JSON.stringify(readSd()) === JSON.stringify(want), 3000);
+});
+
+test("--service-proxy: a Service gets a loopback clusterIP whose connections reach every ready pod, follow a selector patch, and are reset with no ready endpoint", async () => {
+  const more = (annotations, ports) => ({ labels: { tier: "web" }, annotations, ports });
+  const file = writeManifest("web.json", [
+    // web-a's http port is not its first; web-b's scrape port comes from its annotation (nothing
+    // listens on 9099: only the SD file reads it).
+    deployment("web-a", "a", kWebA, 1, 5, more(undefined, [{ name: "grpc", containerPort: 9191 }, { name: "http", containerPort: 9090 }])),
+    deployment("web-b", "b", kWebB, 1, 5, more({ "prometheus.io/port": "9099" })),
+    // The first port maps to 9191, where nothing listens: port 8080 works only if it is matched by name.
+    service("web", { tier: "web" }, [{ name: "grpc", port: 8081, targetPort: 9191 }, { name: "http", port: 8080, targetPort: "http" }]),
+    service("web-empty", { tier: "nothing" }, [{ name: "http", port: 8080, targetPort: "http" }]),
+  ]);
+  await ok(["apply", "-f", file]);
+  await Promise.all(["web-a", "web-b"].map((d) => ok(["rollout", "status", `deployment/${d}`, "-n", "streamgate", "--timeout=20s"], { timeout: 30000 })));
+  const [a] = await pods("version=a");
+  const [b] = await pods("version=b");
+  const svc = JSON.parse(await ok(["get", "service", "web", "-n", "streamgate", "-o", "json"]));
+  const ip = svc.spec.clusterIP;
+  assert.match(ip, kClusterIp, "a loopback clusterIP from the pod pool");
+  assert.deepEqual(svc.spec.clusterIPs, [ip]);
+  const podIps = JSON.parse(await ok(["get", "pods", "-n", "streamgate", "-o", "json"])).items.map((p) => p.status.podIP);
+  assert.ok(!podIps.includes(ip), `${ip} is no pod's (${podIps})`);
+  const emptyIp = JSON.parse(await ok(["get", "service", "web-empty", "-n", "streamgate", "-o", "json"])).spec.clusterIP;
+  assert.match(emptyIp, kClusterIp);
+  assert.notEqual(emptyIp, ip);
+  await until("the proxy listens on both of web's ports", async () => {
+    const s = (await proxied())["streamgate/web"];
+    return s && s.ip === ip && s.ports.length === 2 && s.ports.every((p) => p.listening && p.error === null);
+  }, 3000);
+  await until("web's Endpoints list both pods", async () => {
+    const e = JSON.parse(await ok(["get", "endpoints", "web", "-n", "streamgate", "-o", "json"]));
+    return ((e.subsets || [])[0] || {}).addresses && e.subsets[0].addresses.length === 2;
+  }, 5000);
+
+  // Random choice per connection: 40 connections reach both pods (all on one: p = 2^-39).
+  const seen = { "v2.0.0-a": 0, "v2.0.0-b": 0 };
+  for (let i = 0; i < 40; i++) {
+    const r = await get(`http://${ip}:8080/api/v1/health`);
+    assert.equal(r.code, 200);
+    assert.ok(r.version in seen, `version ${r.version}`);
+    seen[r.version] += 1;
+  }
+  assert.ok(seen["v2.0.0-a"] >= 5 && seen["v2.0.0-b"] >= 5, `both pods answer through ${ip}:8080: ${JSON.stringify(seen)}`);
+
+  // A kept-alive connection that reached pod a stays on it after the selector moves to b.
+  let agent = null;
+  for (let i = 0; i < 30 && !agent; i++) {
+    const candidate = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    if ((await get(`http://${ip}:8080/api/v1/health`, candidate)).version === "v2.0.0-a") agent = candidate; else candidate.destroy();
+  }
+  assert.ok(agent, "a connection through the proxy reached pod a");
+  await ok(["patch", "service", "web", "-n", "streamgate", "-p", JSON.stringify({ spec: { selector: { version: "b" } } })]);
+  await until("web's Endpoints list pod b only", async () => {
+    const e = JSON.parse(await ok(["get", "endpoints", "web", "-n", "streamgate", "-o", "json"]));
+    const addrs = ((e.subsets || [])[0] || {}).addresses || [];
+    return addrs.length === 1 && addrs[0].ip === b.status.podIP;
+  }, 5000);
+  const kept = await get(`http://${ip}:8080/api/v1/health`, agent);
+  agent.destroy();
+  assert.deepEqual({ version: kept.version, reused: kept.reused }, { version: "v2.0.0-a", reused: true }, "the open connection stays on pod a");
+  for (let i = 0; i < 20; i++) assert.equal((await get(`http://${ip}:8080/api/v1/health`)).version, "v2.0.0-b", `new connection ${i} goes to pod b`);
+
+  // No ready endpoint: the connection is reset at once (kube-proxy's REJECT).
+  const t0 = Date.now();
+  await assert.rejects(get(`http://${emptyIp}:8080/api/v1/health`), (e) => ["ECONNRESET", "EPIPE"].includes(e.code)); // EPIPE: the reset came before the request's write
+  assert.ok(Date.now() - t0 < 1000, `reset in ${Date.now() - t0} ms`);
+
+  // A port the proxy cannot bind (taken here first) is logged once and skipped; the rest serve on.
+  const squatter = net.createServer();
+  await new Promise((resolve, reject) => { squatter.once("error", reject); squatter.listen({ host: emptyIp, port: 8090 }, resolve); });
+  try {
+    await ok(["patch", "service", "web-empty", "-n", "streamgate", "-p", JSON.stringify({ spec: { ports: [{ name: "extra", port: 8090 }] } })]);
+    const s = await until("web-empty's port 8090 is recorded as not served", async () => {
+      const e = (await proxied())["streamgate/web-empty"];
+      return e && e.ports.some((p) => p.port === 8090 && p.error) ? e : null;
+    }, 3000);
+    assert.deepEqual(s.ports.sort((x, y) => x.port - y.port), [{ port: 8080, listening: true, error: null }, { port: 8090, listening: false, error: "EADDRINUSE" }]);
+    assert.equal(fixture.stderr.split(`cannot listen on ${emptyIp}:8090`).length, 2, `one stderr line: ${fixture.stderr}`);
+  } finally { squatter.close(); }
+
+  // The SD file: web-a at its http port, web-b at its annotation's port, tracks a and b.
+  const sdOf = (p) => readSd().find((g) => g.labels.pod === p.metadata.name);
+  await until("the SD file lists web-a and web-b", () => sdOf(a) && sdOf(b), 3000);
+  assert.deepEqual(sdOf(a), { targets: [`${a.status.podIP}:9090`], labels: { namespace: "streamgate", pod: a.metadata.name, track: "a", app: "streamgate" } });
+  assert.deepEqual(sdOf(b), { targets: [`${b.status.podIP}:9099`], labels: { namespace: "streamgate", pod: b.metadata.name, track: "b", app: "streamgate" } });
+
+  // Deleting the Service closes its listeners; deleting a Deployment drops its pod from the SD file.
+  await ok(["delete", "service", "web", "-n", "streamgate"]);
+  await until("the proxy no longer serves web", async () => !("streamgate/web" in await proxied()), 3000);
+  await assert.rejects(get(`http://${ip}:8080/api/v1/health`), (e) => e.code === "ECONNREFUSED");
+  await ok(["delete", "deployment", "web-a", "web-b", "-n", "streamgate"]);
+  await until("the SD file drops the deleted pods", () => !sdOf(a) && !sdOf(b), 8000);
+  assert.equal(readSd().length, 2, "the blue pods stay listed");
 });
 
 test("kubectl logs returns the real server's output (--tail and --limit-bytes honoured)", async () => {
@@ -290,6 +441,8 @@ test("a process that never answers /readyz is Running, not Ready; one ignoring S
 test("SIGTERM of the fixture stops every process it started, removes its temp dir and exits 0", async () => {
   const state = await kubeletState();
   assert.ok(state.pods.length >= 2, JSON.stringify(state));
+  const services = await proxied();
+  assert.ok("streamgate/streamgate-blue" in services && "streamgate/web-empty" in services, JSON.stringify(services));
   const pids = state.pods.map((p) => p.pid).filter((p) => p !== null);
   assert.ok(fs.existsSync(state.dir));
   const exited = new Promise((r) => fixture.proc.once("exit", (code, signal) => r({ code, signal })));
@@ -300,4 +453,10 @@ test("SIGTERM of the fixture stops every process it started, removes its temp di
   assert.ok(Date.now() - t0 < 4500, `SIGTERM (the server drains 1 s), not the 5 s SIGKILL, stopped it: stopped in ${Date.now() - t0} ms`);
   for (const pid of pids) assert.equal(alive(pid), false, `process ${pid} is gone`);
   assert.equal(fs.existsSync(state.dir), false, `${state.dir} is removed`);
+  assert.equal(fs.readFileSync(sdFile, "utf8"), "[]\n", "the SD file lists no target once the pods are gone");
+  // The Services' addresses are given back (another fixture may hold a freed one by now).
+  for (const s of Object.values(services)) {
+    const lock = path.join(os.tmpdir(), "fake-apiserver-pod-ips", s.ip);
+    assert.ok(!fs.existsSync(lock) || fs.readFileSync(lock, "utf8") !== String(fixture.proc.pid), `${lock} is released`);
+  }
 });
