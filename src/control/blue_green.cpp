@@ -28,6 +28,12 @@ const char* phase_name(BlueGreenPhase phase) {
   return "failed";
 }
 
+void BlueGreenRollout::pause_clock(std::chrono::milliseconds undriven) {
+  if (undriven <= std::chrono::milliseconds(0)) return;
+  state_.phase_started += undriven;
+  if (state_.ready_since) *state_.ready_since += undriven;
+}
+
 BlueGreenRollout::BlueGreenRollout(BlueGreenConfig config, Colour active, std::string release,
                                    int replicas)
     : config_(std::move(config)) {

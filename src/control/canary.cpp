@@ -54,6 +54,12 @@ Status validate(const CanaryConfig& c) {
   return Status::ok();
 }
 
+void CanaryRollout::pause_clock(std::chrono::milliseconds undriven) {
+  if (undriven <= std::chrono::milliseconds(0)) return;
+  state_.phase_started += undriven;
+  if (state_.ready_since) *state_.ready_since += undriven;
+}
+
 CanaryRollout::CanaryRollout(CanaryConfig config, std::string release, int replicas,
                              Colour active, int stable_replicas)
     : config_(std::move(config)) {

@@ -91,6 +91,13 @@ Result<std::unique_ptr<RolloutRunner>> RolloutRunner::resume(StateStore& store,
   if (auto baseline = store.setting("rollout_baseline"); baseline && *baseline) {
     r->baseline_ = traffic_from_json(**baseline);
   }
+  if (auto driven = store.setting("rollout_driven_at"); driven && *driven) {
+    try {
+      r->driven_at_ = control::TimePoint(std::chrono::milliseconds(std::stoll(**driven)));
+    } catch (const std::exception&) {
+      // unreadable: no pause is credited
+    }
+  }
   r->journal_ = journal_from_json(record.journal);
   return r;
 }
@@ -160,8 +167,31 @@ void RolloutRunner::take(const Decision& d, const std::string& phase, std::size_
   }
 }
 
+void RolloutRunner::heartbeat(control::TimePoint now) {
+  constexpr auto kEvery = std::chrono::seconds(5);
+  if (driven_at_) {
+    // The previous driver stopped at most kEvery after its last heartbeat: credit only the
+    // rest, so a pause is never overstated.
+    const auto undriven = std::chrono::duration_cast<std::chrono::milliseconds>(now - *driven_at_ - kEvery);
+    driven_at_.reset();
+    if (undriven > std::chrono::seconds(1)) {
+      if (blue_green_) blue_green_->pause_clock(undriven);
+      if (canary_) canary_->pause_clock(undriven);
+      events_("rollout", "deployment " + std::to_string(record_.id) + ": nobody drove it for about " +
+                             std::to_string(undriven.count() / 1000) +
+                             " s; its phase's clock resumes where it stopped");
+      persist();
+    }
+  }
+  if (now - heartbeat_at_ < kEvery) return;
+  heartbeat_at_ = now;
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  (void)store_.set_setting("rollout_driven_at", std::to_string(ms));
+}
+
 void RolloutRunner::step(const RolloutLook& look, control::TimePoint now) {
   if (finished_) return;
+  heartbeat(now);
   if (blue_green_) {
     control::BlueGreenObservation obs;
     obs.desired_replicas = look.fresh.desired;

@@ -106,6 +106,7 @@ class RolloutRunner {
   void take(const Decision& d, const std::string& phase, std::size_t step, bool journal_always);
   template <class Decision>
   Status manual(const Decision& d);
+  void heartbeat(control::TimePoint now);
 
   StateStore& store_;
   control::RolloutOptions options_;
@@ -115,6 +116,10 @@ class RolloutRunner {
   std::optional<control::CanaryRollout> canary_;
   std::deque<control::Action> pending_;
   TrackTraffic baseline_;
+  // Setting rollout_driven_at, written every few seconds while a control plane drives the
+  // rollout; on resume, the time since it is time nobody drove (pause_clock).
+  std::optional<control::TimePoint> driven_at_;
+  control::TimePoint heartbeat_at_{};
   std::vector<JournalEntry> journal_;
   bool finished_ = false;
   bool recorded_ = false;

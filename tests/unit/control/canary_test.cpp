@@ -250,6 +250,32 @@ TEST(CanaryRollout, NoTrafficExtendsTheStepThenRollsBack) {
   EXPECT_EQ(sim.weights, (std::vector<int>{5, 0}));
 }
 
+// 100 s without a driver 30 s into a step (a control plane down, a Lease changing hands):
+// pause_clock credits them, so the step still has its remaining 30 s, not none.
+TEST(CanaryRollout, PausedClockKeepsTheStepsRemainingTime) {
+  CanarySim sim;
+  sim.rps = 0;
+  CanaryRollout rollout(fast_ready_config(), "v2", 1, Colour::kBlue, 2);
+  std::optional<TimePoint> step_start, extended_at;
+  bool paused = false;
+  CanaryDecision d;
+  while (!d.finished) {
+    if (step_start && !paused && sim.now - *step_start == 30s) {
+      sim.now += 100s;
+      rollout.pause_clock(100s);
+      paused = true;
+    }
+    d = rollout.step(sim.observe(), sim.now);
+    sim.apply(d);
+    if (d.phase == CanaryPhase::kStep && !step_start) step_start = sim.now;
+    if (d.reason.find("extended") != std::string::npos && !extended_at) extended_at = sim.now;
+    sim.now += 1s;
+  }
+  ASSERT_TRUE(paused && step_start && extended_at);
+  EXPECT_EQ(*extended_at - *step_start, 160s);  // 60 s of driven time (without the pause: 130 s)
+  EXPECT_EQ(d.result, RolloutResult::kRolledBack);
+}
+
 TEST(CanaryRollout, ReadinessTimeoutFailsWithoutTraffic) {
   CanarySim sim;
   sim.ready_after = 10000s;
