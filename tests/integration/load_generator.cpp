@@ -89,7 +89,7 @@ void LoadGenerator::run_connection() {
   asio::io_context io;
   std::optional<tcp::socket> sock;
   beast::flat_buffer buf;
-  const tcp::endpoint to(asio::ip::make_address("127.0.0.1"), opts_.port);
+  const tcp::endpoint to(asio::ip::make_address(opts_.host), opts_.port);
   while (!stop_ && std::chrono::steady_clock::now() < deadline_) {
     if (budget_.fetch_sub(1) == 0 || budget_.load() > opts_.max_requests) break;
     int status = 0;
@@ -104,7 +104,8 @@ void LoadGenerator::run_connection() {
         buf.clear();
       }
       http::request<http::empty_body> req{http::verb::get, opts_.target, 11};
-      req.set(http::field::host, "127.0.0.1");
+      req.set(http::field::host, opts_.host);
+      if (!opts_.keep_alive) req.set(http::field::connection, "close");
       http::request_serializer<http::empty_body> out(req);
       beast::error_code ec;
       do {

@@ -41,6 +41,8 @@ class LoadGenerator {
     std::chrono::milliseconds duration{5000};
     std::uint64_t max_requests = 1000000;  // across all connections
     std::string count_header = "X-StreamGate-Version";
+    std::string host = "127.0.0.1";  // a loopback address
+    bool keep_alive = true;  // false: one request per connection (Connection: close)
   };
   explicit LoadGenerator(Options options);
   ~LoadGenerator();  // stops and joins

@@ -8,10 +8,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -96,6 +99,7 @@ class SgctlKubeTest : public ::testing::Test {
     o.argv = {"node", std::string(SG_SOURCE_DIR) + "/tests/kube/fake-apiserver.cjs", "--port", "0",
               "--kubelet", (dir_.path() / "kubelet.json").string(), "--ready-delay-ms", "300",
               "--crash-backoff-ms", "500", "--max-grace-ms", "4000"};
+    o.argv.insert(o.argv.end(), apiserver_extra_.begin(), apiserver_extra_.end());
     o.log_file = dir_.path() / "apiserver.log";
     auto child = ChildProcess::spawn(o);
     ASSERT_TRUE(child) << child.error().message;
@@ -272,6 +276,7 @@ class SgctlKubeTest : public ::testing::Test {
   std::string up_log() { return "\n--- sgctl up:\n" + tail_of(up_log_, 6000); }
 
   TempDir dir_{"sg-it-kube"};
+  std::vector<std::string> apiserver_extra_;  // more fixture flags
   std::optional<ChildProcess> apiserver_;
   std::optional<ChildProcess> gateway_;
   std::optional<ChildProcess> up_;
@@ -379,11 +384,11 @@ TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   for (int i = 0; i < 300 && !log_has("a", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(log_has("a", "driving namespace")) << tail_of(dir_.path() / "a.log");
   ChildProcess b = start_controller("b", "9");
-  // Started, then followed for 3 s only (the rollout runs in the controller). Steps of 10 s:
-  // the step in progress keeps its clock while no controller drives (the Lease expiring takes
-  // up to 12 s here), and no synthetic requests flow then; with 4 s steps it could run out of
-  // time before the new holder measured enough (a conservative rollback, seen 1 run in 5).
-  (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "10",
+  // Started, then followed for 3 s only (the rollout runs in the controller). Steps of 4 s,
+  // shorter than the time nobody drives (the Lease expiring takes up to 12 s here): the new
+  // holder credits that time back to the step (pause_clock), which otherwise ran out before
+  // it measured enough (a rollback for want of traffic, seen 1 run in 5 before the pause).
+  (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "4",
                                   "--ready-stability", "1", "--steps", "20,50,100", "--min-requests", "20",
                                   "--synthetic-rps", "300"},
               3s);
@@ -407,6 +412,7 @@ TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   EXPECT_TRUE(jsonpath("lease/streamgate-controller", ".spec.holderIdentity").ends_with("/" + std::to_string(b.pid())));
   EXPECT_EQ(final_result(), "promoted") << tail_of(dir_.path() / "b.log", 6000);
   EXPECT_TRUE(log_has("b", "resuming deployment 1")) << tail_of(dir_.path() / "b.log", 4000);
+  EXPECT_TRUE(log_has("b", "nobody drove it for about")) << tail_of(dir_.path() / "b.log", 4000);
   b.terminate(20s);
 }
 
@@ -531,6 +537,170 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
   EXPECT_EQ(http_get(port_, "/api/v1/health").header("X-StreamGate-Version"), "v1.3.0");
   b.terminate(20s);
   deployer.join();  // its controller went away: it ended with an error
+}
+
+// Without our gateway (--routing replicas): users reach Service streamgate-live, which the
+// fixture's stand-in kube-proxy spreads over its ready pods (connections, at random); sgctl
+// labels the weighted tracks' pods into it and sizes the canary Deployment by the weight;
+// per-track traffic comes from a real Prometheus scraping the server pods (file_sd written by
+// the fixture with the labels the shipped kubernetes_sd relabelling gives).
+class SgctlKubeNoGatewayTest : public SgctlKubeTest {
+ protected:
+  void SetUp() override {
+    if (!sg::run_command({.argv = {"kubectl", "version", "--client"}, .timeout = 20s})) {
+      GTEST_SKIP() << "kubectl is not installed (scripts/install-deps documents it)";
+    }
+    write_kubelet_map();
+    const fs::path sd = dir_.path() / "pods-sd.json";
+    apiserver_extra_ = {"--service-proxy", "--prometheus-sd", sd.string()};
+    ASSERT_NO_FATAL_FAILURE(start_apiserver());
+    write_kubeconfig();
+    ASSERT_NO_FATAL_FAILURE(apply_overlay());
+    kubectl({"scale", "deployment/streamgate-gateway", "--replicas=0"});  // no gateway at all
+    ASSERT_NO_FATAL_FAILURE(start_prometheus(sd));
+    live_ip_ = jsonpath("service/streamgate-live", ".spec.clusterIP");
+    ASSERT_FALSE(live_ip_.empty());
+    state_ = dir_.path() / "state";
+    SpawnOptions o;
+    o.argv = {SG_SGCTL_BIN, "--state-dir", state_.string(), "--backend", "kubernetes", "--context", "fixture",
+              "-n", "streamgate", "--routing", "replicas", "--prometheus",
+              "http://127.0.0.1:" + std::to_string(prom_port_), "up", "--tick-ms", "200"};
+    o.env = {{"KUBECONFIG", kubeconfig_.string()}};  // no gateway token: none is needed
+    o.log_file = dir_.path() / "up-1.log";
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    up_.emplace(std::move(*child));
+    up_log_ = o.log_file;
+    for (int i = 0; i < 600; ++i) {
+      if (live_get().header("X-StreamGate-Version") == "v0.1.0") return;
+      ASSERT_TRUE(up_->running()) << "sgctl up exited: " << tail_of(o.log_file, 4000);
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "streamgate-live does not serve v0.1.0: " << up_log() << tail_of(dir_.path() / "apiserver.log");
+  }
+
+  void TearDown() override {
+    if (up_) up_->terminate(10s);
+    if (prometheus_) prometheus_->terminate(10s);
+    SgctlKubeTest::TearDown();
+  }
+
+  void start_prometheus(const fs::path& sd) {
+    prom_port_ = free_port();
+    const fs::path config = dir_.path() / "prometheus.yml";
+    std::ofstream(config) << "global: { scrape_interval: 1s, evaluation_interval: 1s }\n"
+                             "scrape_configs:\n"
+                             "  - job_name: streamgate-server\n"
+                             "    file_sd_configs: [{ files: ['" << sd.string() << "'], refresh_interval: 1s }]\n";
+    SpawnOptions o;
+    o.argv = {"prometheus", "--config.file=" + config.string(),
+              "--storage.tsdb.path=" + (dir_.path() / "tsdb").string(),
+              "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_), "--log.level=warn"};
+    o.log_file = dir_.path() / "prometheus.log";
+    auto child = ChildProcess::spawn(o);
+    ASSERT_TRUE(child) << child.error().message;
+    prometheus_.emplace(std::move(*child));
+    for (int i = 0; i < 300; ++i) {
+      if (http_get(prom_port_, "/-/ready").status == 200) return;
+      ASSERT_TRUE(prometheus_->running()) << tail_of(o.log_file, 4000);
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL() << "prometheus not ready: " << tail_of(o.log_file, 4000);
+  }
+
+  http::ClientReply live_get() {
+    return http::blocking_call(live_ip_ + ":9090", {.target = "/api/v1/health", .timeout = 1000ms});
+  }
+
+  // Tracks (version labels) of the pods in streamgate-live, sorted.
+  std::string live_tracks() {
+    std::stringstream in(kubectl({"get", "pods", "-l", "streamgate.dev/live=true", "-o",
+                                  "jsonpath={.items[*].metadata.labels.version}"}));
+    std::vector<std::string> v;
+    for (std::string t; in >> t;) v.push_back(t);
+    std::sort(v.begin(), v.end());
+    std::string out;
+    for (const auto& t : v) out += (out.empty() ? "" : " ") + t;
+    return out;
+  }
+
+  // Runs canary-deploy.sh on a thread while sampling the users' traffic through streamgate-live
+  // (one connection per request, as kube-proxy splits connections): the largest share of
+  // `release` in a 1 s window while the canary was in a step, and the most canary replicas.
+  struct CanaryRun {
+    Done done;
+    double max_share = 0;
+    int max_canary_replicas = 0;
+  };
+  CanaryRun run_canary(const std::string& release, const std::string& steps) {
+    LoadGenerator load({.port = 9090, .connections = 3, .duration = 120s, .max_requests = 400000,
+                        .host = live_ip_, .keep_alive = false});
+    load.start();
+    CanaryRun run;
+    std::atomic<bool> finished{false};
+    std::thread deploy([&] {
+      run.done = script("canary-deploy.sh", {"streamgate:" + release, "60", "4", "--ready-stability", "1",
+                                             "--steps", steps, "--min-requests", "100"});
+      finished = true;
+    });
+    while (!finished) {
+      load.window();
+      std::this_thread::sleep_for(1s);
+      const LoadResult w = load.window();
+      const std::string replicas = jsonpath("deployment/streamgate-canary", ".spec.replicas");
+      if (!replicas.empty()) run.max_canary_replicas = std::max(run.max_canary_replicas, std::stoi(replicas));
+      // Only while green (the promoted colour) is not serving yet: a canary step.
+      if (w.requests > 50 && jsonpath("service/streamgate-active", ".spec.selector.version") == "blue") {
+        const auto it = w.by_header.find(release);
+        const double share = it == w.by_header.end() ? 0 : static_cast<double>(it->second) / w.requests;
+        if (live_tracks().find("canary") != std::string::npos) run.max_share = std::max(run.max_share, share);
+      }
+    }
+    deploy.join();
+    load.stop();
+    const LoadResult total = load.finish();
+    EXPECT_EQ(total.connection_errors, 0u) << describe(total);
+    std::cout << "replica-ratio canary " << release << ": exit " << run.done.exit_code << ", most canary replicas "
+              << run.max_canary_replicas << ", largest canary share of a 1 s window " << run.max_share << "; "
+              << describe(total) << "\n";
+    return run;
+  }
+
+  std::optional<ChildProcess> prometheus_;
+  std::uint16_t prom_port_ = 0;
+  std::string live_ip_;
+};
+
+TEST_F(SgctlKubeNoGatewayTest, ReplicaRatioCanaryPromotesOnPrometheusTraffic) {
+  // Steps 25 and 50 next to 2 stable pods: 1 canary pod (33 % of the pods), then 2 (50 %).
+  CanaryRun run = run_canary("v1.3.0", "25,50");
+  ASSERT_EQ(run.done.exit_code, 0) << run.done.output << up_log();
+  EXPECT_EQ(run.max_canary_replicas, 2);
+  EXPECT_GT(run.max_share, 0.2) << "the canary never took its share of the connections";
+  EXPECT_LT(run.max_share, 0.8);
+  EXPECT_TRUE(log_has("up-1", "replica ratio: 50 % asked, 50 % of the pods")) << up_log();
+  // Promoted: green runs v1.3.0 and alone makes up streamgate-live.
+  EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "green");
+  EXPECT_EQ(jsonpath("deployment/streamgate-canary", ".spec.replicas"), "0");
+  std::string tracks;
+  for (int i = 0; i < 100; ++i) {
+    tracks = live_tracks();
+    if (tracks == "green green") break;
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_EQ(tracks, "green green");
+  EXPECT_EQ(live_get().header("X-StreamGate-Version"), "v1.3.0");
+}
+
+TEST_F(SgctlKubeNoGatewayTest, ReplicaRatioCanaryWithErrorsIsRolledBack) {
+  CanaryRun run = run_canary("v1.3.1-bad", "50");
+  EXPECT_EQ(run.done.exit_code, 1) << run.done.output << up_log();
+  EXPECT_NE(run.done.output.find("rolled_back"), std::string::npos) << run.done.output;
+  EXPECT_GT(run.max_share, 0.0) << "the canary never took traffic";
+  EXPECT_EQ(jsonpath("deployment/streamgate-canary", ".spec.replicas"), "0");
+  EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "blue");
+  EXPECT_EQ(live_tracks(), "blue blue");
+  EXPECT_EQ(live_get().header("X-StreamGate-Version"), "v0.1.0");
 }
 
 }  // namespace
