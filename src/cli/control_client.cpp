@@ -6,6 +6,8 @@
 #include <fstream>
 
 #include "common/http/blocking_client.hpp"
+#include "platform/kube/control_inbox.hpp"
+#include "platform/kube/lease.hpp"
 #include "platform/store/state_store.hpp"
 #include "common/json_text.hpp"
 
@@ -57,7 +59,19 @@ Result<json::value> decode(const http::ClientReply& reply, const std::string& wh
   return make_error(code, what + ": " + message);
 }
 
+// set_cluster(): the kubernetes backend's kubectl options and Lease, when selected.
+std::optional<std::pair<platform::KubectlOptions, std::string>>& cluster() {
+  static std::optional<std::pair<platform::KubectlOptions, std::string>> c;
+  return c;
+}
+
 }  // namespace
+
+void ControlClient::set_cluster(const platform::KubePlaneOptions& kube) {
+  if (!kube.enabled) return;
+  cluster().emplace(platform::KubectlOptions{.kubectl = kube.kubectl, .context = kube.context, .ns = kube.ns},
+                    kube.lease_name);
+}
 
 Result<ControlClient> ControlClient::connect(const std::filesystem::path& state_dir) {
   const std::string hint = "no control plane is running for state dir " + state_dir.string() +
@@ -82,20 +96,43 @@ Result<ControlClient> ControlClient::connect(const std::filesystem::path& state_
   auto secret = platform::read_secret_file(state_dir / "control-token");
   if (!secret) return secret.error();
   const std::string token = secret->value_or("");
-  if (address.empty() || token.empty()) return make_error(ErrorCode::kUnavailable, hint);
-  auto reply = http::blocking_call(
-      address, {.target = "/health", .timeout = std::chrono::milliseconds(2000)});
-  if (reply.status != 200) return make_error(ErrorCode::kUnavailable, hint);
-  return ControlClient(address, token);
+  if (!address.empty() && !token.empty()) {
+    auto reply = http::blocking_call(
+        address, {.target = "/health", .timeout = std::chrono::milliseconds(2000)});
+    if (reply.status == 200) return ControlClient(address, token);
+  }
+  if (!cluster()) return make_error(ErrorCode::kUnavailable, hint);
+  // No control plane of our own: the controller in the cluster, if one holds the Lease.
+  const auto& [kubectl, lease] = *cluster();
+  platform::KubectlOptions quick = kubectl;
+  quick.timeout = std::chrono::seconds(10);
+  auto holder = platform::live_lease_holder(platform::Kubectl(quick), lease, std::chrono::seconds(30));
+  if (holder && *holder) return ControlClient(kubectl);
+  return make_error(ErrorCode::kUnavailable, hint + " (and no controller holds lease " + lease + " in namespace " +
+                                                 kubectl.ns + ")");
+}
+
+Result<json::value> ControlClient::call_through(const std::string& method, const std::string& path,
+                                                const std::string& body) const {
+  auto r = platform::call_through_cluster(platform::Kubectl(*through_), method, path, body,
+                                          std::chrono::seconds(method == "GET" ? 30 : 60));
+  if (!r) return make_error(r.error().code, "the controller, through configmap " +
+                                                std::string(platform::kControlRequests) + ": " + r.error().message);
+  http::ClientReply reply;
+  reply.status = r->status;
+  reply.body = std::move(r->body);
+  return decode(reply, method + " " + path);
 }
 
 Result<json::value> ControlClient::get(const std::string& path) const {
+  if (through_) return call_through("GET", path, "");
   auto reply = http::blocking_call(
       address_, {.target = path, .headers = {{"Authorization", "Bearer " + token_}}});
   return decode(reply, "GET " + path);
 }
 
 Result<json::value> ControlClient::post(const std::string& path, const json::value& body) const {
+  if (through_) return call_through("POST", path, json_text(body));
   auto reply = http::blocking_call(address_, {.method = bhttp::verb::post,
                                               .target = path,
                                               .body = json_text(body),

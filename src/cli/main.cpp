@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.hpp"
+#include "cli/control_client.hpp"
 #include "platform/model.hpp"
 
 namespace {
@@ -363,6 +364,7 @@ int main(int argc, char** argv) {
   }
   cli.common.kube = cli.up.kube;
   cli.common.kube.enabled = cli.backend == "kubernetes";
+  sg::cli::ControlClient::set_cluster(cli.common.kube);
   for (const auto& [cmd, run] : cli.commands) {
     if (cmd->parsed()) return run();
   }

@@ -29,9 +29,10 @@ const char* phase_name(BlueGreenPhase phase) {
 }
 
 void BlueGreenRollout::pause_clock(std::chrono::milliseconds undriven) {
-  if (undriven <= std::chrono::milliseconds(0)) return;
+  // Only the verification window measures; the other phases wait for the cluster, which went
+  // on meanwhile (a stuck rollout must not fail later for the pause).
+  if (undriven <= std::chrono::milliseconds(0) || state_.phase != BlueGreenPhase::kVerifying) return;
   state_.phase_started += undriven;
-  if (state_.ready_since) *state_.ready_since += undriven;
 }
 
 BlueGreenRollout::BlueGreenRollout(BlueGreenConfig config, Colour active, std::string release,

@@ -55,9 +55,9 @@ Status validate(const CanaryConfig& c) {
 }
 
 void CanaryRollout::pause_clock(std::chrono::milliseconds undriven) {
-  if (undriven <= std::chrono::milliseconds(0)) return;
+  // Only a step measures; the other phases wait for the cluster, which went on meanwhile.
+  if (undriven <= std::chrono::milliseconds(0) || state_.phase != CanaryPhase::kStep) return;
   state_.phase_started += undriven;
-  if (state_.ready_since) *state_.ready_since += undriven;
 }
 
 CanaryRollout::CanaryRollout(CanaryConfig config, std::string release, int replicas,

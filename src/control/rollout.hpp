@@ -166,9 +166,9 @@ class BlueGreenRollout {
   // Resumes a persisted rollout.
   BlueGreenRollout(BlueGreenConfig config, BlueGreenState state);
   static Result<BlueGreenRollout> resume(BlueGreenConfig config, BlueGreenState state);
-  // A stretch nobody drove the rollout (the control plane down, a Lease changing hands): the
-  // current phase's clock and its readiness hold resume where they stopped, so a step is not
-  // judged short of the time it was never driven.
+  // A stretch nobody drove the rollout (the control plane down, a Lease changing hands): a
+  // measuring phase's clock resumes where it stopped, so a step is not judged short of the
+  // time it was never driven. Waits on the platform (readiness, promotion) are not paused.
   void pause_clock(std::chrono::milliseconds undriven);
 
   BlueGreenDecision step(const BlueGreenObservation& observation, TimePoint now);
@@ -284,9 +284,9 @@ class CanaryRollout {
   // Resumes a persisted rollout; an error (never an exception) when `state` does not fit
   // `config` (e.g. a step beyond the configured steps).
   static Result<CanaryRollout> resume(CanaryConfig config, CanaryState state);
-  // A stretch nobody drove the rollout (the control plane down, a Lease changing hands): the
-  // current phase's clock and its readiness hold resume where they stopped, so a step is not
-  // judged short of the time it was never driven.
+  // A stretch nobody drove the rollout (the control plane down, a Lease changing hands): a
+  // measuring phase's clock resumes where it stopped, so a step is not judged short of the
+  // time it was never driven. Waits on the platform (readiness, promotion) are not paused.
   void pause_clock(std::chrono::milliseconds undriven);
 
   CanaryDecision step(const CanaryObservation& observation, TimePoint now);

@@ -19,7 +19,9 @@
 #include "platform/engine/control_api.hpp"
 #include "platform/engine/engine.hpp"
 #include "platform/engine/rollup_recorder.hpp"
+#include "common/http/blocking_client.hpp"
 #include "platform/kube/cluster_state.hpp"
+#include "platform/kube/control_inbox.hpp"
 #include "platform/kube/kube_backend.hpp"
 #include "platform/kube/lease.hpp"
 #include "platform/local/local_backend.hpp"
@@ -199,7 +201,7 @@ Status LocalControlPlane::Parts::open_kube_backend() {
     if (holder && *holder) {
       return make_error(ErrorCode::kConflict,
                         "controller " + **holder + " holds lease " + k.lease_name + " in namespace " + k.ns +
-                            " and drives it; use it (SG_CONTROL_ADDRESS, docs/kubernetes.md) instead of sgctl up");
+                            " and drives it; sgctl deploy, status, ... reach it without sgctl up (docs/kubernetes.md)");
     }
   }
   auto backend = KubeBackend::open(o, [this](const std::string& kind, const std::string& m) { event(kind, m); });
@@ -511,6 +513,53 @@ std::unique_ptr<http::HttpServer> start_standby(const LocalPlaneOptions& options
 
 }  // namespace
 
+namespace {
+
+// While this controller drives: answers the operators' requests that came through ConfigMap
+// streamgate-control-requests (kube/control_inbox.hpp) with its own control API, about once a
+// second.
+void serve_inbox(const LocalPlaneOptions& options, const std::string& control_address, const LeaderLease& lease,
+                 const std::atomic<bool>& stop, const std::atomic<bool>& done) {
+  std::string address = control_address;
+  if (auto hp = parse_host_port(control_address); hp && (hp->host == "0.0.0.0" || hp->host == "::")) {
+    address = HostPort{"127.0.0.1", hp->port}.text();
+  }
+  auto token = read_secret_file(options.state_dir / "control-token");
+  if (!token || !*token) return;
+  const std::string bearer = "Bearer " + **token;
+  const Kubectl kubectl({.kubectl = options.kube.kubectl, .context = options.kube.context, .ns = options.kube.ns,
+                         .timeout = std::chrono::seconds(5)});
+  const auto handle = [&](const InboxRequest& r) {
+    std::fprintf(stderr, "%s control: %s %s from %s (through configmap %s)\n", iso8601_utc(unix_ms_now()).c_str(),
+                 r.method.c_str(), r.path.c_str(), r.by.c_str(), kControlRequests);
+    http::ClientRequest req;
+    req.method = r.method == "POST" ? boost::beast::http::verb::post : boost::beast::http::verb::get;
+    req.target = r.path;
+    req.body = r.body;
+    req.headers = {{"Authorization", bearer}, {"Content-Type", "application/json"}};
+    req.timeout = std::chrono::seconds(30);
+    const http::ClientReply reply = http::blocking_call(address, req);
+    if (reply.status == 0) {
+      return InboxResponse{503, R"({"error":{"code":"unavailable","message":"the controller's control API did not answer"}})"};
+    }
+    return InboxResponse{reply.status, reply.body};
+  };
+  bool failing = false;
+  while (!stop.load() && !done.load()) {
+    if (lease.holding()) {
+      auto served = serve_control_requests(kubectl, handle, unix_ms_now());
+      if (!served && !failing) {
+        std::fprintf(stderr, "%s control: reading configmap %s: %s\n", iso8601_utc(unix_ms_now()).c_str(),
+                     kControlRequests, served.error().message.c_str());
+      }
+      failing = !served;
+    }
+    for (int i = 0; i < 10 && !stop.load() && !done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+}  // namespace
+
 Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& stop,
                            const std::function<void(const std::string&)>& started) {
   options.kube.enabled = true;
@@ -543,7 +592,11 @@ Status run_kube_controller(LocalPlaneOptions options, const std::atomic<bool>& s
     }
     (*plane)->parts_->keep_driving = [&lease] { return lease.holding(); };
     started((*plane)->control_address());
+    std::atomic<bool> done{false};
+    std::thread inbox([&] { serve_inbox(options, (*plane)->control_address(), lease, stop, done); });
     const Status ran = (*plane)->run(stop);
+    done = true;
+    inbox.join();
     plane->reset();
     if (stop.load()) break;
     // Lost the Lease, or another writer changed the rollout state: hand the Lease over (if

@@ -34,9 +34,9 @@ std::string label(const PromSample& s, const char* name) {
 PromTrafficOptions default_prom_queries(const std::string& ns) {
   const std::string sel = "namespace=\"" + ns + "\"," + kNotProbes;
   PromTrafficOptions o;
-  o.requests_query = "sum by (track) (http_requests_total{" + sel + "})";
-  o.errors_query = "sum by (track) (http_requests_total{" + sel + ",code=~\"5..\"})";
-  o.latency_query = "sum by (track, le) (http_request_duration_seconds_bucket{" + sel + "})";
+  o.requests_query = "sum by (track, pod) (http_requests_total{" + sel + "})";
+  o.errors_query = "sum by (track, pod) (http_requests_total{" + sel + ",code=~\"5..\"})";
+  o.latency_query = "sum by (track, pod, le) (http_request_duration_seconds_bucket{" + sel + "})";
   return o;
 }
 
@@ -115,8 +115,8 @@ TrackTraffic prom_track_traffic(const std::vector<PromSample>& requests, const s
   for (const PromSample& s : errors) {
     if (const std::string track = label(s, "track"); !track.empty()) t.tracks[track].errors += count_of(s.value);
   }
-  // Cumulative buckets per track: (upper bound, count up to it), +Inf last.
-  std::map<std::string, std::vector<std::pair<double, double>>> buckets;
+  // Cumulative buckets per track, summed over its series: upper bound -> count up to it.
+  std::map<std::string, std::map<double, double>> buckets;
   for (const PromSample& s : latency_buckets) {
     const std::string track = label(s, "track");
     const std::string le = label(s, "le");
@@ -131,10 +131,9 @@ TrackTraffic prom_track_traffic(const std::vector<PromSample>& requests, const s
         continue;
       }
     }
-    buckets[track].emplace_back(bound, s.value);
+    if (std::isfinite(s.value)) buckets[track][bound] += s.value;
   }
   for (auto& [track, b] : buckets) {
-    std::sort(b.begin(), b.end());
     control::TrafficSample& sample = t.tracks[track];
     double below = 0;
     for (const auto& [bound, cumulative] : b) {
@@ -160,9 +159,33 @@ PromTrafficSource::PromTrafficSource(PromTrafficOptions options) : opts_(std::mo
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
 }
 
-Result<std::vector<PromSample>> PromTrafficSource::query(const std::string& promql) const {
+std::vector<PromSample> SeriesAccumulator::add(const std::vector<PromSample>& reading,
+                                               std::chrono::steady_clock::time_point now) {
+  for (const PromSample& s : reading) {
+    if (!std::isfinite(s.value) || s.value < 0) continue;
+    std::string key;
+    for (const auto& [k, v] : s.labels) key += k + "=" + v + "\n";
+    auto [it, fresh] = series_.try_emplace(key);
+    Series& x = it->second;
+    if (fresh) {
+      x.labels = s.labels;
+      x.total = s.value;  // everything it counted so far
+    } else {
+      x.total += s.value >= x.last ? s.value - x.last : s.value;  // below: a reset, from zero
+    }
+    x.last = s.value;
+    x.seen = now;
+  }
+  std::erase_if(series_, [&](const auto& e) { return now - e.second.seen > std::chrono::hours(1); });
+  std::vector<PromSample> out;
+  out.reserve(series_.size());
+  for (const auto& [key, x] : series_) out.push_back({x.labels, x.total});
+  return out;
+}
+
+Result<std::vector<PromSample>> PromTrafficSource::query(const std::string& promql, const std::string& at) const {
   http::ClientRequest req;
-  req.target = prefix_ + "/api/v1/query?query=" + http::percent_encode(promql);
+  req.target = prefix_ + "/api/v1/query?query=" + http::percent_encode(promql) + "&time=" + at;
   req.timeout = opts_.timeout;
   req.body_limit = 8 * 1024 * 1024;
   const http::ClientReply reply = http::blocking_call(resolve_host_port(host_port_), req);
@@ -175,14 +198,20 @@ Result<std::vector<PromSample>> PromTrafficSource::query(const std::string& prom
   return samples;
 }
 
-Result<TrackTraffic> PromTrafficSource::read() const {
-  auto requests = query(opts_.requests_query);
+Result<TrackTraffic> PromTrafficSource::read() {
+  // One evaluation instant for the three, so errors never outnumber requests.
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  const std::string at = std::to_string(ms / 1000) + "." + std::to_string(1000 + ms % 1000).substr(1);
+  auto requests = query(opts_.requests_query, at);
   if (!requests) return requests.error();
-  auto errors = query(opts_.errors_query);
+  auto errors = query(opts_.errors_query, at);
   if (!errors) return errors.error();
-  auto latency = query(opts_.latency_query);
+  auto latency = query(opts_.latency_query, at);
   if (!latency) return latency.error();
-  return prom_track_traffic(*requests, *errors, *latency);
+  const auto now = std::chrono::steady_clock::now();
+  return prom_track_traffic(requests_.add(*requests, now), errors_.add(*errors, now), latency_.add(*latency, now));
 }
 
 }  // namespace sg::platform

@@ -384,14 +384,23 @@ TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   for (int i = 0; i < 300 && !log_has("a", "driving namespace"); ++i) std::this_thread::sleep_for(100ms);
   ASSERT_TRUE(log_has("a", "driving namespace")) << tail_of(dir_.path() / "a.log");
   ChildProcess b = start_controller("b", "9");
-  // Started, then followed for 3 s only (the rollout runs in the controller). Steps of 4 s,
-  // shorter than the time nobody drives (the Lease expiring takes up to 12 s here): the new
-  // holder credits that time back to the step (pause_clock), which otherwise ran out before
-  // it measured enough (a rollback for want of traffic, seen 1 run in 5 before the pause).
-  (void)sgctl(dir_.path() / "a", {"deploy", "canary", "streamgate:v1.3.0", "--step-interval", "4",
-                                  "--ready-stability", "1", "--steps", "20,50,100", "--min-requests", "20",
-                                  "--synthetic-rps", "300"},
-              3s);
+  // The operator's deploy, through the runbook script with no control plane of its own and
+  // no SG_CONTROL_ADDRESS: it reaches the Lease holder through ConfigMap
+  // streamgate-control-requests and follows the rollout across the change of holder. Steps
+  // of 4 s, shorter than the time nobody drives (the Lease expiring takes up to 12 s here):
+  // the new holder credits that time back to the step (pause_clock), which otherwise ran out
+  // before it measured enough (a rollback for want of traffic, seen 1 run in 5 before).
+  Done deployed;
+  std::thread deployer([&] {
+    deployed = script("canary-deploy.sh", {"streamgate:v1.3.0", "90", "4", "--ready-stability", "1", "--steps",
+                                           "20,50,100", "--min-requests", "20", "--synthetic-rps", "300"});
+  });
+  struct Join {
+    std::thread& t;
+    ~Join() {
+      if (t.joinable()) t.join();
+    }
+  } join_deployer{deployer};
   bool stepping = false;
   for (int i = 0; i < 600 && !stepping; ++i) {
     json::value records = rollout_state();
@@ -413,6 +422,11 @@ TEST_F(SgctlKubeTest, ControllerKilledMidRolloutIsReplacedWhenItsLeaseExpires) {
   EXPECT_EQ(final_result(), "promoted") << tail_of(dir_.path() / "b.log", 6000);
   EXPECT_TRUE(log_has("b", "resuming deployment 1")) << tail_of(dir_.path() / "b.log", 4000);
   EXPECT_TRUE(log_has("b", "nobody drove it for about")) << tail_of(dir_.path() / "b.log", 4000);
+  deployer.join();
+  EXPECT_EQ(deployed.exit_code, 0) << deployed.output;
+  EXPECT_NE(deployed.output.find("promoted"), std::string::npos) << deployed.output;
+  EXPECT_TRUE(log_has("a", "through configmap streamgate-control-requests")) << tail_of(dir_.path() / "a.log", 4000);
+  EXPECT_TRUE(log_has("b", "through configmap streamgate-control-requests")) << tail_of(dir_.path() / "b.log", 4000);
   b.terminate(20s);
 }
 
@@ -572,7 +586,10 @@ class SgctlKubeNoGatewayTest : public SgctlKubeTest {
     up_.emplace(std::move(*child));
     up_log_ = o.log_file;
     for (int i = 0; i < 600; ++i) {
-      if (live_get().header("X-StreamGate-Version") == "v0.1.0") return;
+      if (live_get().header("X-StreamGate-Version") == "v0.1.0" &&
+          sgctl(state_, {"status", "-o", "json"}).exit_code == 0) {
+        return;
+      }
       ASSERT_TRUE(up_->running()) << "sgctl up exited: " << tail_of(o.log_file, 4000);
       std::this_thread::sleep_for(100ms);
     }
@@ -630,7 +647,10 @@ class SgctlKubeNoGatewayTest : public SgctlKubeTest {
   struct CanaryRun {
     Done done;
     double max_share = 0;
+    std::vector<double> shares;  // of each 1 s window in a step
+    LoadResult total;
     int max_canary_replicas = 0;
+    bool label_selector = false;  // streamgate-live selected streamgate.dev/live=true at a look
   };
   CanaryRun run_canary(const std::string& release, const std::string& steps) {
     LoadGenerator load({.port = 9090, .connections = 3, .duration = 120s, .max_requests = 400000,
@@ -648,17 +668,22 @@ class SgctlKubeNoGatewayTest : public SgctlKubeTest {
       std::this_thread::sleep_for(1s);
       const LoadResult w = load.window();
       const std::string replicas = jsonpath("deployment/streamgate-canary", ".spec.replicas");
+      if (jsonpath("service/streamgate-live", ".spec.selector.streamgate\\.dev/live") == "true") run.label_selector = true;
       if (!replicas.empty()) run.max_canary_replicas = std::max(run.max_canary_replicas, std::stoi(replicas));
       // Only while green (the promoted colour) is not serving yet: a canary step.
       if (w.requests > 50 && jsonpath("service/streamgate-active", ".spec.selector.version") == "blue") {
         const auto it = w.by_header.find(release);
         const double share = it == w.by_header.end() ? 0 : static_cast<double>(it->second) / w.requests;
-        if (live_tracks().find("canary") != std::string::npos) run.max_share = std::max(run.max_share, share);
+        if (live_tracks().find("canary") != std::string::npos) {
+          run.max_share = std::max(run.max_share, share);
+          run.shares.push_back(share);
+        }
       }
     }
     deploy.join();
     load.stop();
     const LoadResult total = load.finish();
+    run.total = total;
     EXPECT_EQ(total.connection_errors, 0u) << describe(total);
     std::cout << "replica-ratio canary " << release << ": exit " << run.done.exit_code << ", most canary replicas "
               << run.max_canary_replicas << ", largest canary share of a 1 s window " << run.max_share << "; "
@@ -672,13 +697,17 @@ class SgctlKubeNoGatewayTest : public SgctlKubeTest {
 };
 
 TEST_F(SgctlKubeNoGatewayTest, ReplicaRatioCanaryPromotesOnPrometheusTraffic) {
-  // Steps 25 and 50 next to 2 stable pods: 1 canary pod (33 % of the pods), then 2 (50 %).
-  CanaryRun run = run_canary("v1.3.0", "25,50");
+  // Steps 25, 50 and 100 next to 2 stable pods: 1 canary pod (33 % of the pods), then 2
+  // (50 %), then all the traffic on 2 canary pods, the stable pods leaving only then.
+  CanaryRun run = run_canary("v1.3.0", "25,50,100");
   ASSERT_EQ(run.done.exit_code, 0) << run.done.output << up_log();
+  EXPECT_EQ(run.total.non_2xx, 0u) << describe(run.total);
   EXPECT_EQ(run.max_canary_replicas, 2);
-  EXPECT_GT(run.max_share, 0.2) << "the canary never took its share of the connections";
-  EXPECT_LT(run.max_share, 0.8);
+  EXPECT_TRUE(std::any_of(run.shares.begin(), run.shares.end(), [](double s) { return s > 0.2 && s < 0.8; }))
+      << "no window with the canary's share of the pods";
+  EXPECT_GT(run.max_share, 0.95) << "the 100 % step never had all the traffic";
   EXPECT_TRUE(log_has("up-1", "replica ratio: 50 % asked, 50 % of the pods")) << up_log();
+  EXPECT_TRUE(run.label_selector);
   // Promoted: green runs v1.3.0 and alone makes up streamgate-live.
   EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "green");
   EXPECT_EQ(jsonpath("deployment/streamgate-canary", ".spec.replicas"), "0");
@@ -689,6 +718,8 @@ TEST_F(SgctlKubeNoGatewayTest, ReplicaRatioCanaryPromotesOnPrometheusTraffic) {
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_EQ(tracks, "green green");
+  // Outside a canary streamgate-live selects the active colour, as streamgate-active does.
+  EXPECT_EQ(jsonpath("service/streamgate-live", ".spec.selector.version"), "green");
   EXPECT_EQ(live_get().header("X-StreamGate-Version"), "v1.3.0");
 }
 
@@ -699,7 +730,11 @@ TEST_F(SgctlKubeNoGatewayTest, ReplicaRatioCanaryWithErrorsIsRolledBack) {
   EXPECT_GT(run.max_share, 0.0) << "the canary never took traffic";
   EXPECT_EQ(jsonpath("deployment/streamgate-canary", ".spec.replicas"), "0");
   EXPECT_EQ(jsonpath("service/streamgate-active", ".spec.selector.version"), "blue");
-  EXPECT_EQ(live_tracks(), "blue blue");
+  EXPECT_TRUE(run.label_selector);
+  EXPECT_EQ(jsonpath("service/streamgate-live", ".spec.selector.version"), "blue");
+  std::string tracks;
+  for (int i = 0; i < 50 && (tracks = live_tracks()) != "blue blue"; ++i) std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(tracks, "blue blue");
   EXPECT_EQ(live_get().header("X-StreamGate-Version"), "v0.1.0");
 }
 

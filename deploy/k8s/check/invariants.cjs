@@ -250,6 +250,7 @@ const CONTROLLER_GRANTS = [
   "apps deployments * get", "apps deployments * list", "apps deployments * patch",
   " pods * get", " pods * list", " pods * patch", " pods/log * get", " services * get", " services * list", " services * patch",
   " configmaps streamgate-rollout-state get", " configmaps streamgate-rollout-state update", " configmaps * create",
+  " configmaps streamgate-control-requests get", " configmaps streamgate-control-requests patch",
   "coordination.k8s.io leases streamgate-controller get", "coordination.k8s.io leases streamgate-controller update",
   "coordination.k8s.io leases * create",
 ];
@@ -300,11 +301,7 @@ function checkGatewayConfig(objs, add) {
 function checkServices(objs, workloads, add) {
   for (const s of objs.filter((o) => o.kind === "Service")) {
     if (s.spec.type === "ExternalName") continue;
-    // A Service whose selector names a label sgctl sets on pods (streamgate-live): its pods
-    // are those matching the selector without that label.
-    const runtime = s.metadata.annotations && s.metadata.annotations["streamgate.dev/selector-labels-set-by"] === "sgctl";
-    const selector = runtime ? Object.fromEntries(Object.entries(s.spec.selector).filter(([k]) => k !== "streamgate.dev/live")) : s.spec.selector;
-    const pods = workloads.filter((w) => matches(selector, podLabels(w)));
+    const pods = workloads.filter((w) => matches(s.spec.selector, podLabels(w)));
     if (!pods.length) { add(s, "selector", `selector ${JSON.stringify(s.spec.selector)} matches no pod template`); continue; }
     for (const port of s.spec.ports) {
       const ok = pods.every((w) => w.spec.template.spec.containers.some((c) => containerPort(c, port.targetPort || port.port)));

@@ -59,6 +59,7 @@ Result<std::unique_ptr<RolloutRunner>> RolloutRunner::start(
   if (!id) return id.error();
   rec.id = *id;
   (void)store.set_setting("rollout_baseline", json_text(traffic_to_json(r->baseline_)));
+  r->heartbeat(std::chrono::system_clock::now());
   r->persist();
   return r;
 }
@@ -91,14 +92,8 @@ Result<std::unique_ptr<RolloutRunner>> RolloutRunner::resume(StateStore& store,
   if (auto baseline = store.setting("rollout_baseline"); baseline && *baseline) {
     r->baseline_ = traffic_from_json(**baseline);
   }
-  if (auto driven = store.setting("rollout_driven_at"); driven && *driven) {
-    try {
-      r->driven_at_ = control::TimePoint(std::chrono::milliseconds(std::stoll(**driven)));
-    } catch (const std::exception&) {
-      // unreadable: no pause is credited
-    }
-  }
   r->journal_ = journal_from_json(record.journal);
+  r->credit_undriven_time(std::chrono::system_clock::now());
   return r;
 }
 
@@ -167,26 +162,41 @@ void RolloutRunner::take(const Decision& d, const std::string& phase, std::size_
   }
 }
 
-void RolloutRunner::heartbeat(control::TimePoint now) {
-  constexpr auto kEvery = std::chrono::seconds(5);
-  if (driven_at_) {
-    // The previous driver stopped at most kEvery after its last heartbeat: credit only the
-    // rest, so a pause is never overstated.
-    const auto undriven = std::chrono::duration_cast<std::chrono::milliseconds>(now - *driven_at_ - kEvery);
-    driven_at_.reset();
-    if (undriven > std::chrono::seconds(1)) {
-      if (blue_green_) blue_green_->pause_clock(undriven);
-      if (canary_) canary_->pause_clock(undriven);
-      events_("rollout", "deployment " + std::to_string(record_.id) + ": nobody drove it for about " +
-                             std::to_string(undriven.count() / 1000) +
-                             " s; its phase's clock resumes where it stopped");
-      persist();
-    }
+namespace {
+constexpr auto kHeartbeatEvery = std::chrono::seconds(5);
+}  // namespace
+
+void RolloutRunner::credit_undriven_time(control::TimePoint now) {
+  // Setting rollout_driven_at is "ID:UNIX_MS", written by whoever drove deployment ID last.
+  auto driven = store_.setting("rollout_driven_at");
+  if (!driven || !*driven) return;
+  const std::string& text = **driven;
+  const auto colon = text.find(':');
+  if (colon == std::string::npos || text.substr(0, colon) != std::to_string(record_.id)) return;
+  std::int64_t ms = 0;
+  try {
+    ms = std::stoll(text.substr(colon + 1));
+  } catch (const std::exception&) {
+    return;  // unreadable: no pause is credited
   }
-  if (now - heartbeat_at_ < kEvery) return;
+  // The previous driver stopped at most one heartbeat period after its last one: credit only
+  // the rest, so a pause is not overstated (the ConfigMap's write spacing aside).
+  const auto undriven = std::chrono::duration_cast<std::chrono::milliseconds>(
+      now - control::TimePoint(std::chrono::milliseconds(ms)) - kHeartbeatEvery);
+  if (undriven < std::chrono::seconds(1)) return;
+  if (blue_green_) blue_green_->pause_clock(undriven);
+  if (canary_) canary_->pause_clock(undriven);
+  events_("rollout", "deployment " + std::to_string(record_.id) + ": nobody drove it for about " +
+                         std::to_string(undriven.count() / 1000) +
+                         " s; a step in progress gets that time back");
+  persist();
+}
+
+void RolloutRunner::heartbeat(control::TimePoint now) {
+  if (now - heartbeat_at_ < kHeartbeatEvery) return;
   heartbeat_at_ = now;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  (void)store_.set_setting("rollout_driven_at", std::to_string(ms));
+  (void)store_.set_setting("rollout_driven_at", std::to_string(record_.id) + ":" + std::to_string(ms));
 }
 
 void RolloutRunner::step(const RolloutLook& look, control::TimePoint now) {

@@ -107,6 +107,7 @@ class RolloutRunner {
   template <class Decision>
   Status manual(const Decision& d);
   void heartbeat(control::TimePoint now);
+  void credit_undriven_time(control::TimePoint now);
 
   StateStore& store_;
   control::RolloutOptions options_;
@@ -116,9 +117,8 @@ class RolloutRunner {
   std::optional<control::CanaryRollout> canary_;
   std::deque<control::Action> pending_;
   TrackTraffic baseline_;
-  // Setting rollout_driven_at, written every few seconds while a control plane drives the
-  // rollout; on resume, the time since it is time nobody drove (pause_clock).
-  std::optional<control::TimePoint> driven_at_;
+  // Setting rollout_driven_at ("ID:UNIX_MS"), written every 5 s while a control plane drives
+  // the rollout; on resume, the time since it is time nobody drove (pause_clock).
   control::TimePoint heartbeat_at_{};
   std::vector<JournalEntry> journal_;
   bool finished_ = false;

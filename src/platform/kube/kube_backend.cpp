@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <cmath>
 
 #include "common/host_port.hpp"
 #include "control/synthetic.hpp"
@@ -32,9 +33,17 @@ int named_port(const json::value& pod, std::string_view name, int fallback) {
 int canary_replicas_for_weight(int stable_replicas, int weight, int min_replicas) {
   if (weight <= 0) return 0;
   const int stable = std::max(stable_replicas, 1);
-  const int w = std::min(weight, 90);  // 9 canary pods per stable pod at most
-  const int n = static_cast<int>(std::lround(static_cast<double>(stable) * w / (100 - w)));
-  return std::max({n, min_replicas, 1});
+  if (weight >= 100) return std::max({stable, min_replicas, 1});  // all traffic: a full set
+  // The count whose share n / (stable + n) is nearest the weight (at most 9 per stable pod).
+  const double w = std::min(weight, 90) / 100.0;
+  const double exact = stable * w / (1 - w);
+  int best = 1;
+  for (const int n : {static_cast<int>(std::floor(exact)), static_cast<int>(std::ceil(exact))}) {
+    if (n < 1) continue;
+    const auto off = [&](int k) { return std::abs(static_cast<double>(k) / (stable + k) - w); };
+    if (off(n) < off(best)) best = n;
+  }
+  return std::max(best, min_replicas);
 }
 
 void add_traffic(TrackTraffic& into, const TrackTraffic& more) {
@@ -168,7 +177,8 @@ Status KubeBackend::read_namespace() {
   std::set<std::string> ready_now;
   std::map<std::string, std::string> gateways;
   std::map<std::string, bool> live;
-  bool live_service = false;
+  bool live_service = false, live_by_label = false;
+  std::string live_version;
   const bool find_gateways = opts_.gateway_admin.empty() && opts_.routing == KubeRouting::kGateway;
   for (const auto& item : *items) {
     const std::string kind = text_at(item, {"kind"});
@@ -191,6 +201,8 @@ Status KubeBackend::read_namespace() {
       preview_ = text_at(item, {"spec", "selector", "version"});
     } else if (kind == "Service" && name == opts_.prefix + "live") {
       live_service = true;
+      live_version = text_at(item, {"spec", "selector", "version"});
+      live_by_label = text_at(item, {"spec", "selector", kLiveLabel}) == "true";
     } else if (kind == "Pod" && find_gateways && gateway_key_.has_value() &&
                text_at(item, {"metadata", "labels", gateway_key_->first}) == gateway_key_->second) {
       bool ready = false;
@@ -230,6 +242,8 @@ Status KubeBackend::read_namespace() {
   replicas_ = std::move(replicas);
   pod_live_ = std::move(live);
   live_service_ = live_service;
+  live_version_ = live_version;
+  live_by_label_ = live_by_label;
   if (opts_.routing == KubeRouting::kReplicas) {
     gateway_targets_.clear();
   } else if (opts_.gateway_admin.empty()) {
@@ -357,12 +371,48 @@ void KubeBackend::apply_routes() {
   }
 }
 
+bool KubeBackend::label_pods(const std::vector<std::string>& pods, bool live) {
+  if (pods.empty()) return true;
+  std::vector<std::string> args = {"label", "pod"};
+  args.insert(args.end(), pods.begin(), pods.end());
+  args.push_back(std::string(kLiveLabel) + (live ? "=true" : "-"));
+  args.push_back("--overwrite");
+  const std::string key = live ? "pod_label_failed" : "pod_unlabel_failed";
+  if (auto st = kubectl_.run(args); !st) {
+    problem(key, st.error().message);  // e.g. a pod gone since the read: the next read says
+    return false;
+  }
+  solved(key);
+  std::string names;
+  for (const auto& p : pods) {
+    pod_live_[p] = live;
+    names += (names.empty() ? "" : ", ") + p;
+  }
+  events_("service", std::string(kLiveLabel) + (live ? "=true on " : " removed from ") + names);
+  return true;
+}
+
+bool KubeBackend::patch_live_selector(const boost::json::object& selector, const std::string& what) {
+  Status st = kubectl_.merge_patch("service/" + opts_.prefix + "live",
+                                   json::object{{"spec", json::object{{"selector", selector}}}});
+  if (!st) {
+    problem("live_service_patch_failed", st.error().message);
+    return false;
+  }
+  solved("live_service_patch_failed");
+  events_("service", opts_.prefix + "live selects " + what);
+  return true;
+}
+
 void KubeBackend::apply_live_labels() {
-  // Pods of a weighted track join Service streamgate-live (kube-proxy sends only to the ready
-  // ones), the others leave it; joining first, so a switch never leaves the Service empty.
-  // A pod created since the last read is labelled at the next one (before it is ready, as a
-  // rule: readiness takes longer than a read period).
+  // Service streamgate-live selects version=<active colour> outside a canary, like
+  // streamgate-active, so it needs nobody to keep labelling pods that Kubernetes replaces.
+  // While a canary has weight it selects streamgate.dev/live=true, the label sgctl keeps on
+  // the pods of every weighted track. Order: label the pods, then point the selector at the
+  // label once every weighted track has a ready labelled pod (the canary alone: as many as
+  // the stable colour had); back to version=<colour> first, then unlabel.
   std::vector<std::string> join, leave;
+  std::map<std::string, int> ready_live;
   for (const ReplicaInfo& r : replicas_) {
     if (r.phase == ReplicaPhase::kTerminating) continue;
     const auto w = weights_.find(r.track);
@@ -371,28 +421,52 @@ void KubeBackend::apply_live_labels() {
     if (weighted && !live) join.push_back(r.name);
     if (!weighted && live) leave.push_back(r.name);
   }
-  for (const auto& [pods, value] : {std::pair{&join, std::string("=true")}, std::pair{&leave, std::string("-")}}) {
-    if (pods->empty()) continue;
-    std::vector<std::string> args = {"label", "pod"};
-    args.insert(args.end(), pods->begin(), pods->end());
-    args.push_back(std::string(kLiveLabel) + value);
-    args.push_back("--overwrite");
-    if (auto st = kubectl_.run(args); !st) {
-      problem("pod_label_failed", st.error().message);  // a pod gone meanwhile: the next read says
-      continue;
-    }
-    solved("pod_label_failed");
-    std::string names;
-    for (const auto& p : *pods) {
-      pod_live_[p] = value == "=true";
-      names += (names.empty() ? "" : ", ") + p;
-    }
-    events_("service", opts_.prefix + "live " + (value == "=true" ? "adds " : "drops ") + names);
+  if (!label_pods(join, true)) return;  // never narrow the Service on a failed join
+  for (const ReplicaInfo& r : replicas_) {
+    if (r.phase == ReplicaPhase::kReady && pod_live_[r.name]) ++ready_live[r.track];
   }
+  const bool canary_weighted = canary_weight() > 0;
+  std::string colour;  // the weighted colour, if one is
+  for (const char* c : {"blue", "green"}) {
+    if (auto w = weights_.find(c); w != weights_.end() && w->second > 0) colour = c;
+  }
+  if (canary_weighted) {
+    bool covered = true;
+    for (const auto& [track, w] : weights_) {
+      if (w <= 0) continue;
+      int need = 1;
+      if (track == "canary" && colour.empty()) need = std::max(1, stable_replicas());
+      covered = covered && ready_live[track] >= need;
+    }
+    if (!live_by_label_) {
+      if (!covered || !patch_live_selector(json::object{{"version", nullptr}, {kLiveLabel, "true"}},
+                                           std::string(kLiveLabel) + "=true (a canary has weight)")) {
+        return;
+      }
+      live_by_label_ = true;
+      live_version_.clear();
+    }
+    if (covered) label_pods(leave, false);
+    return;
+  }
+  if (colour.empty()) return;
+  if (live_by_label_ || live_version_ != colour) {
+    if (!patch_live_selector(json::object{{"version", colour}, {kLiveLabel, nullptr}}, "version=" + colour)) return;
+    live_by_label_ = false;
+    live_version_ = colour;
+  }
+  label_pods(leave, false);  // the selector does not use the label now
 }
 
 int KubeBackend::stable_replicas() const {
-  // The stable colour: the one with the most weight.
+  // The stable colour: the one with the most weight; with none weighted (a canary step of
+  // 100 %), the active colour as the Service says.
+  if (auto d = desired_.find(active_); d != desired_.end()) {
+    const bool colour_weighted = std::any_of(weights_.begin(), weights_.end(), [](const auto& w) {
+      return (w.first == "blue" || w.first == "green") && w.second > 0;
+    });
+    if (!colour_weighted) return d->second.replicas;
+  }
   int stable = 0, best = -1;
   for (const char* colour : {"blue", "green"}) {
     const auto cw = weights_.find(colour);
@@ -515,14 +589,14 @@ GatewayInfo KubeBackend::gateway() const {
 }
 
 Result<TrackTraffic> KubeBackend::prometheus_traffic() {
+  // Counters per series kept monotone by the source (a pod that goes away keeps its count),
+  // so no new epoch is ever needed.
   auto t = prometheus_->read();
-  if (!t) return t.error();
-  std::uint64_t total = 0;
-  for (const auto& [track, s] : t->tracks) total += s.requests;
-  // A sum over pods drops when a pod goes away (and when Prometheus restarts): count again
-  // from there rather than read a negative delta.
-  if (total < last_total_) ++traffic_epoch_;
-  last_total_ = total;
+  if (!t) {
+    problem("prometheus_unavailable", "per-track traffic from Prometheus: " + t.error().message);
+    return t.error();
+  }
+  solved("prometheus_unavailable");
   return t;
 }
 

@@ -42,12 +42,13 @@ namespace sg::platform {
 
 // How user traffic reaches the tracks.
 //  * kGateway: through our gateway, whose weights sgctl sets (exact per-request weights).
-//  * kReplicas: without our gateway, through Service streamgate-live, which selects the pods
-//    labelled streamgate.dev/live=true; sgctl labels the pods of every weighted track (and
-//    unlabels the others) and sizes the canary Deployment so that its share of the ready
-//    pods approximates the canary's weight (canary_replicas_for_weight): kube-proxy spreads
-//    connections evenly over the ready pods, so a canary's real share is
-//    canary pods / (stable pods + canary pods), and connections, not requests, are split.
+//  * kReplicas: without our gateway, through Service streamgate-live. Outside a canary it
+//    selects version=<active colour> (switched like streamgate-active); while a canary has
+//    weight it selects streamgate.dev/live=true, a label sgctl keeps on the pods of every
+//    weighted track, and sgctl sizes the canary Deployment so that its share of the pods is
+//    nearest the canary's weight (canary_replicas_for_weight): kube-proxy spreads
+//    connections at random over the ready pods, so a canary's real share is
+//    canary pods / (stable pods + canary pods), of connections, not requests.
 //    Per-track traffic then comes from Prometheus (KubeBackendOptions::prometheus).
 enum class KubeRouting { kGateway, kReplicas };
 inline constexpr const char* kLiveLabel = "streamgate.dev/live";
@@ -107,7 +108,9 @@ class KubeBackend final : public Backend {
   GatewayInfo gateway() const override;
   Result<TrackTraffic> traffic() override;
   Result<std::vector<EndpointLoad>> endpoint_load() override;
-  std::uint64_t traffic_epoch() const override { return traffic_epoch_; }
+  // Gateways joining or leaving start a new epoch of their counters; Prometheus' accumulated
+  // counters never need one.
+  std::uint64_t traffic_epoch() const override { return prometheus_ ? 0 : traffic_epoch_; }
   std::optional<std::string> track_version(const std::string& track) override;
   std::vector<std::string> track_endpoints(const std::string& track) const override;
   std::string log_tail(const ReplicaInfo& replica, std::size_t max_bytes) const override;
@@ -127,6 +130,8 @@ class KubeBackend final : public Backend {
   void apply_active_service();
   void apply_deployments();
   void apply_live_labels();
+  bool label_pods(const std::vector<std::string>& pods, bool live);
+  bool patch_live_selector(const boost::json::object& selector, const std::string& what);
   int effective_replicas(const std::string& track, const control::TrackTarget& target) const;
   int stable_replicas() const;  // desired replicas of the colour with the most weight
   int canary_weight() const;
@@ -149,6 +154,8 @@ class KubeBackend final : public Backend {
   std::vector<ReplicaInfo> replicas_;
   std::map<std::string, bool> pod_live_;  // server pod -> carries streamgate.dev/live=true
   bool live_service_ = false;             // Service streamgate-live exists
+  bool live_by_label_ = false;            // its selector is streamgate.dev/live=true
+  std::string live_version_;              // else its selector's version
   std::optional<PromTrafficSource> prometheus_;
   std::set<std::string> ready_pods_;  // pods seen ready (for readiness flaps)
   std::map<std::string, int> flaps_;

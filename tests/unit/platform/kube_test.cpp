@@ -123,7 +123,9 @@ TEST(KubeReplicaRatio, CanaryReplicasApproximateTheWeight) {
   EXPECT_EQ(canary_replicas_for_weight(9, 10, 1), 1);   // exactly 10 %
   EXPECT_EQ(canary_replicas_for_weight(2, 50, 3), 3);   // the engine's count is a floor
   EXPECT_EQ(canary_replicas_for_weight(0, 20, 1), 1);   // no stable replicas desired: 1
-  EXPECT_EQ(canary_replicas_for_weight(2, 100, 1), 18); // capped at 90 %: 9 per stable pod
+  EXPECT_EQ(canary_replicas_for_weight(2, 100, 1), 2);  // all the traffic: as many as stable
+  EXPECT_EQ(canary_replicas_for_weight(1, 59, 1), 2);   // 67 % is nearer 59 % than 50 %
+  EXPECT_EQ(canary_replicas_for_weight(1, 99, 1), 9);   // 90 % at most below 100
 }
 
 TEST(PromTraffic, ParsesAVectorAndRejectsErrorsAndOtherShapes) {
@@ -161,11 +163,38 @@ TEST(PromTraffic, BuildsPerTrackCountersAndAHistogramFromCumulativeBuckets) {
   EXPECT_EQ(c.counts, (std::vector<std::uint64_t>{15, 4, 1}));
 }
 
+// Per-series counters stay monotone: a reset counts from zero, a series that goes away keeps
+// what it counted, a new one counts everything it has.
+TEST(PromTraffic, AccumulatedSeriesSurviveResetsAndPodsGoingAway) {
+  SeriesAccumulator acc;
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(2);
+  const auto sum = [](const std::vector<PromSample>& v, const std::string& track) {
+    double n = 0;
+    for (const auto& s : v) n += s.labels.at("track") == track ? s.value : 0;
+    return n;
+  };
+  auto r = acc.add({{{{"track", "canary"}, {"pod", "a"}}, 10}, {{{"track", "blue"}, {"pod", "b"}}, 100}}, t0);
+  EXPECT_EQ(sum(r, "canary"), 10);
+  EXPECT_EQ(sum(r, "blue"), 100);
+  r = acc.add({{{{"track", "canary"}, {"pod", "a"}}, 3},  // restarted
+               {{{"track", "blue"}, {"pod", "b"}}, 150},
+               {{{"track", "canary"}, {"pod", "c"}}, 5}},  // new
+              t0 + std::chrono::seconds(1));
+  EXPECT_EQ(sum(r, "canary"), 18);
+  EXPECT_EQ(sum(r, "blue"), 150);
+  r = acc.add({{{{"track", "canary"}, {"pod", "c"}}, 7}, {{{"track", "blue"}, {"pod", "b"}}, 160}},
+              t0 + std::chrono::seconds(2));  // pod a deleted
+  EXPECT_EQ(sum(r, "canary"), 20);
+  r = acc.add({{{{"track", "blue"}, {"pod", "b"}}, 170}}, t0 + std::chrono::hours(2));
+  EXPECT_EQ(sum(r, "canary"), 0);  // forgotten after an hour unseen
+  EXPECT_EQ(sum(r, "blue"), 170);
+}
+
 TEST(PromTraffic, OptionsNeedAPlainHttpUrlAndOneLineQueries) {
   PromTrafficOptions o = default_prom_queries("streamgate");
   EXPECT_NE(o.requests_query.find(R"(namespace="streamgate")"), std::string::npos);
   EXPECT_NE(o.errors_query.find(R"(code=~"5..")"), std::string::npos);
-  EXPECT_NE(o.latency_query.find("by (track, le)"), std::string::npos);
+  EXPECT_NE(o.latency_query.find("by (track, pod, le)"), std::string::npos);
   o.url = "http://127.0.0.1:9090";
   EXPECT_EQ(validate_prom_options(o), "");
   o.url = "http://prometheus.monitoring:9090/prom/";
