@@ -106,7 +106,7 @@ Result<std::int64_t> Engine::deploy_locked(const control::RolloutOptions& option
   auto baseline = backend_.traffic();
   if (!baseline) {
     return make_error(ErrorCode::kUnavailable,
-                      "the gateway is not serving yet (" + baseline.error().message +
+                      "the per-track traffic cannot be read yet (" + baseline.error().message +
                           "); try again in a moment");
   }
   if (warm) {
