@@ -78,20 +78,9 @@ class MonitoringTest : public SgctlFixture {
 
   void start_prometheus() {
     prom_port_ = free_port();
-    SpawnOptions o;
-    o.argv = {"prometheus", "--config.file=" + config_.string(),
-              "--storage.tsdb.path=" + (dir_.path() / "tsdb").string(),
-              "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_), "--log.level=warn"};
-    o.log_file = dir_.path() / "prometheus.log";
-    auto child = ChildProcess::spawn(o);
+    auto child = sg::test::start_prometheus(config_, dir_.path(), prom_port_);
     ASSERT_TRUE(child) << child.error().message;
     prometheus_.emplace(std::move(*child));
-    for (int i = 0; i < 300; ++i) {
-      if (http_get(prom_port_, "/-/ready").status == 200) return;
-      ASSERT_TRUE(prometheus_->running()) << tail_of(o.log_file, 4000);
-      std::this_thread::sleep_for(100ms);
-    }
-    FAIL() << "prometheus not ready: " << tail_of(o.log_file, 4000);
   }
 
   // GET /api/v1/query; the parsed answer, or null when the exchange failed.

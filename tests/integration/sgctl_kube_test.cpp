@@ -609,20 +609,9 @@ class SgctlKubeNoGatewayTest : public SgctlKubeTest {
                              "scrape_configs:\n"
                              "  - job_name: streamgate-server\n"
                              "    file_sd_configs: [{ files: ['" << sd.string() << "'], refresh_interval: 1s }]\n";
-    SpawnOptions o;
-    o.argv = {"prometheus", "--config.file=" + config.string(),
-              "--storage.tsdb.path=" + (dir_.path() / "tsdb").string(),
-              "--web.listen-address=127.0.0.1:" + std::to_string(prom_port_), "--log.level=warn"};
-    o.log_file = dir_.path() / "prometheus.log";
-    auto child = ChildProcess::spawn(o);
+    auto child = sg::test::start_prometheus(config, dir_.path(), prom_port_);
     ASSERT_TRUE(child) << child.error().message;
     prometheus_.emplace(std::move(*child));
-    for (int i = 0; i < 300; ++i) {
-      if (http_get(prom_port_, "/-/ready").status == 200) return;
-      ASSERT_TRUE(prometheus_->running()) << tail_of(o.log_file, 4000);
-      std::this_thread::sleep_for(100ms);
-    }
-    FAIL() << "prometheus not ready: " << tail_of(o.log_file, 4000);
   }
 
   http::ClientReply live_get() {

@@ -1,5 +1,7 @@
 #include "support/services.hpp"
 
+#include "common/http/blocking_client.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -354,6 +356,24 @@ int connect_loopback(std::uint16_t port, int rcvbuf) {
     return -1;
   }
   return fd;
+}
+
+Result<ChildProcess> start_prometheus(const std::filesystem::path& config, const std::filesystem::path& dir,
+                                      std::uint16_t port) {
+  SpawnOptions o;
+  o.argv = {"prometheus", "--config.file=" + config.string(), "--storage.tsdb.path=" + (dir / "tsdb").string(),
+            "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=warn"};
+  o.log_file = dir / "prometheus.log";
+  auto child = ChildProcess::spawn(o);
+  if (!child) return child.error();
+  for (int i = 0; i < 300; ++i) {
+    const auto r = http::blocking_call("127.0.0.1", port, {.target = "/-/ready", .timeout = std::chrono::seconds(1)});
+    if (r.status == 200) return child;
+    if (!child->running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  child->terminate();
+  return make_error(ErrorCode::kUnavailable, "prometheus not ready: " + tail_of(o.log_file, 4000));
 }
 
 }  // namespace sg::test

@@ -85,6 +85,12 @@ Status run_command(const SpawnOptions& options, std::chrono::milliseconds timeou
 // The last `max_bytes` of a file, for failure messages.
 std::string tail_of(const std::filesystem::path& file, std::size_t max_bytes = 2000);
 
+// Debian's Prometheus with `config`, its TSDB in DIR/tsdb, listening on 127.0.0.1:`port`, log
+// DIR/prometheus.log; returns once /-/ready answers (at most 30 s), else an error with the
+// log's tail (the process is stopped then).
+Result<ChildProcess> start_prometheus(const std::filesystem::path& config, const std::filesystem::path& dir,
+                                      std::uint16_t port);
+
 // A PostgreSQL 15 cluster of our own: initdb (as user "postgres" when we are root) in a
 // temp dir, listening on 127.0.0.1:port() and on a unix socket in that dir, stopped with
 // pg_ctl stop -m fast and removed on destruction.
