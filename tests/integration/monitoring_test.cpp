@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/http/url.hpp"
 #include "integration/content_upload.hpp"
 #include "integration/http_client.hpp"
 #include "integration/paced_load.hpp"
@@ -41,21 +42,6 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using boost::beast::http::verb;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-std::string url_encode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
 
 class MonitoringTest : public SgctlFixture {
  protected:
@@ -85,7 +71,7 @@ class MonitoringTest : public SgctlFixture {
 
   // GET /api/v1/query; the parsed answer, or null when the exchange failed.
   json::value query(const std::string& promql) {
-    auto r = http_get(prom_port_, "/api/v1/query?query=" + url_encode(promql));
+    auto r = http_get(prom_port_, "/api/v1/query?query=" + sg::http::percent_encode(promql));
     boost::system::error_code ec;
     auto v = json::parse(r.body, ec);
     return ec ? json::value(nullptr) : v;
