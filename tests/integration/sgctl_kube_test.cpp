@@ -513,6 +513,38 @@ TEST_F(SgctlKubeTest, ControllerHandsItsLeaseOverMidRollout) {
   EXPECT_EQ(other_ns.exit_code, 2) << other_ns.output;
   EXPECT_NE(other_ns.output.find("holds the state of kubernetes fixture/streamgate"), std::string::npos)
       << other_ns.output;
+  // Through ConfigMap streamgate-control-requests the holder carries only GET and POST of
+  // /control/v1/...: anything else is answered 400, and a request older than 10 minutes is
+  // removed unanswered.
+  {
+    const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    const json::object data{
+        {"req-badpath", json::serialize(json::object{{"method", "DELETE"}, {"path", "/etc/passwd"}, {"at_ms", now_ms}})},
+        {"req-stale", json::serialize(json::object{
+                          {"method", "GET"}, {"path", "/control/v1/status"}, {"at_ms", now_ms - 11 * 60 * 1000}})}};
+    kubectl({"patch", "configmap/streamgate-control-requests", "--type", "merge", "-p",
+             json::serialize(json::object{{"data", data}})});
+    json::value answer;
+    bool stale_gone = false;
+    for (int i = 0; i < 100 && (answer.is_null() || !stale_gone); ++i) {
+      std::this_thread::sleep_for(100ms);
+      boost::system::error_code ec;
+      const json::value cm = json::parse(kubectl({"get", "configmap/streamgate-control-requests", "-o", "json"}), ec);
+      if (ec || !cm.is_object()) continue;
+      const json::value* dv = cm.as_object().if_contains("data");
+      const json::object* d = dv != nullptr ? dv->if_object() : nullptr;
+      if (d == nullptr) continue;
+      if (const json::value* r = d->if_contains("resp-badpath"); r != nullptr && r->is_string()) {
+        answer = json::parse(r->as_string(), ec);
+      }
+      stale_gone = !d->contains("req-stale") && !d->contains("resp-stale");
+    }
+    ASSERT_TRUE(answer.is_object()) << "no answer to a bad request: " << tail_of(dir_.path() / "a.log", 3000);
+    EXPECT_EQ(answer.at("status").to_number<int>(), 400) << answer;
+    EXPECT_TRUE(stale_gone);
+  }
 
   // The operator's sgctl reaches the controller's control API as through kubectl
   // port-forward: SG_CONTROL_ADDRESS and SG_CONTROL_TOKEN, no state dir of its own.
