@@ -139,16 +139,9 @@ int run_deploy(const Common& c, const control::RolloutOptions& request) {
   auto client = ControlClient::connect(c.state_dir);
   if (!client) return fail(client.error());
   // A platform that is starting (its gateway not yet registered, no traffic counters to take
-  // the baseline from) answers 503 and starts nothing: try again for up to 30 s, so a first
-  // deploy right after `sgctl up` (or scripts/run) goes through. An unreachable control plane
-  // is not retried (a POST that timed out may have started a rollout).
-  auto created = client->post("/control/v1/deployments", platform::to_json(request));
-  for (int i = 0; i < 60 && !created && created.error().code == ErrorCode::kUnavailable &&
-                  !created.error().message.starts_with("control plane unreachable");
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    created = client->post("/control/v1/deployments", platform::to_json(request));
-  }
+  // the baseline from) answers 503: a first deploy right after `sgctl up` (or scripts/run)
+  // waits for it rather than fail.
+  auto created = client->post_when_ready("/control/v1/deployments", platform::to_json(request), std::chrono::seconds(30));
   if (!created) return fail(created.error());
   const json::value* id = created->is_object() ? created->as_object().if_contains("id") : nullptr;
   if (id == nullptr || !id->is_int64()) {

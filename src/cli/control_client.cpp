@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 #include <fstream>
+#include <thread>
 
 #include "common/http/blocking_client.hpp"
 #include "platform/kube/control_inbox.hpp"
@@ -112,34 +113,54 @@ Result<ControlClient> ControlClient::connect(const std::filesystem::path& state_
                                                  kubectl.ns + ")");
 }
 
-Result<json::value> ControlClient::call_through(const std::string& method, const std::string& path,
-                                                const std::string& body) const {
-  auto r = platform::call_through_cluster(platform::Kubectl(*through_), method, path, body,
-                                          std::chrono::seconds(method == "GET" ? 30 : 60));
-  if (!r) return make_error(r.error().code, "the controller, through configmap " +
-                                                std::string(platform::kControlRequests) + ": " + r.error().message);
-  http::ClientReply reply;
-  reply.status = r->status;
-  reply.body = std::move(r->body);
-  return decode(reply, method + " " + path);
+Result<http::ClientReply> ControlClient::exchange(const std::string& method, const std::string& path,
+                                                 const std::string& body) const {
+  if (through_) {
+    auto r = platform::call_through_cluster(platform::Kubectl(*through_), method, path, body,
+                                            std::chrono::seconds(method == "GET" ? 30 : 60));
+    if (!r) {
+      return make_error(r.error().code, "the controller, through configmap " +
+                                            std::string(platform::kControlRequests) + ": " + r.error().message);
+    }
+    http::ClientReply reply;
+    reply.status = r->status;
+    reply.body = std::move(r->body);
+    return reply;
+  }
+  http::ClientRequest req{.target = path, .headers = {{"Authorization", "Bearer " + token_}}};
+  if (method == "POST") {
+    req.method = bhttp::verb::post;
+    req.body = body;
+    req.headers.emplace_back("Content-Type", "application/json");
+    req.timeout = std::chrono::milliseconds(30000);
+  }
+  return http::blocking_call(address_, req);
 }
 
 Result<json::value> ControlClient::get(const std::string& path) const {
-  if (through_) return call_through("GET", path, "");
-  auto reply = http::blocking_call(
-      address_, {.target = path, .headers = {{"Authorization", "Bearer " + token_}}});
-  return decode(reply, "GET " + path);
+  auto reply = exchange("GET", path, "");
+  if (!reply) return reply.error();
+  return decode(*reply, "GET " + path);
 }
 
 Result<json::value> ControlClient::post(const std::string& path, const json::value& body) const {
-  if (through_) return call_through("POST", path, json_text(body));
-  auto reply = http::blocking_call(address_, {.method = bhttp::verb::post,
-                                              .target = path,
-                                              .body = json_text(body),
-                                              .headers = {{"Authorization", "Bearer " + token_},
-                                                          {"Content-Type", "application/json"}},
-                                              .timeout = std::chrono::milliseconds(30000)});
-  return decode(reply, "POST " + path);
+  auto reply = exchange("POST", path, json_text(body));
+  if (!reply) return reply.error();
+  return decode(*reply, "POST " + path);
+}
+
+Result<json::value> ControlClient::post_when_ready(const std::string& path, const json::value& body,
+                                                   std::chrono::seconds max_wait) const {
+  const auto deadline = std::chrono::steady_clock::now() + max_wait;
+  const std::string text = json_text(body);
+  for (;;) {
+    auto reply = exchange("POST", path, text);
+    if (!reply) return reply.error();
+    // 503: the control plane answered and started nothing. No answer at all (status 0) is not
+    // retried: a POST that timed out may have been carried out.
+    if (reply->status != 503 || std::chrono::steady_clock::now() >= deadline) return decode(*reply, "POST " + path);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
 }
 
 }  // namespace sg::cli

@@ -6,10 +6,12 @@
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <string>
 
+#include "common/http/blocking_client.hpp"
 #include "common/result.hpp"
 #include "platform/control_plane.hpp"
 #include "platform/kube/kubectl.hpp"
@@ -26,13 +28,19 @@ class ControlClient {
 
   Result<boost::json::value> get(const std::string& path) const;
   Result<boost::json::value> post(const std::string& path, const boost::json::value& body) const;
+  // post(), tried again every 0.5 s for up to `max_wait` while the control plane answers 503
+  // (it is starting: nothing was done); any other answer, or none, is returned at once.
+  Result<boost::json::value> post_when_ready(const std::string& path, const boost::json::value& body,
+                                             std::chrono::seconds max_wait) const;
 
  private:
   ControlClient(std::string address, std::string token)
       : address_(std::move(address)), token_(std::move(token)) {}
   explicit ControlClient(platform::KubectlOptions through) : through_(std::move(through)) {}
-  Result<boost::json::value> call_through(const std::string& method, const std::string& path,
-                                          const std::string& body) const;
+  // One request: the control API's reply (status 0 when it did not answer), or an error when
+  // the way through the cluster failed.
+  Result<http::ClientReply> exchange(const std::string& method, const std::string& path,
+                                     const std::string& body) const;
   std::string address_;
   std::string token_;
   std::optional<platform::KubectlOptions> through_;  // the controller, through the cluster

@@ -14,12 +14,12 @@
 
 #include "common/clock.hpp"
 #include "common/host_port.hpp"
+#include "common/http/blocking_client.hpp"
 #include "common/unique_fd.hpp"
 #include "common/http/http_server.hpp"
 #include "platform/engine/control_api.hpp"
 #include "platform/engine/engine.hpp"
 #include "platform/engine/rollup_recorder.hpp"
-#include "common/http/blocking_client.hpp"
 #include "platform/kube/cluster_state.hpp"
 #include "platform/kube/control_inbox.hpp"
 #include "platform/kube/kube_backend.hpp"
@@ -510,10 +510,6 @@ std::unique_ptr<http::HttpServer> start_standby(const LocalPlaneOptions& options
   if (!server->start()) return nullptr;
   return server;
 }
-
-}  // namespace
-
-namespace {
 
 // While this controller drives: answers the operators' requests that came through ConfigMap
 // streamgate-control-requests (kube/control_inbox.hpp) with its own control API, about once a

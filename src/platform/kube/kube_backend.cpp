@@ -425,12 +425,8 @@ void KubeBackend::apply_live_labels() {
   for (const ReplicaInfo& r : replicas_) {
     if (r.phase == ReplicaPhase::kReady && pod_live_[r.name]) ++ready_live[r.track];
   }
-  const bool canary_weighted = canary_weight() > 0;
-  std::string colour;  // the weighted colour, if one is
-  for (const char* c : {"blue", "green"}) {
-    if (auto w = weights_.find(c); w != weights_.end() && w->second > 0) colour = c;
-  }
-  if (canary_weighted) {
+  const std::string colour = weighted_colour();
+  if (canary_weight() > 0) {
     bool covered = true;
     for (const auto& [track, w] : weights_) {
       if (w <= 0) continue;
@@ -458,25 +454,26 @@ void KubeBackend::apply_live_labels() {
   label_pods(leave, false);  // the selector does not use the label now
 }
 
-int KubeBackend::stable_replicas() const {
-  // The stable colour: the one with the most weight; with none weighted (a canary step of
-  // 100 %), the active colour as the Service says.
-  if (auto d = desired_.find(active_); d != desired_.end()) {
-    const bool colour_weighted = std::any_of(weights_.begin(), weights_.end(), [](const auto& w) {
-      return (w.first == "blue" || w.first == "green") && w.second > 0;
-    });
-    if (!colour_weighted) return d->second.replicas;
-  }
-  int stable = 0, best = -1;
-  for (const char* colour : {"blue", "green"}) {
-    const auto cw = weights_.find(colour);
-    const auto d = desired_.find(colour);
-    if (cw != weights_.end() && cw->second > best && d != desired_.end()) {
-      best = cw->second;
-      stable = d->second.replicas;
+std::string KubeBackend::weighted_colour() const {
+  // The engine weights one colour at a time outside a blue-green switch, which moves 100 %
+  // at once.
+  std::string colour;
+  int best = 0;
+  for (const char* c : {"blue", "green"}) {
+    if (auto w = weights_.find(c); w != weights_.end() && w->second > best) {
+      best = w->second;
+      colour = c;
     }
   }
-  return stable;
+  return colour;
+}
+
+int KubeBackend::stable_replicas() const {
+  // With no colour weighted (a canary step of 100 %), the active colour as the Service says.
+  std::string colour = weighted_colour();
+  if (colour.empty()) colour = active_;
+  const auto d = desired_.find(colour);
+  return d == desired_.end() ? 0 : d->second.replicas;
 }
 
 int KubeBackend::canary_weight() const {
@@ -496,16 +493,7 @@ void KubeBackend::apply_desired() {
 }
 
 void KubeBackend::apply_active_service() {
-  // The colour with the most weight is active (the engine weights one colour at a time
-  // outside a blue-green switch, which moves 100 % at once).
-  std::string colour;
-  int best = 0;
-  for (const char* c : {"blue", "green"}) {
-    if (auto w = weights_.find(c); w != weights_.end() && w->second > best) {
-      best = w->second;
-      colour = c;
-    }
-  }
+  const std::string colour = weighted_colour();
   if (colour.empty()) return;
   const std::string other = colour == "blue" ? "green" : "blue";
   for (const auto& [service, version, seen] :

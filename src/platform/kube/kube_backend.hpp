@@ -133,7 +133,8 @@ class KubeBackend final : public Backend {
   bool label_pods(const std::vector<std::string>& pods, bool live);
   bool patch_live_selector(const boost::json::object& selector, const std::string& what);
   int effective_replicas(const std::string& track, const control::TrackTarget& target) const;
-  int stable_replicas() const;  // desired replicas of the colour with the most weight
+  std::string weighted_colour() const;  // the colour with the most weight; "" if none
+  int stable_replicas() const;          // desired replicas of that colour (else the active one)
   int canary_weight() const;
   Result<TrackTraffic> prometheus_traffic();
   void connect_gateways(std::chrono::steady_clock::time_point now);
